@@ -1,0 +1,41 @@
+# Compiler warnings and sanitizer flags for every target of the project.
+
+set(NF_WARNINGS -Wall -Wextra -Wno-unused-parameter)
+if(NF_WERROR)
+  list(APPEND NF_WARNINGS -Werror)
+endif()
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  # Every guarded field carries ABSL_GUARDED_BY; clang checks them.
+  list(APPEND NF_WARNINGS -Wthread-safety)
+endif()
+add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:${NF_WARNINGS}>")
+
+set(NF_SAN_FLAGS "")
+if(NF_SANITIZER STREQUAL "address")
+  set(NF_SAN_FLAGS -fsanitize=address -fno-omit-frame-pointer)
+elseif(NF_SANITIZER STREQUAL "undefined")
+  set(NF_SAN_FLAGS -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+elseif(NF_SANITIZER STREQUAL "thread")
+  set(NF_SAN_FLAGS -fsanitize=thread)
+elseif(NF_SANITIZER STREQUAL "fuzzer")
+  set(NF_SAN_FLAGS -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer)
+elseif(NF_SANITIZER STREQUAL "coverage")
+  set(NF_SAN_FLAGS -fprofile-instr-generate -fcoverage-mapping)
+elseif(NOT NF_SANITIZER STREQUAL "")
+  message(FATAL_ERROR "NF_SANITIZER must be one of: address undefined thread fuzzer coverage (got '${NF_SANITIZER}')")
+endif()
+if(NF_SAN_FLAGS)
+  add_compile_options(${NF_SAN_FLAGS})
+  add_link_options(${NF_SAN_FLAGS})
+endif()
+
+# nf_fuzz_target(NAME SOURCES...): a fuzz target. In the 'fuzz' preset it links
+# libFuzzer; everywhere else it links fuzzers/replay_main.cc and replays files.
+function(nf_fuzz_target name)
+  add_executable(${name} ${ARGN})
+  if(NF_SANITIZER STREQUAL "fuzzer")
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  else()
+    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzzers/replay_main.cc)
+  endif()
+endfunction()

@@ -1,0 +1,791 @@
+// core/notifier.cc: see core/notifier.h for the states, the seq table, the
+// locking rule and the guarantees; § refers to shared/spec/notifier.md.
+//
+// Build-time mutants (shared/spec/bugs.md) live here only, each behind
+// `#if defined(NF_MUTANT_<name>)` at the one place the historical bug was. The
+// default build compiles none of them.
+#include "core/notifier.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+
+namespace nf {
+namespace {
+
+bool IsOdd(Seq s) { return (s & 1) != 0; }
+
+}  // namespace
+
+std::string_view EventName(Event e) {
+  switch (e) {
+    case Event::kUnmap: return "unmap";
+    case Event::kClear: return "clear";
+    case Event::kProtectionVma: return "protection_vma";
+    case Event::kProtectionPage: return "protection_page";
+    case Event::kSoftDirty: return "soft_dirty";
+    case Event::kRelease: return "release";
+    case Event::kMigrate: return "migrate";
+    case Event::kExclusive: return "exclusive";
+  }
+  return "?";
+}
+
+std::string_view WarningName(Warning w) {
+  switch (w) {
+    case Warning::kBlockableCallbackFailed: return "blockable_callback_failed";
+    case Warning::kRemoveNotInserted: return "remove_not_inserted";
+    case Warning::kRemoveFromCallback: return "remove_from_callback";
+    case Warning::kEndWithoutStart: return "end_without_start";
+    case Warning::kInsertTwice: return "insert_twice";
+    case Warning::kSetSeqEven: return "set_seq_even";
+    case Warning::kReleaseCallbackFailed: return "release_callback_failed";
+    case Warning::kUnregisterNotRegistered: return "unregister_not_registered";
+    case Warning::kBlockingInCallback: return "blocking_in_callback";
+    case Warning::kRegisterTwice: return "register_twice";
+    case Warning::kPutNotRegistered: return "put_not_registered";
+    case Warning::kUserAfterExit: return "user_after_exit";
+  }
+  return "?";
+}
+
+// §1 Subscriptions (the kernel's mmu_notifier_subscriptions): created by the
+// first registration, freed with the address space.
+struct AddressSpace::Subscriptions {
+  explicit Subscriptions(Seq initial_seq) : invalidate_seq(initial_seq) {}
+
+  // The short lock of §1. Never held across a callback or a wait.
+  sync::Mutex lock;
+  // Written only under `lock`; read without it by ReadBegin's wait (a stale
+  // value there only delays the wake-up, which WakeAll re-evaluates).
+  sync::Atomic<Seq> invalidate_seq;
+  long active ABSL_GUARDED_BY(lock) = 0;  // active_invalidate_ranges
+  // Modified only under `lock` and only while invalidate_seq is even; read
+  // without `lock` by a walk, which runs only while invalidate_seq is odd.
+  internal::IntervalTree itree ABSL_GUARDED_BY(lock);
+  // Inserts and removes requested while the seq was odd (LIFO, like hlist_add_head).
+  IntervalSubscription* deferred ABSL_GUARDED_BY(lock) = nullptr;
+  // Waiters in ReadBegin and RemoveInterval; woken when an odd epoch ends.
+  sync::WaitQueue wq;
+  // The classic subscribers: written under `lock`, read under `srcu`.
+  sync::Atomic<ClassicSubscription*> list_head{nullptr};
+  sync::ReadSide srcu;
+};
+
+// ---------------------------------------------------------------------------
+// Diagnostics.
+
+void AddressSpace::Warn(Warning w, std::string_view detail) {
+  warnings_[static_cast<int>(w)].FetchAdd(1);
+  if (options_.warn) {
+    options_.warn(w, detail);
+  } else {
+    std::fprintf(stderr, "nf: WARNING %s: %.*s\n", std::string(WarningName(w)).c_str(),
+                 static_cast<int>(detail.size()), detail.data());
+  }
+}
+
+void AddressSpace::HardFailure(Warning w, std::string_view detail) {
+  Warn(w, detail);
+  std::fprintf(stderr, "nf: fatal misuse (%s): %.*s\n", std::string(WarningName(w)).c_str(),
+               static_cast<int>(detail.size()), detail.data());
+  std::abort();
+}
+
+// ---------------------------------------------------------------------------
+// Users and references.
+
+AddressSpace* AddressSpace::Create(AddressSpaceOptions options) {
+  return new AddressSpace(std::move(options));
+}
+
+AddressSpace::AddressSpace(AddressSpaceOptions options) : options_(std::move(options)) {
+  if (IsOdd(options_.testing_only_initial_seq)) {
+    std::fprintf(stderr, "nf: testing_only_initial_seq must be even\n");
+    std::abort();
+  }
+}
+
+AddressSpace::~AddressSpace() { delete subscriptions_.Load(); }
+
+void AddressSpace::GetUser() {
+  bool dead;
+  {
+    sync::MutexLock l(&users_mu_);
+    dead = users_ == 0;
+    if (!dead) ++users_;
+  }
+  if (dead) HardFailure(Warning::kUserAfterExit, "GetUser after the last user exited");
+}
+
+bool AddressSpace::TryGetUser() {
+  sync::MutexLock l(&users_mu_);
+  if (users_ == 0) return false;
+  ++users_;
+  return true;
+}
+
+bool AddressSpace::HasUsers() {
+  sync::MutexLock l(&users_mu_);
+  return users_ > 0;
+}
+
+void AddressSpace::PutUser() {
+  bool last;
+  {
+    sync::MutexLock l(&users_mu_);
+    last = --users_ == 0;
+  }
+  if (last) {
+    ReleaseNotifiers();
+    Drop();
+  }
+}
+
+void AddressSpace::Grab() { refs_.FetchAdd(1); }
+
+void AddressSpace::Drop() {
+  if (refs_.FetchSub(1) == 1) delete this;
+}
+
+// ---------------------------------------------------------------------------
+// The exclusion between invalidations and registration. Reader-preferring: a
+// waiting registration does not stop new (or nested) invalidations.
+
+void AddressSpace::BeginInvalidation() {
+  exclusion_wq_.WaitUntil([this] {
+    sync::MutexLock l(&exclusion_mu_);
+    if (registering_) return false;
+    ++running_invalidations_;
+    return true;
+  });
+}
+
+void AddressSpace::EndInvalidationExclusion() {
+  bool idle;
+  {
+    sync::MutexLock l(&exclusion_mu_);
+    idle = --running_invalidations_ == 0;
+  }
+  if (idle) exclusion_wq_.WakeAll();
+}
+
+void AddressSpace::BeginRegistration() {
+  exclusion_wq_.WaitUntil([this] {
+    sync::MutexLock l(&exclusion_mu_);
+    if (registering_ || running_invalidations_ > 0) return false;
+    registering_ = true;
+    return true;
+  });
+}
+
+void AddressSpace::EndRegistration() {
+  {
+    sync::MutexLock l(&exclusion_mu_);
+    registering_ = false;
+  }
+  exclusion_wq_.WakeAll();
+}
+
+// ---------------------------------------------------------------------------
+// §2 Interval subscriptions.
+
+IntervalSubscription::~IntervalSubscription() {
+  if (space_ != nullptr) {
+    std::fprintf(stderr, "nf: fatal: an interval subscription was destroyed while inserted\n");
+    std::abort();
+  }
+}
+
+Seq IntervalSubscription::ReadBegin() {
+  if (space_ == nullptr) {
+    std::fprintf(stderr, "nf: fatal: ReadBegin on a subscription that is not inserted\n");
+    std::abort();
+  }
+  return space_->ReadBegin(this);
+}
+
+void IntervalSubscription::SetSeq(Seq cur_seq) {
+  if (!IsOdd(cur_seq)) {
+    if (space_ != nullptr) space_->Warn(Warning::kSetSeqEven, "SetSeq with an even seq");
+    return;
+  }
+#if defined(NF_MUTANT_skip_set_seq) || defined(NF_MUTANT_set_seq_outside_lock)
+  // Mutants: the driver's store does not happen (skip_set_seq), or the core made it
+  // itself, outside the driver's lock (set_seq_outside_lock, see Walk).
+  return;
+#endif
+  seq_.Store(cur_seq);
+}
+
+absl::Status AddressSpace::InsertInterval(IntervalSubscription* sub, uint64_t start,
+                                          uint64_t length, const IntervalOps* ops) {
+  uint64_t last;
+  if (length == 0) return absl::OutOfRangeError("interval of length 0");
+  if (__builtin_add_overflow(start, length - 1, &last)) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("interval 0x%x+0x%x overflows the address space", start, length));
+  }
+  if (ops == nullptr || ops->invalidate == nullptr) {
+    return absl::InvalidArgumentError("interval ops without an invalidate callback");
+  }
+  if (sub->space_ != nullptr) {
+    Warn(Warning::kInsertTwice, "InsertInterval of a subscription already inserted");
+    return absl::AlreadyExistsError("subscription already inserted");
+  }
+  if (!HasUsers()) return absl::FailedPreconditionError("address space has no live users");
+  if (subscriptions_.Load() == nullptr || !has_itree_.Load()) {
+    absl::Status st = RegisterClassic(nullptr);
+    if (!st.ok()) return st;
+  }
+  Subscriptions* s = subscriptions_.Load();
+
+  sub->IntervalNode::start = start;
+  sub->IntervalNode::last = last;
+  sub->space_ = this;
+  sub->deferred_next_ = nullptr;
+#if !defined(NF_MUTANT_ops_after_insert)
+  sub->ops_ = ops;  // before any walk can see the subscription
+#endif
+  Grab();
+  {
+    sync::MutexLock l(&s->lock);
+    const Seq global = s->invalidate_seq.Load();
+    if (s->active > 0) {
+      if (IsOdd(global)) {
+        // Full exclusion: the tree is frozen; the last end inserts it.
+        sub->deferred_next_ = s->deferred;
+        s->deferred = sub;
+        sub->state_ = IntervalSubscription::State::kDeferredInsert;
+      } else {
+        // Partial exclusion: a running invalidation may cover the new range, so
+        // open an odd epoch; the new subscription sees a collision until it ends.
+        s->invalidate_seq.Store(global | 1);
+        s->itree.Insert(sub->node());
+        sub->state_ = IntervalSubscription::State::kInTree;
+      }
+      sub->seq_.Store(s->invalidate_seq.Load());
+    } else {
+      s->itree.Insert(sub->node());
+      sub->state_ = IntervalSubscription::State::kInTree;
+      sub->seq_.Store(global - 1);  // odd, and not equal to the global seq
+    }
+  }
+#if defined(NF_MUTANT_ops_after_insert)
+  sync::YieldPoint("insert.ops");
+  sub->ops_ = ops;  // mutant: the subscription was visible to walks without ops
+#endif
+  return absl::OkStatus();
+}
+
+void AddressSpace::RemoveInterval(IntervalSubscription* sub) {
+  if (sync::InCallback()) {
+    HardFailure(Warning::kRemoveFromCallback, "RemoveInterval inside a notifier callback");
+  }
+  Subscriptions* s = subscriptions_.Load();
+  if (sub->space_ != this || s == nullptr) {
+    Warn(Warning::kRemoveNotInserted, "RemoveInterval of a subscription not inserted here");
+    return;
+  }
+  bool wait = false;
+  bool misuse = false;
+  Seq seq = 0;
+  {
+    sync::MutexLock l(&s->lock);
+    using State = IntervalSubscription::State;
+    if (sub->state_ == State::kDetached || sub->state_ == State::kDeferredRemove) {
+      misuse = true;  // never inserted, or a remove of it is already waiting
+    } else if (IsOdd(s->invalidate_seq.Load())) {
+      if (sub->state_ == State::kDeferredInsert) {
+        // Still a pending deferred insert: unlink it; nothing can call it.
+        IntervalSubscription** link = &s->deferred;
+        while (*link != sub) link = &(*link)->deferred_next_;
+        *link = sub->deferred_next_;
+        sub->deferred_next_ = nullptr;
+        sub->state_ = State::kDetached;
+      } else {
+        // A walk may be calling it: the last end removes it; wait for that.
+        sub->deferred_next_ = s->deferred;
+        s->deferred = sub;
+        sub->state_ = State::kDeferredRemove;
+        seq = s->invalidate_seq.Load();
+        wait = true;
+      }
+    } else {
+      s->itree.Remove(sub->node());
+      sub->state_ = State::kDetached;
+    }
+  }
+  if (misuse) {
+    Warn(Warning::kRemoveNotInserted, "RemoveInterval of a subscription not in the tree");
+    return;
+  }
+  if (wait) s->wq.WaitUntil([this, s, seq] { return SeqReleased(s, seq); });
+  sub->space_ = nullptr;
+  Drop();
+}
+
+// True once the epoch `seq` has ended and its deferred work is applied. The seq
+// must be read under the lock: the last end bumps it before it drains the
+// deferred list, both under the lock (fix 319561669a59).
+bool AddressSpace::SeqReleased(Subscriptions* s, Seq seq) {
+#if defined(NF_MUTANT_remove_unlocked_wait)
+  return s->invalidate_seq.Load() != seq;  // mutant: read without the lock
+#else
+  sync::MutexLock l(&s->lock);
+  return s->invalidate_seq.Load() != seq;
+#endif
+}
+
+Seq AddressSpace::ReadBegin(IntervalSubscription* sub) {
+  if (sync::InCallback()) {
+    HardFailure(Warning::kBlockingInCallback, "ReadBegin inside a notifier callback");
+  }
+  Subscriptions* s = subscriptions_.Load();
+  Seq seq;
+  bool invalidating;
+  {
+    sync::MutexLock l(&s->lock);
+    seq = sub->seq_.Load();
+    invalidating = seq == s->invalidate_seq.Load();
+  }
+  // This subscription is being invalidated now: wait for the epoch to end. The
+  // caller's ReadRetry then decides; no loop here.
+  if (invalidating) s->wq.WaitUntil([s, seq] { return s->invalidate_seq.Load() != seq; });
+  return seq;
+}
+
+// ---------------------------------------------------------------------------
+// §3 Invalidation.
+
+// The interval walk of §3.1 over the closed interval [first, last]. Callbacks run
+// without the lock; the tree is frozen because the seq stays odd until the last
+// end, and NextOverlap only reads.
+absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t first,
+                                uint64_t last) {
+  internal::IntervalNode* node = nullptr;
+  Seq cur_seq;
+  {
+    sync::MutexLock l(&s->lock);
+    ++s->active;
+    if (first <= last) node = s->itree.FirstOverlap(first, last);
+    if (node != nullptr) s->invalidate_seq.Store(s->invalidate_seq.Load() | 1);
+    cur_seq = s->invalidate_seq.Load();
+  }
+  for (; node != nullptr; node = internal::IntervalTree::NextOverlap(node, first, last)) {
+    IntervalSubscription* sub = IntervalSubscription::FromNode(node);
+    sync::YieldPoint("walk.next");
+#if defined(NF_MUTANT_set_seq_outside_lock)
+    sub->seq_.Store(cur_seq);  // mutant: the core stores the seq, not under the user lock
+#endif
+    bool ok;
+    {
+      sync::CallbackScope in_callback;
+      ok = sub->ops_->invalidate(sub, range, cur_seq);
+    }
+    if (ok) continue;
+    if (range.event == Event::kRelease) {
+      Warn(Warning::kReleaseCallbackFailed, "interval callback returned false on RELEASE");
+    } else if (range.blockable) {
+      Warn(Warning::kBlockableCallbackFailed,
+           "interval callback returned false on a blockable range");
+    } else {
+#if !defined(NF_MUTANT_eagain_leaks_epoch)
+      IntervalInvalidateEnd(s);  // §3.3: close the walk's epoch at once
+#endif
+      return absl::UnavailableError("EAGAIN: interval callback could not block");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// mn_itree_inv_end: the last end of an odd epoch makes the seq even, applies the
+// deferred list, then wakes every waiter.
+void AddressSpace::IntervalInvalidateEnd(Subscriptions* s) {
+  {
+    sync::MutexLock l(&s->lock);
+    --s->active;
+    if (s->active > 0 || !IsOdd(s->invalidate_seq.Load())) return;
+    s->invalidate_seq.Store(s->invalidate_seq.Load() + 1);
+    using State = IntervalSubscription::State;
+    while (IntervalSubscription* sub = s->deferred) {
+      s->deferred = sub->deferred_next_;
+      sub->deferred_next_ = nullptr;
+      if (sub->state_ == State::kDeferredInsert) {
+        s->itree.Insert(sub->node());
+        sub->state_ = State::kInTree;
+      } else {
+        s->itree.Remove(sub->node());
+        sub->state_ = State::kDetached;
+      }
+    }
+  }
+  s->wq.WakeAll();
+}
+
+absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
+  if (range.blockable) {
+    BeginInvalidation();
+  } else {
+    // A non-blockable caller (the OOM reaper) only try-locks: it fails rather
+    // than wait for a registration.
+    sync::MutexLock l(&exclusion_mu_);
+    if (registering_) return absl::UnavailableError("EAGAIN: registration in progress");
+    ++running_invalidations_;
+  }
+  Subscriptions* s = subscriptions_.Load();
+  if (s == nullptr) return absl::OkStatus();
+  const bool itree = has_itree_.Load();
+  if (itree) {
+    // [start, end) as a closed interval; an empty range (end <= start) overlaps
+    // nothing, which Walk sees as first > last.
+    const bool empty = range.end <= range.start;
+    absl::Status st = Walk(s, range, empty ? 1 : range.start, empty ? 0 : range.end - 1);
+    if (!st.ok()) {
+      EndInvalidationExclusion();
+      return st;
+    }
+  }
+  if (!ClassicListEmpty(s)) {
+    absl::Status st = ClassicInvalidateStart(s, range);
+    if (!st.ok()) {
+      // §3.3: the caller will not call end, so give back the interval epoch too.
+      // (The kernel leaves it open here; the spec wins.)
+      if (itree) IntervalInvalidateEnd(s);
+      EndInvalidationExclusion();
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AddressSpace::InvalidateRangeEnd(const Range& range) {
+  bool started;
+  {
+    sync::MutexLock l(&exclusion_mu_);
+    started = running_invalidations_ > 0;
+  }
+  if (!started) {
+    Warn(Warning::kEndWithoutStart, "InvalidateRangeEnd without a successful start");
+    return;
+  }
+  Subscriptions* s = subscriptions_.Load();
+  if (s != nullptr) {
+    if (has_itree_.Load()) IntervalInvalidateEnd(s);
+    if (!ClassicListEmpty(s)) ClassicInvalidateEnd(s, range);
+  }
+  EndInvalidationExclusion();
+}
+
+// ---------------------------------------------------------------------------
+// §4 Classic subscribers.
+
+bool AddressSpace::ClassicListEmpty(Subscriptions* s) { return s->list_head.Load() == nullptr; }
+
+// hlist_del_init_rcu: readers standing on sub may still follow its next pointer.
+void AddressSpace::Unlink(Subscriptions* s, ClassicSubscription* sub) {
+  s->lock.AssertHeld();
+  if (!sub->linked_) return;
+  ClassicSubscription* next = sub->next_.Load();
+  ClassicSubscription* p = s->list_head.Load();
+  if (p == sub) {
+    s->list_head.Store(next);
+  } else {
+    while (p->next_.Load() != sub) p = p->next_.Load();
+    p->next_.Store(next);
+  }
+  sub->linked_ = false;
+}
+
+absl::Status AddressSpace::ClassicInvalidateStart(Subscriptions* s, const Range& range) {
+  bool failed = false;
+  sync::ReadSection section(&s->srcu);
+  for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr; sub = sub->next_.Load()) {
+    if (sub->ops_->invalidate_range_start == nullptr) continue;
+    bool ok;
+    {
+      sync::CallbackScope in_callback;
+      ok = sub->ops_->invalidate_range_start(sub, range);
+    }
+    if (ok) continue;
+    if (range.blockable) {
+      // A blockable caller never sees EAGAIN: warn and go on (as the interval side).
+      Warn(Warning::kBlockableCallbackFailed,
+           "classic invalidate_range_start failed on a blockable range");
+    } else {
+      failed = true;  // keep calling the others, as the kernel does
+    }
+  }
+#if !defined(NF_MUTANT_unpaired_classic_end)
+  if (failed) {
+    // c2655835fd8c: the subscribers whose start succeeded expect an end, and the
+    // caller will not call end after EAGAIN. Subscribers that can fail have none.
+    for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr;
+         sub = sub->next_.Load()) {
+      if (sub->ops_->invalidate_range_end == nullptr) continue;
+      sync::CallbackScope in_callback;
+      sub->ops_->invalidate_range_end(sub, range);
+    }
+  }
+#endif
+  return failed ? absl::UnavailableError("EAGAIN: classic invalidate_range_start failed")
+                : absl::OkStatus();
+}
+
+void AddressSpace::ClassicInvalidateEnd(Subscriptions* s, const Range& range) {
+  sync::ReadSection section(&s->srcu);
+  for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr; sub = sub->next_.Load()) {
+    if (sub->ops_->invalidate_range_end == nullptr) continue;
+    sync::CallbackScope in_callback;
+    sub->ops_->invalidate_range_end(sub, range);
+  }
+}
+
+absl::Status AddressSpace::RegisterClassic(ClassicSubscription* sub) {
+  if (sync::InCallback()) {
+    HardFailure(Warning::kBlockingInCallback, "RegisterClassic inside a notifier callback");
+  }
+  if (!HasUsers()) return absl::FailedPreconditionError("address space has no live users");
+  BeginRegistration();
+  absl::Status st = RegisterLocked(sub);
+  EndRegistration();
+  return st;
+}
+
+// With the registration exclusion held: no invalidation is running.
+absl::Status AddressSpace::RegisterLocked(ClassicSubscription* sub) {
+  Subscriptions* s = subscriptions_.Load();
+  if (s == nullptr) {
+    s = new Subscriptions(options_.testing_only_initial_seq);
+    subscriptions_.Store(s);
+  }
+  if (sub == nullptr) {
+    has_itree_.Store(true);
+    return absl::OkStatus();
+  }
+  if (sub->space_ != nullptr) {
+    Warn(Warning::kRegisterTwice, "RegisterClassic of a subscriber already registered");
+    return absl::AlreadyExistsError("subscriber already registered");
+  }
+  Grab();
+  sub->space_ = this;
+  sync::MutexLock l(&s->lock);
+  sub->users_ = 1;
+  sub->registered_ = true;
+  sub->release_claimed_ = false;
+  sub->next_.Store(s->list_head.Load());
+  s->list_head.Store(sub);
+  sub->linked_ = true;
+  return absl::OkStatus();
+}
+
+bool AddressSpace::ClaimRelease(Subscriptions* s, ClassicSubscription* sub) {
+  sync::MutexLock l(&s->lock);
+  if (sub->release_claimed_) return false;
+  sub->release_claimed_ = true;
+  return true;
+}
+
+// Calls sub's release at most once, whoever asks first (release or unregister).
+// Inside a read-side section.
+void AddressSpace::CallRelease(Subscriptions* s, ClassicSubscription* sub) {
+  if (!ClaimRelease(s, sub) || sub->ops_->release == nullptr) return;
+  sync::CallbackScope in_callback;
+  sub->ops_->release(sub, this);
+}
+
+void AddressSpace::UnregisterClassic(ClassicSubscription* sub) {
+  if (sync::InCallback()) {
+    HardFailure(Warning::kBlockingInCallback, "UnregisterClassic inside a notifier callback");
+  }
+  Subscriptions* s = subscriptions_.Load();
+  bool registered = false;
+  bool linked = false;
+  if (s != nullptr && sub->space_ == this) {
+    sync::MutexLock l(&s->lock);
+    registered = sub->registered_;
+    linked = sub->linked_;
+    sub->registered_ = false;
+  }
+  if (!registered) {
+    Warn(Warning::kUnregisterNotRegistered, "UnregisterClassic of a subscriber not registered");
+    return;
+  }
+  if (linked) {
+    {
+      // Release inside the read side, so that a concurrent release of the whole
+      // space, which unlinks without waiting, cannot race its caller's teardown.
+      sync::ReadSection section(&s->srcu);
+      CallRelease(s, sub);
+    }
+    sync::MutexLock l(&s->lock);
+    Unlink(s, sub);
+  }
+#if !defined(NF_MUTANT_free_without_grace_period)
+  s->srcu.Synchronize();  // no callback of sub runs once we return
+#endif
+  sub->space_ = nullptr;
+  Drop();
+}
+
+absl::StatusOr<ClassicSubscription*> AddressSpace::GetClassic(const ClassicOps* ops) {
+  if (sync::InCallback()) {
+    HardFailure(Warning::kBlockingInCallback, "GetClassic inside a notifier callback");
+  }
+  if (ops == nullptr || ops->alloc_notifier == nullptr || ops->free_notifier == nullptr) {
+    return absl::InvalidArgumentError("GetClassic needs alloc_notifier and free_notifier");
+  }
+  if (!HasUsers()) return absl::FailedPreconditionError("address space has no live users");
+  BeginRegistration();
+  ClassicSubscription* found = nullptr;
+  if (Subscriptions* s = subscriptions_.Load()) {
+    sync::MutexLock l(&s->lock);
+    for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr;
+         sub = sub->next_.Load()) {
+      if (sub->ops_ == ops && sub->registered_ &&
+          sub->users_ != std::numeric_limits<unsigned>::max()) {
+        ++sub->users_;
+        found = sub;
+        break;
+      }
+    }
+  }
+  absl::StatusOr<ClassicSubscription*> result = found;
+  if (found == nullptr) {
+    ClassicSubscription* sub = ops->alloc_notifier(this);
+    if (sub == nullptr) {
+      result = absl::ResourceExhaustedError("alloc_notifier returned null");
+    } else if (absl::Status st = RegisterLocked(sub); !st.ok()) {
+      result = st;
+    } else {
+      result = sub;
+    }
+  }
+  EndRegistration();
+  return result;
+}
+
+void AddressSpace::PutClassic(ClassicSubscription* sub) {
+  Subscriptions* s = subscriptions_.Load();
+  bool registered = false;
+  bool last = false;
+  if (s != nullptr && sub->space_ == this) {
+    sync::MutexLock l(&s->lock);
+    registered = sub->registered_;
+    if (registered && --sub->users_ == 0) {
+      last = true;
+      sub->registered_ = false;
+      Unlink(s, sub);
+    }
+  }
+  if (!registered) {
+    Warn(Warning::kPutNotRegistered, "PutClassic of a subscriber not registered");
+    return;
+  }
+  if (!last) return;
+  sync::ReadSide::Callback* cb = sub;
+  cb->fn = &AddressSpace::FreeAfterGracePeriod;
+#if defined(NF_MUTANT_free_without_grace_period)
+  FreeAfterGracePeriod(cb);  // mutant: readers may still be calling it
+#else
+  s->srcu.CallAfterGracePeriod(cb);
+#endif
+}
+
+void AddressSpace::FreeAfterGracePeriod(sync::ReadSide::Callback* cb) {
+  ClassicSubscription* sub = static_cast<ClassicSubscription*>(cb);
+  AddressSpace* space = sub->space_;
+  sub->space_ = nullptr;
+  sub->ops_->free_notifier(sub);
+  space->Drop();
+}
+
+// ---------------------------------------------------------------------------
+// §5 Release: the last user exits.
+
+void AddressSpace::ReleaseNotifiers() {
+  released_.Store(true);
+  Subscriptions* s = subscriptions_.Load();
+  if (s == nullptr) return;
+  if (has_itree_.Load()) IntervalRelease(s);
+  if (!ClassicListEmpty(s)) ClassicRelease(s);
+}
+
+// One blockable RELEASE walk over the whole space, ended as usual. It covers
+// [0, UINT64_MAX] closed (the kernel's [0, ULONG_MAX) misses the last address).
+void AddressSpace::IntervalRelease(Subscriptions* s) {
+  Range range;
+  range.start = 0;
+  range.end = std::numeric_limits<uint64_t>::max();
+  range.blockable = true;
+  range.event = Event::kRelease;
+  absl::Status st = Walk(s, range, 0, std::numeric_limits<uint64_t>::max());
+  (void)st;  // blockable: a walk cannot fail
+  IntervalInvalidateEnd(s);
+}
+
+void AddressSpace::ClassicRelease(Subscriptions* s) {
+#if defined(NF_MUTANT_double_itree_release)
+  // Mutant (the review of v2, 2019-10-29): the classic release repeats the
+  // interval release that ReleaseNotifiers already ran.
+  if (has_itree_.Load()) IntervalRelease(s);
+#endif
+  {
+    sync::ReadSection section(&s->srcu);
+    for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr;
+         sub = sub->next_.Load()) {
+      CallRelease(s, sub);
+    }
+    sync::MutexLock l(&s->lock);
+    while (ClassicSubscription* sub = s->list_head.Load()) Unlink(s, sub);
+  }
+  // Unregister may now find the subscribers unlinked; wait for every reader that
+  // could still be calling one of them.
+  s->srcu.Synchronize();
+}
+
+// ---------------------------------------------------------------------------
+// Oracles.
+
+Snapshot AddressSpace::Inspect() {
+  Snapshot snap;
+  {
+    sync::MutexLock l(&users_mu_);
+    snap.users = users_;
+  }
+  snap.refs = refs_.Load();
+  snap.released = released_.Load();
+  snap.has_itree = has_itree_.Load();
+  {
+    sync::MutexLock l(&exclusion_mu_);
+    snap.open_invalidations = running_invalidations_;
+  }
+  for (int i = 0; i < kNumWarnings; ++i) snap.warnings[i] = warnings_[i].Load();
+  Subscriptions* s = subscriptions_.Load();
+  if (s == nullptr) return snap;
+  snap.has_subscriptions = true;
+  snap.pending_frees = s->srcu.PendingCallbacks();
+  sync::MutexLock l(&s->lock);
+  snap.invalidate_seq = s->invalidate_seq.Load();
+  snap.active_invalidate_ranges = s->active;
+  for (internal::IntervalNode* n = s->itree.First(); n != nullptr;
+       n = internal::IntervalTree::Next(n)) {
+    IntervalSubscription* sub = IntervalSubscription::FromNode(n);
+    snap.tree.push_back({sub, n->start, n->last, sub->seq_.Load()});
+  }
+  for (IntervalSubscription* sub = s->deferred; sub != nullptr; sub = sub->deferred_next_) {
+    snap.deferred.push_back(
+        {sub, sub->state_ == IntervalSubscription::State::kDeferredInsert});
+  }
+  for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr; sub = sub->next_.Load()) {
+    snap.classic.push_back(sub);
+  }
+  return snap;
+}
+
+}  // namespace nf

@@ -1,0 +1,103 @@
+// core/sync_std.h: the real-thread flavour of the sync seam (see core/sync.h).
+// Include core/sync.h, not this file.
+//
+// Built on std::mutex, std::condition_variable and std::atomic, deliberately not on
+// absl::Mutex: the Abseil we build against is not TSan-instrumented and gives false
+// race reports (see README, "Why not absl::Mutex").
+#ifndef NF_CORE_SYNC_STD_H_
+#define NF_CORE_SYNC_STD_H_
+
+#if !defined(NF_CORE_SYNC_H_)
+#error "include core/sync.h, not core/sync_std.h"
+#endif
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+
+namespace nf::sync {
+
+inline constexpr bool kDeterministic = false;
+
+class ABSL_LOCKABLE Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) { return mu_.try_lock(); }
+  // Tells the analysis the lock is held; checks nothing at run time.
+  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
+
+ private:
+  std::mutex mu_;
+};
+
+// A generation counter makes WaitUntil immune to lost wakeups: the generation is
+// read before cond() is evaluated, and any WakeAll() after that read bumps it.
+class WaitQueue {
+ public:
+  WaitQueue() = default;
+  WaitQueue(const WaitQueue&) = delete;
+  WaitQueue& operator=(const WaitQueue&) = delete;
+
+  template <typename Cond>
+  void WaitUntil(Cond cond) {
+    for (;;) {
+      uint64_t seen;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        seen = generation_;
+      }
+      if (cond()) return;
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return generation_ != seen; });
+    }
+  }
+
+  void WakeAll() {
+    // Notify under the lock: a waiter that returns may destroy this queue.
+    std::lock_guard<std::mutex> g(mu_);
+    ++generation_;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;
+};
+
+template <typename T>
+class Atomic {
+ public:
+  constexpr Atomic() : v_() {}
+  constexpr explicit Atomic(T v) : v_(v) {}
+  Atomic(const Atomic&) = delete;
+  Atomic& operator=(const Atomic&) = delete;
+
+  T Load(std::memory_order o = std::memory_order_seq_cst) const { return v_.load(o); }
+  void Store(T v, std::memory_order o = std::memory_order_seq_cst) { v_.store(v, o); }
+  T Exchange(T v) { return v_.exchange(v); }
+  T FetchAdd(T d) { return v_.fetch_add(d); }
+  T FetchSub(T d) { return v_.fetch_sub(d); }
+
+ private:
+  std::atomic<T> v_;
+};
+
+inline void YieldPoint(const char* /*name*/) {}
+
+inline ThreadState& CurrentThread() {
+  thread_local ThreadState state;
+  return state;
+}
+
+}  // namespace nf::sync
+
+#endif  // NF_CORE_SYNC_STD_H_
