@@ -380,14 +380,20 @@ absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t f
   for (; node != nullptr; node = internal::IntervalTree::NextOverlap(node, first, last)) {
     IntervalSubscription* sub = IntervalSubscription::FromNode(node);
     sync::YieldPoint("walk.next");
-#if defined(NF_MUTANT_set_seq_outside_lock)
-    sub->seq_.Store(cur_seq);  // mutant: the core stores the seq, not under the user lock
-#endif
     bool ok;
     {
       sync::CallbackScope in_callback;
       ok = sub->ops_->invalidate(sub, range, cur_seq);
     }
+#if defined(NF_MUTANT_set_seq_outside_lock)
+    // Mutant (v1 of the series): the core, not the driver under its user lock,
+    // stores the seq. Stored before the callback this is benign under a
+    // sequentially consistent interleaving (the callback's lock orders it); the
+    // v1 race needs weak memory. Stored after the callback, as here, the store is
+    // still outside the user lock and a fault can slip between the mirror
+    // teardown and the store: the same bug, observable as P6.
+    sub->seq_.Store(cur_seq);
+#endif
     if (ok) continue;
     if (range.event == Event::kRelease) {
       Warn(Warning::kReleaseCallbackFailed, "interval callback returned false on RELEASE");

@@ -9,14 +9,19 @@
 //                                the unit tests, the TSan stress tests, the TSan
 //                                replay and the benchmarks.
 //   deterministic (NF_SYNC_SCHED) core/sync_sched.h: cooperative fibers on one OS
-//                                thread, run by fuzzers/scheduler. Every primitive
+//                                thread, run by fuzzers/sched/. Every primitive
 //                                operation below is a point where the scheduler may
 //                                switch threads, chosen by the fuzzer's input bytes.
+//                                Outside a scheduler run yields do nothing and a
+//                                block is a hard failure (it would never end), so
+//                                OS threads must not block in this flavour.
 //
 // Each flavour provides, in namespace nf::sync:
 //
 //   class Mutex          Lock(), Unlock(), TryLock(), AssertHeld(). A thread-safety
 //                        capability: fields it guards carry ABSL_GUARDED_BY.
+//                        AssertHeld checks at run time only in the deterministic
+//                        flavour.
 //   class WaitQueue      WaitUntil(cond): returns once cond() is true. cond is
 //                        called with no lock held by the waiter and may take locks
 //                        itself (as the kernel's wait_event). No lost wakeups: a

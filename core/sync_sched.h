@@ -1,0 +1,202 @@
+// core/sync_sched.h: the deterministic flavour of the sync seam (see core/sync.h),
+// chosen with NF_SYNC_SCHED. Include core/sync.h, not this file.
+//
+// Logical threads are fibers of fuzzers/sched/scheduler.h, all on one OS thread,
+// and only one runs at a time. Every primitive operation below is a yield point:
+// the scheduler may switch to another runnable thread there, as the schedule
+// input dictates. Between two yield points a thread runs alone, so the
+// primitives' own state needs no atomics. Memory orders are accepted and ignored:
+// every interleaving the scheduler produces is sequentially consistent.
+//
+// Blocking is real. A thread that finds a Mutex held, or whose WaitUntil
+// condition is false, blocks: it is not runnable until Unlock() or WakeAll()
+// wakes it. If no thread can run while some are blocked, the scheduler ends the
+// run and reports a deadlock (or lost wakeup) with every thread's position.
+//
+// With no scheduler running (plain calls from an OS thread, e.g. a unit test of
+// the core built in this flavour) yield points are no-ops, and anything that
+// would block is a hard failure with a message: it could never be woken.
+//
+// Misuse is a hard failure (message, abort), in and out of a run: unlocking a
+// mutex the caller does not hold, locking one it already holds, AssertHeld() on
+// a mutex the caller does not hold (this flavour checks what sync_std.h's only
+// tells the analysis).
+//
+// The hooks below are implemented in fuzzers/sched/scheduler.cc (nf_sched).
+// Yield point names must be string literals (the trace keeps the pointer).
+#ifndef NF_CORE_SYNC_SCHED_H_
+#define NF_CORE_SYNC_SCHED_H_
+
+#if !defined(NF_CORE_SYNC_H_)
+#error "include core/sync.h, not core/sync_sched.h"
+#endif
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "absl/base/thread_annotations.h"
+
+namespace nf::sync {
+
+inline constexpr bool kDeterministic = true;
+
+namespace sched_hooks {
+
+// A decision point named `point`. No-op outside a run.
+void Yield(const char* point);
+// Blocks the calling thread on `key` (any address identifying the wait) until
+// WakeAll(key). Hard failure outside a run.
+void Block(const void* key, const char* point);
+// Makes every thread blocked on `key` runnable. Does not yield. No-op outside a
+// run or when nobody waits.
+void WakeAll(const void* key);
+// The calling logical thread's state: the running fiber's, or the OS thread's own
+// outside a run.
+ThreadState& Current();
+// A nonzero token naming the calling logical thread, unique across runs (a thread
+// of a later run never matches a holder left behind by an abandoned one).
+uint64_t OwnerToken();
+// Prints `what` and the calling thread's position, then aborts.
+[[noreturn]] void Fail(const char* what);
+
+}  // namespace sched_hooks
+
+class ABSL_LOCKABLE Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  // Yields, then blocks while another thread holds the mutex.
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    sched_hooks::Yield("mutex.lock");
+    const uint64_t self = sched_hooks::OwnerToken();
+    if (owner_ == self) sched_hooks::Fail("Mutex::Lock: the calling thread already holds it");
+    while (owner_ != 0) sched_hooks::Block(&owner_, "mutex.lock");
+    owner_ = self;
+  }
+
+  // Releases, wakes every blocked locker (the schedule decides who gets it),
+  // then yields. Touches nothing of *this after the wake.
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    if (owner_ != sched_hooks::OwnerToken()) {
+      sched_hooks::Fail("Mutex::Unlock: the calling thread does not hold it");
+    }
+    owner_ = 0;
+    sched_hooks::WakeAll(&owner_);
+    sched_hooks::Yield("mutex.unlock");
+  }
+
+  // Yields; never blocks.
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    sched_hooks::Yield("mutex.trylock");
+    if (owner_ != 0) return false;
+    owner_ = sched_hooks::OwnerToken();
+    return true;
+  }
+
+  // Checks that the calling thread holds the mutex (not a yield point).
+  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {
+    if (owner_ != sched_hooks::OwnerToken()) {
+      sched_hooks::Fail("Mutex::AssertHeld: the calling thread does not hold it");
+    }
+  }
+
+ private:
+  // The holder's OwnerToken(), 0 when free. Its address is the key blocked
+  // lockers wait on.
+  uint64_t owner_ = 0;
+};
+
+// No lost wakeups: the generation is read before cond() runs (cond may yield,
+// e.g. by taking a lock), and a waiter whose cond() is false blocks only if no
+// WakeAll() bumped the generation meanwhile. Between that check and the block
+// there is no yield point, so no WakeAll can slip in.
+class WaitQueue {
+ public:
+  WaitQueue() = default;
+  WaitQueue(const WaitQueue&) = delete;
+  WaitQueue& operator=(const WaitQueue&) = delete;
+
+  template <typename Cond>
+  void WaitUntil(Cond cond) {
+    sched_hooks::Yield("waitqueue.wait");
+    for (;;) {
+      const uint64_t seen = generation_;
+      if (cond()) return;
+      if (generation_ == seen) sched_hooks::Block(&generation_, "waitqueue.wait");
+    }
+  }
+
+  // Makes every waiter runnable (each re-evaluates its cond), then yields.
+  // Touches nothing of *this after the wake: a woken waiter may destroy it.
+  void WakeAll() {
+    ++generation_;
+    sched_hooks::WakeAll(&generation_);
+    sched_hooks::Yield("waitqueue.wake_all");
+  }
+
+ private:
+  uint64_t generation_ = 0;  // bumped by every WakeAll; its address is the key
+};
+
+// A plain value; every operation is a yield point, then happens at once.
+template <typename T>
+class Atomic {
+ public:
+  constexpr Atomic() : v_() {}
+  constexpr explicit Atomic(T v) : v_(v) {}
+  Atomic(const Atomic&) = delete;
+  Atomic& operator=(const Atomic&) = delete;
+
+  T Load(std::memory_order = std::memory_order_seq_cst) const {
+    sched_hooks::Yield("atomic.load");
+    return v_;
+  }
+  void Store(T v, std::memory_order = std::memory_order_seq_cst) {
+    sched_hooks::Yield("atomic.store");
+    v_ = v;
+  }
+  T Exchange(T v) {
+    sched_hooks::Yield("atomic.exchange");
+    const T old = v_;
+    v_ = v;
+    return old;
+  }
+  T FetchAdd(T d) {
+    sched_hooks::Yield("atomic.fetch_add");
+    const T old = v_;
+    v_ = Add(old, d, false);
+    return old;
+  }
+  T FetchSub(T d) {
+    sched_hooks::Yield("atomic.fetch_sub");
+    const T old = v_;
+    v_ = Add(old, d, true);
+    return old;
+  }
+
+ private:
+  // Integers wrap around, as std::atomic's fetch_add does.
+  static T Add(T a, T b, bool subtract) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      using U = std::make_unsigned_t<T>;
+      const U r = subtract ? static_cast<U>(static_cast<U>(a) - static_cast<U>(b))
+                           : static_cast<U>(static_cast<U>(a) + static_cast<U>(b));
+      return static_cast<T>(r);
+    } else {
+      return subtract ? a - b : a + b;
+    }
+  }
+
+  T v_;
+};
+
+inline void YieldPoint(const char* name) { sched_hooks::Yield(name); }
+
+inline ThreadState& CurrentThread() { return sched_hooks::Current(); }
+
+}  // namespace nf::sync
+
+#endif  // NF_CORE_SYNC_SCHED_H_

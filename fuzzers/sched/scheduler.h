@@ -1,0 +1,231 @@
+// fuzzers/sched/scheduler.h: a deterministic scheduler for 1 to 4 logical
+// threads, run as cooperative fibers (fiber.h) on the calling OS thread. It backs
+// the NF_SYNC_SCHED flavour of the sync seam (core/sync_sched.h): every primitive
+// operation there is a yield point, where the scheduler may switch threads, and
+// the choice is made by a ScheduleInput decoded from fuzzer bytes.
+//
+// Only one logical thread runs at a time. A thread runs until its next yield
+// point; there the scheduler makes one *decision* (a "step"): which runnable
+// thread runs next. Blocking is real: a thread blocked on a Mutex or in a
+// WaitQueue wait is not runnable until a Unlock / WakeAll wakes it.
+//
+// A run ends in one of three ways (RunResult::outcome):
+//   kOk         every thread body returned.
+//   kDeadlock   no thread is runnable but some are blocked (a deadlock or a lost
+//               wakeup). RunResult::threads gives every thread's position.
+//   kStepBound  the run took more than Options::step_bound decisions (livelock,
+//               or a program too long for the budget).
+// In every case Run() returns to its caller normally.
+//
+// ABANDONED THREADS. After kDeadlock or kStepBound the unfinished threads are
+// abandoned: their stacks are reused by the next Run() and the objects on them
+// are NOT destroyed (no destructor, no unwinding). Thread bodies must therefore
+// keep anything that owns resources (heap memory, fixtures) outside their own
+// stack, in objects the caller owns and cleans up after Run() returns. Locks held
+// by abandoned threads stay held.
+//
+// Requirements on thread bodies: no exception may escape one (std::terminate);
+// none may switch while handling an exception (a yield point inside a catch
+// block); none may block on anything but the seam's primitives (a real OS wait
+// stalls the whole run); yield point names are string literals.
+//
+// Cost: a yield point that keeps the running thread is one out-of-line call and
+// a scan of at most kMaxThreads states; a switch adds one context switch (see
+// sched_bench). Nothing is allocated per yield unless a trace is recorded.
+//
+// Determinism: a run depends only on the thread bodies and the ScheduleInput. No
+// clock, no OS thread, no unseeded randomness; PCT's generator is seeded from the
+// input bytes.
+//
+// Typical use (the executor):
+//
+//   sched::Scheduler scheduler;                  // long-lived: its stacks are reused
+//   std::function<void()> bodies[] = {...};
+//   sched::RunResult r = scheduler.Run(bodies, sched::ScheduleInput::Decode(bytes),
+//                                      /*trace=*/nullptr);
+//   if (!r.ok()) report(r.description);        // deadlock or step bound
+//
+// and, to replay with a trace: `sched::Trace t; scheduler.Run(bodies, in, &t);
+// std::cout << t.ToString();`.
+#ifndef NF_FUZZERS_SCHED_SCHEDULER_H_
+#define NF_FUZZERS_SCHED_SCHEDULER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "fuzzers/sched/fiber.h"
+
+namespace nf::sched {
+
+inline constexpr int kMaxThreads = 4;
+
+// The default budget of decisions per run. A notifier program of a few dozen ops
+// takes a few thousand; a run that needs 100,000 is spinning.
+inline constexpr uint64_t kDefaultStepBound = 100000;
+
+// How a ScheduleInput chooses the next thread. Append-only: a value's meaning
+// never changes once assigned.
+enum class Strategy : uint8_t {
+  // At each decision with two or more runnable threads one choice byte picks
+  // runnable[byte % count], where runnable[] lists the runnable threads by
+  // ascending id. (The modulus is over the runnable set, which is what the byte
+  // means; it is not an index into a growing table.) A decision with a single
+  // runnable thread consumes no byte. When the bytes run out: keep running the
+  // current thread if it is runnable, else the lowest-numbered runnable thread.
+  kDirect = 0,
+  // Probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,
+  // Nagarakatte, ASPLOS 2010). The n threads get distinct random priorities
+  // d .. d+n-1; change points 1 .. d-1 are each drawn uniformly from steps
+  // [1, k] (k = the horizon); at each decision the highest-priority runnable
+  // thread runs; at change point i the running thread's priority drops to i,
+  // below every initial priority. For a program of n threads and at most k
+  // steps (decisions), one run finds any bug of depth d (d ordering constraints
+  // between steps) with probability at least 1 / (n * k^(d-1)). The bound
+  // needs k >= the run's real step count; a larger k only weakens it. Priorities
+  // and change points come from a SplitMix64 generator seeded with the seed.
+  kPct = 1,
+};
+inline constexpr int kNumStrategies = 2;
+std::string_view StrategyName(Strategy s);
+
+// PCT parameters' ranges.
+inline constexpr int kMaxPctDepth = 4;            // bugs of depth up to 4
+inline constexpr uint32_t kMinPctHorizon = 64;    // k = kMinPctHorizon << (0..7)
+inline constexpr int kPctHorizonShifts = 8;       // so k is 64 .. 8192
+
+// One schedule. Holds a view of the choice bytes: they must outlive Run().
+struct ScheduleInput {
+  Strategy strategy = Strategy::kDirect;
+  absl::Span<const uint8_t> choices;  // kDirect
+  int pct_depth = 1;                  // kPct: d, 1 .. kMaxPctDepth
+  uint32_t pct_horizon = kMinPctHorizon;  // kPct: k
+  uint64_t pct_seed = 0;              // kPct
+
+  // Decodes fuzzer bytes. Total and deterministic: every byte string decodes,
+  // missing bytes read as zero.
+  //   byte 0        strategy: 0 direct, 1 PCT; any other value decodes as direct
+  //                 (a strategy appended later takes the next value, which only
+  //                 changes inputs that used an unassigned value).
+  //   direct        bytes 1..: the choice bytes.
+  //   PCT           byte 1: d = 1 + byte % kMaxPctDepth;
+  //                 byte 2: k = kMinPctHorizon << (byte % kPctHorizonShifts);
+  //                 bytes 3..10: seed, little-endian. Later bytes are ignored.
+  static ScheduleInput Decode(absl::Span<const uint8_t> data);
+  static ScheduleInput Direct(absl::Span<const uint8_t> choices);
+  static ScheduleInput Pct(uint64_t seed, int depth, uint32_t horizon);
+
+  std::string DebugString() const;
+};
+
+enum class Outcome : uint8_t { kOk, kDeadlock, kStepBound };
+std::string_view OutcomeName(Outcome o);
+
+enum class ThreadStatus : uint8_t { kRunnable, kBlocked, kDone };
+std::string_view ThreadStatusName(ThreadStatus s);
+
+// Where a thread was when the run ended.
+struct ThreadPosition {
+  int thread = 0;
+  ThreadStatus status = ThreadStatus::kRunnable;
+  const char* point = "";  // its last yield point (or block point)
+  std::string label;       // the op in flight, as set by SetLabel()
+};
+
+struct RunResult {
+  Outcome outcome = Outcome::kOk;
+  uint64_t steps = 0;                    // decisions taken
+  std::vector<ThreadPosition> threads;   // filled unless ok
+  // Empty if ok, else one line, e.g.
+  //   deadlock after 7 steps, no thread can run: t0 blocked at mutex.lock
+  //   [lock A then B], t1 blocked at mutex.lock [lock B then A]
+  //   step-bound: 1000 steps taken and not done: t0 runnable at atomic.load, t1 done
+  std::string description;
+  bool ok() const { return outcome == Outcome::kOk; }
+};
+
+// A record of one run, one event per line:
+//
+//   <step> t<thread> <kind> [<point or text>]
+//
+// kinds: `yield P` (reached yield point P), `block P` (blocked at P), `wake tN`
+// (made thread N runnable), `done` (the body returned), `label TEXT` (SetLabel),
+// `note TEXT` (Note). <step> is the number of decisions taken before the event.
+// A header line (`# ...`, the schedule) opens the text and an `# end` line with
+// the outcome closes it. The text has no addresses or times: the same program
+// and input give the same text, byte for byte.
+class Trace {
+ public:
+  enum class Kind : uint8_t { kYield, kBlock, kWake, kDone, kLabel, kNote };
+  struct Event {
+    uint64_t step = 0;
+    int8_t thread = 0;
+    Kind kind = Kind::kYield;
+    int8_t other = -1;           // kWake: the woken thread
+    const char* point = nullptr; // kYield, kBlock: the point's name (static)
+    std::string text;            // kLabel, kNote
+  };
+
+  const std::vector<Event>& events() const { return events_; }
+  const std::string& header() const { return header_; }
+  std::string ToString() const;
+  void Clear();
+
+ private:
+  friend class SchedulerImpl;
+
+  std::string header_;
+  std::vector<Event> events_;
+  std::string end_;
+};
+
+class SchedulerImpl;
+
+class Scheduler {
+ public:
+  struct Options {
+    uint64_t step_bound = kDefaultStepBound;
+    size_t stack_size = kDefaultStackSize;
+  };
+
+  Scheduler();
+  explicit Scheduler(Options options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Runs threads[0..n) (1 <= n <= kMaxThreads) under `schedule` until all
+  // return, or deadlock, or the step bound. If `trace` is not null it is cleared
+  // and receives the run's events. Must not be called from a scheduled thread.
+  // Stacks are mapped on first use and reused by every later run.
+  RunResult Run(absl::Span<const std::function<void()>> threads,
+                const ScheduleInput& schedule, Trace* trace = nullptr);
+
+ private:
+  std::unique_ptr<SchedulerImpl> impl_;
+};
+
+// For thread bodies (all are no-ops when no scheduler is running):
+
+// Sets the label of the calling thread's op in flight; it appears in deadlock and
+// step-bound reports, and in the trace. Copies `label` (no allocation once the
+// thread's buffer has grown to fit).
+void SetLabel(std::string_view label);
+
+// Adds a `note` event to the trace, if one is being recorded.
+void Note(std::string_view text);
+
+// True if a trace is being recorded: callers can skip formatting notes otherwise.
+bool Tracing();
+
+// The calling logical thread's index, or -1 outside a run.
+int CurrentThreadId();
+
+}  // namespace nf::sched
+
+#endif  // NF_FUZZERS_SCHED_SCHEDULER_H_
