@@ -445,7 +445,10 @@ absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
     ++running_invalidations_;
   }
   Subscriptions* s = subscriptions_.Load();
-  if (s == nullptr) return absl::OkStatus();
+  if (s == nullptr) {
+    ++sync::CurrentThread().open_invalidations;
+    return absl::OkStatus();
+  }
   const bool itree = has_itree_.Load();
   if (itree) {
     // [start, end) as a closed interval; an empty range (end <= start) overlaps
@@ -467,19 +470,16 @@ absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
       return st;
     }
   }
+  ++sync::CurrentThread().open_invalidations;
   return absl::OkStatus();
 }
 
 void AddressSpace::InvalidateRangeEnd(const Range& range) {
-  bool started;
-  {
-    sync::MutexLock l(&exclusion_mu_);
-    started = running_invalidations_ > 0;
-  }
-  if (!started) {
+  if (sync::CurrentThread().open_invalidations == 0) {
     Warn(Warning::kEndWithoutStart, "InvalidateRangeEnd without a successful start");
     return;
   }
+  --sync::CurrentThread().open_invalidations;
   Subscriptions* s = subscriptions_.Load();
   if (s != nullptr) {
     if (has_itree_.Load()) IntervalInvalidateEnd(s);

@@ -112,7 +112,7 @@ enum class Warning : uint8_t {
   kBlockableCallbackFailed = 0,  // a callback returned false on a blockable range
   kRemoveNotInserted,            // RemoveInterval of a subscription not inserted
   kRemoveFromCallback,           // RemoveInterval inside a callback (hard failure)
-  kEndWithoutStart,              // InvalidateRangeEnd with no open start
+  kEndWithoutStart,              // InvalidateRangeEnd with no open start on this thread
   kInsertTwice,                  // InsertInterval of a subscription already inserted
   kSetSeqEven,                   // SetSeq with an even cur_seq (ignored)
   kReleaseCallbackFailed,        // an interval callback returned false on RELEASE
@@ -189,12 +189,17 @@ class IntervalSubscription : private internal::IntervalNode {
   }
   internal::IntervalNode* node() { return this; }
 
+  // First, so that it fits in the tail padding of the IntervalNode base.
+  State state_ = State::kDetached;  // guarded by the space's lock
   sync::Atomic<Seq> seq_{1};
   AddressSpace* space_ = nullptr;
   const IntervalOps* ops_ = nullptr;
   IntervalSubscription* deferred_next_ = nullptr;  // deferred list link
-  State state_ = State::kDetached;                 // guarded by the space's lock_
 };
+
+// Core state per interval subscription: the tree node, the seq, three pointers
+// and the state, with no allocation (README, "Benchmarks").
+static_assert(sizeof(IntervalSubscription) <= 88, "IntervalSubscription grew");
 
 // A classic subscriber (mmu_notifier). Embedded in (or owned by) the driver's
 // object; ops is fixed at construction. A driver frees it only after

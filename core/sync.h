@@ -50,6 +50,8 @@ struct ThreadState {
   // > 0 while a notifier callback (interval invalidate, classic start, end or
   // release) is running on this thread.
   int callback_depth = 0;
+  // Successful InvalidateRangeStart calls of this thread not yet ended.
+  int open_invalidations = 0;
 };
 
 }  // namespace nf::sync

@@ -40,6 +40,9 @@ class ABSL_LOCKABLE Mutex {
 
 // A generation counter makes WaitUntil immune to lost wakeups: the generation is
 // read before cond() is evaluated, and any WakeAll() after that read bumps it.
+// WakeAll() with no waiter returns at once: a waiter registers (waiters_++, a
+// full fence) before it evaluates cond(), and a waker fences after its change and
+// before it reads waiters_, so one of them sees the other (Dekker's argument).
 class WaitQueue {
  public:
   WaitQueue() = default;
@@ -48,19 +51,25 @@ class WaitQueue {
 
   template <typename Cond>
   void WaitUntil(Cond cond) {
+    if (cond()) return;  // the common case: no wait, no queue lock
+    waiters_.fetch_add(1);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     for (;;) {
       uint64_t seen;
       {
         std::lock_guard<std::mutex> g(mu_);
         seen = generation_;
       }
-      if (cond()) return;
+      if (cond()) break;
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return generation_ != seen; });
     }
+    waiters_.fetch_sub(1);
   }
 
   void WakeAll() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (waiters_.load() == 0) return;
     // Notify under the lock: a waiter that returns may destroy this queue.
     std::lock_guard<std::mutex> g(mu_);
     ++generation_;
@@ -68,6 +77,7 @@ class WaitQueue {
   }
 
  private:
+  std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;
