@@ -19,18 +19,19 @@ readonly ROOT
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
                    libgtest-dev libbenchmark-dev python3)
 readonly TEST_PRESETS=(dev asan ubsan tsan)
-readonly NOT_YET=(mutants coverage triage bench oss-fuzz-check)
+readonly NOT_YET=(mutants triage)
 
 usage() {
   cat <<'EOF'
 usage: ./nf <command> [options]
 
   setup                       install the missing Debian packages (apt-get; root or sudo)
-  fuzz [--minutes N] [--fuzzer NAME] [--jobs J]
+  fuzz [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl]
                               build the fuzz preset and fuzz every target (or NAME) for
                               about N minutes (default 10, after the build) on J cores
                               (default: all); merge new inputs into corpus/<fuzzer>/;
-                              a crash prints its file and decoded program, exit 1
+                              a crash prints its file and decoded program, exit 1;
+                              --engine afl: AFL++ on one target (tools/afl_fuzz.sh)
   test [--preset P]... [--label L] [--timeout S] [--verbose]
                               build and ctest the presets dev, asan, ubsan, tsan (or the
                               P given; repeat or comma-separate); L: ctest -L regex;
@@ -41,11 +42,14 @@ usage: ./nf <command> [options]
   replay FILE...              run inputs through the dev build's checks (nf_tool)
   help                        this text
 
+  coverage                    build the coverage preset, replay every corpus, write
+                              build/coverage/html/ and print core/ line and branch coverage
+  bench                       run the core benchmarks (bench preset) and print the ratio
+                              table, then each fuzzer 60 s on one core (exec/s)
+  oss-fuzz-check              emulate OSS-Fuzz's build (libc++, Abseil from source) for
+                              address and undefined, and repeat its build checks
   mutants                     not yet available
-  coverage                    not yet available
   triage                      not yet available
-  bench                       not yet available
-  oss-fuzz-check              not yet available
 
 Exit status: 0 success, 1 failure (build, test, crash), 2 bad usage, 130 interrupted.
 EOF
@@ -583,10 +587,12 @@ report_crashes() {
 }
 
 cmd_fuzz() {
-  local minutes=10 only="" jobs
+  local minutes=10 only="" jobs engine=libfuzzer
   jobs=$(nproc)
   while (($#)); do
     case $1 in
+      --engine) need_value "$@"; engine=$2; shift 2 ;;
+      --engine=*) engine=${1#*=}; shift ;;
       --minutes) need_value "$@"; minutes=$2; shift 2 ;;
       --minutes=*) minutes=${1#*=}; shift ;;
       --fuzzer) need_value "$@"; only=$2; shift 2 ;;
@@ -602,6 +608,14 @@ cmd_fuzz() {
     usage_error "fuzz: --jobs needs a positive number"
   fi
   jobs=$((10#$jobs))
+  case $engine in
+    libfuzzer) ;;
+    afl)
+      local -a afl_args=(--minutes "$minutes")
+      [[ -z $only ]] || afl_args+=(--fuzzer "$only")
+      exec "$ROOT/tools/afl_fuzz.sh" "${afl_args[@]}" ;;
+    *) usage_error "fuzz: --engine must be libfuzzer or afl" ;;
+  esac
   local total_s
   total_s=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
   ((total_s >= 10)) || usage_error "fuzz: --minutes must be at least 10 seconds' worth"
@@ -753,6 +767,32 @@ cmd_tool() {
 
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# ./nf coverage | oss-fuzz-check | bench
+
+cmd_bench() {
+  (($# == 0)) || usage_error "usage: ./nf bench"
+  ensure_deps
+  cd "$ROOT"
+  say "building the bench preset"
+  configure bench >build/nf-bench-build.log 2>&1 && compile bench nf_bench >>build/nf-bench-build.log 2>&1 ||
+    { show_build_failure build/nf-bench-build.log; die "building nf_bench failed"; }
+  python3 tools/bench_report.py build/bench/bench/nf_bench
+  say "fuzzer throughput: 60 s each on one core, ASan, from the shipped corpus"
+  configure fuzz >build/nf-bench-build.log 2>&1 && compile fuzz >>build/nf-bench-build.log 2>&1 ||
+    { show_build_failure build/nf-bench-build.log; die "building the fuzz preset failed"; }
+  local f name scratch
+  for f in build/fuzz/fuzzers/*_fuzzer; do
+    name=${f##*/}
+    scratch=$(mktemp -d)
+    cp -r "corpus/$name/." "$scratch/" 2>/dev/null || true
+    "$f" "$scratch" -max_total_time=60 -print_final_stats=1 -seed=1 2>&1 |
+      awk -v n="$name" '/stat::number_of_executed_units/ {u=$2} /stat::average_exec_per_sec/ {e=$2}
+        END {printf "  %-24s %12s execs  %8s exec/s\n", n, u, e}'
+    rm -rf "$scratch"
+  done
+}
+
 main() {
   local cmd=${1:-}
   (($# == 0)) || shift
@@ -760,6 +800,9 @@ main() {
     setup) cmd_setup "$@" ;;
     test) cmd_test "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
+    coverage) ensure_deps; exec "$ROOT/tools/coverage.sh" "$@" ;;
+    oss-fuzz-check) ensure_deps; exec "$ROOT/tools/oss_fuzz_check.sh" "$@" ;;
+    bench) cmd_bench "$@" ;;
     decode | encode | replay) cmd_tool "$cmd" "$@" ;;
     help | -h | --help) usage ;;
     '') usage >&2; exit 2 ;;

@@ -29,11 +29,37 @@ if(NF_SAN_FLAGS)
   add_link_options(${NF_SAN_FLAGS})
 endif()
 
-# nf_fuzz_target(NAME SOURCES...): a fuzz target. In the 'fuzz' preset it links
-# libFuzzer; everywhere else it links fuzzers/replay_main.cc and replays files.
+# NF_LIB_FUZZING_ENGINE: what a fuzz target links instead of replay_main.cc when
+# set, OSS-Fuzz's $LIB_FUZZING_ENGINE: "-fsanitize=fuzzer" (libFuzzer) or the path
+# of a driver archive (AFL++'s libAFLDriver.a, ...). The sanitizer and coverage
+# flags then come from CFLAGS/CXXFLAGS, with NF_SANITIZER left empty.
+set(NF_LIB_FUZZING_ENGINE "" CACHE STRING
+  "Fuzzing engine the fuzz targets link (OSS-Fuzz's LIB_FUZZING_ENGINE); empty: see nf_fuzz_target")
+# NF_FUZZ_TARGETS_REPLAY: true when the fuzz targets are replayers (replay_main.cc),
+# so that running one on a directory replays it instead of fuzzing.
+if(NF_LIB_FUZZING_ENGINE OR NF_SANITIZER STREQUAL "fuzzer")
+  set(NF_FUZZ_TARGETS_REPLAY FALSE)
+else()
+  set(NF_FUZZ_TARGETS_REPLAY TRUE)
+endif()
+# NF_FUZZ_SANCOV: true when the code is built with libFuzzer's SanitizerCoverage
+# (the 'fuzz' preset, or OSS-Fuzz's -fsanitize=fuzzer-no-link in CXXFLAGS), where
+# -fno-sanitize-coverage=... can take a file out of the feedback.
+if(NF_SANITIZER STREQUAL "fuzzer" OR CMAKE_CXX_FLAGS MATCHES "-fsanitize=([a-z,-]*,)?fuzzer-no-link")
+  set(NF_FUZZ_SANCOV TRUE)
+else()
+  set(NF_FUZZ_SANCOV FALSE)
+endif()
+
+# nf_fuzz_target(NAME SOURCES...): a fuzz target. It links NF_LIB_FUZZING_ENGINE
+# when that is set, else libFuzzer in the 'fuzz' preset; everywhere else it links
+# fuzzers/replay_main.cc and replays files.
 function(nf_fuzz_target name)
   add_executable(${name} ${ARGN})
-  if(NF_SANITIZER STREQUAL "fuzzer")
+  if(NF_LIB_FUZZING_ENGINE)
+    separate_arguments(engine UNIX_COMMAND "${NF_LIB_FUZZING_ENGINE}")
+    target_link_libraries(${name} PRIVATE ${engine})
+  elseif(NF_SANITIZER STREQUAL "fuzzer")
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   else()
     target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzzers/replay_main.cc)

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# tools/afl_fuzz.sh: fuzz one fuzz target with AFL++ (Debian's afl++ package).
+#
+#   tools/afl_fuzz.sh [--fuzzer NAME] [--minutes N | --seconds S]
+#                     [--sanitizer address|undefined|none]
+#
+# Defaults: sequential_fuzzer, 10 minutes, address. Steps:
+#   1. installs afl++ if it is missing (apt-get; root or sudo);
+#   2. builds the fuzz targets into build/afl/<sanitizer>/ with afl-clang-fast++ and
+#      AFL++'s libFuzzer-compatible driver (libAFLDriver.a, the main() that calls
+#      LLVMFuzzerTestOneInput in AFL's persistent mode), through the CMake option
+#      NF_LIB_FUZZING_ENGINE, and the sanitizer through NF_SANITIZER;
+#   3. runs `afl-fuzz -V SECONDS` on the target, one instance, without the UI,
+#      input corpus/NAME/ plus corpus/regress/NAME/ (staged in build/afl/in/NAME/;
+#      one placeholder input when both are empty), dictionary fuzzers/NAME.dict
+#      when it exists, output build/afl/out/NAME/ (the previous run's output is
+#      kept as build/afl/out/NAME.prev/);
+#   4. prints a summary from fuzzer_stats: run time, execs, execs/s, corpus count,
+#      coverage, crashes and hangs, and how to reproduce each crash.
+#
+# Exit: 0 no crash, 1 a crash (or the build failed), 2 bad usage.
+# Non-interactive: AFL_NO_UI, AFL_SKIP_CPUFREQ, AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES
+# (core_pattern may pipe to a handler here), AFL_TRY_AFFINITY (no free core to bind
+# to is not an error on a shared machine).
+# The queue is not merged into corpus/NAME/: `./nf fuzz` (libFuzzer -merge=1) does that.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+readonly BASE=$ROOT/build/afl
+
+say() { printf 'afl: %s\n' "$*"; }
+die() {
+  printf 'afl: %s\n' "$*" >&2
+  exit 1
+}
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+usage_error() {
+  printf 'afl: %s\n\n' "$*" >&2
+  usage >&2
+  exit 2
+}
+
+fuzzer=sequential_fuzzer
+seconds=600
+sanitizer=address
+while (($# > 0)); do
+  case $1 in
+    --fuzzer) (($# >= 2)) || usage_error "--fuzzer needs a value"; fuzzer=$2; shift 2 ;;
+    --fuzzer=*) fuzzer=${1#*=}; shift ;;
+    --minutes | --seconds)
+      (($# >= 2)) || usage_error "$1 needs a value"
+      [[ $2 =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "$1 needs a number"
+      if [[ $1 == --minutes ]]; then
+        seconds=$(awk -v m="$2" 'BEGIN { printf "%d", m * 60 }')
+      else
+        seconds=${2%.*}
+      fi
+      shift 2 ;;
+    --sanitizer) (($# >= 2)) || usage_error "--sanitizer needs a value"; sanitizer=$2; shift 2 ;;
+    --sanitizer=*) sanitizer=${1#*=}; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown argument '$1'" ;;
+  esac
+done
+[[ $fuzzer == *_fuzzer ]] || fuzzer+=_fuzzer
+[[ $sanitizer =~ ^(address|undefined|none)$ ]] || usage_error "--sanitizer: address, undefined or none"
+((seconds >= 10)) || usage_error "fuzz for at least 10 seconds"
+
+# 1. AFL++.
+if ! command -v afl-fuzz >/dev/null || ! command -v afl-clang-fast++ >/dev/null; then
+  say "installing afl++"
+  as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q afl++ >/dev/null
+fi
+driver=$(dpkg -L afl++ 2>/dev/null | grep -m 1 '/libAFLDriver\.a$' || true)
+[[ -n $driver && -f $driver ]] || die "afl++ has no libAFLDriver.a (dpkg -L afl++)"
+
+# 2. The build.
+build=$BASE/$sanitizer
+nf_san=$sanitizer
+[[ $nf_san != none ]] || nf_san=
+mkdir -p "$BASE"
+log=$BASE/build-$sanitizer.log
+say "building the fuzz targets with afl-clang-fast++ (${sanitizer}) into ${build#"$ROOT"/}/ (log: ${log#"$ROOT"/})"
+if ! {
+  cmake -S "$ROOT" -B "$build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=afl-clang-fast -DCMAKE_CXX_COMPILER=afl-clang-fast++ \
+    -DNF_SANITIZER="$nf_san" -DNF_WERROR=OFF -DNF_BUILD_TESTS=OFF -DNF_BUILD_BENCH=OFF \
+    -DNF_BUILD_MUTANTS=OFF -DNF_LIB_FUZZING_ENGINE="$driver" &&
+    AFL_QUIET=1 cmake --build "$build"
+} >"$log" 2>&1; then
+  tail -n 30 "$log" | sed 's/^/  /' >&2
+  die "the AFL++ build failed (log: ${log#"$ROOT"/})"
+fi
+bin=$build/fuzzers/$fuzzer
+if [[ ! -x $bin ]]; then
+  have=$(cd "$build/fuzzers" && ls -- *_fuzzer 2>/dev/null | paste -sd ' ')
+  usage_error "no fuzz target '$fuzzer' (have: ${have:-none})"
+fi
+
+# 3. Inputs, then afl-fuzz.
+in=$BASE/in/$fuzzer
+rm -rf "$in"
+mkdir -p "$in"
+for dir in "$ROOT/corpus/$fuzzer" "$ROOT/corpus/regress/$fuzzer"; do
+  [[ -d $dir ]] || continue
+  while IFS= read -r -d '' file; do
+    cp "$file" "$in/$(sha1sum <"$file" | cut -c1-40)"
+  done < <(find "$dir" -type f -print0)
+done
+seeds=$(find "$in" -type f | wc -l)
+if ((seeds == 0)); then
+  say "corpus/$fuzzer/ is empty: starting from one placeholder input"
+  printf 'nf' >"$in/placeholder"
+fi
+out=$BASE/out/$fuzzer
+if [[ -d $out ]]; then
+  rm -rf "$out.prev"
+  mv "$out" "$out.prev"
+fi
+mkdir -p "$out"
+args=(-i "$in" -o "$out" -V "$seconds" -m none)
+[[ ! -f $ROOT/fuzzers/$fuzzer.dict ]] || args+=(-x "$ROOT/fuzzers/$fuzzer.dict")
+fuzz_log=$BASE/$fuzzer.log
+say "fuzzing $fuzzer for $seconds s from $seeds input(s) (log: ${fuzz_log#"$ROOT"/}, output: ${out#"$ROOT"/}/)"
+
+export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_TRY_AFFINITY=1
+# Crashing or hanging seeds (a regress input the fix has not landed for) are
+# reported by the summary instead of stopping afl-fuzz before it starts.
+export AFL_SKIP_CRASHES=1
+# The sanitizers abort on a report, so afl-fuzz sees the crash (afl-fuzz sets the
+# rest of ASAN_OPTIONS itself).
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1:silence_unsigned_overflow=1}
+status=0
+timeout --preserve-status -s INT $((seconds + 300)) afl-fuzz "${args[@]}" -- "$bin" >"$fuzz_log" 2>&1 ||
+  status=$?
+stats=$out/default/fuzzer_stats
+if [[ ! -f $stats ]]; then
+  tail -n 30 "$fuzz_log" | sed 's/^/  /' >&2
+  die "afl-fuzz did not start (exit $status; log: ${fuzz_log#"$ROOT"/})"
+fi
+
+# 4. The summary.
+stat() { awk -v k="$1" '$1 == k { sub(/^[^:]*: */, ""); print; exit }' "$stats"; }
+crashes=$(stat saved_crashes)
+[[ -n $crashes ]] || crashes=$(stat unique_crashes)
+hangs=$(stat saved_hangs)
+[[ -n $hangs ]] || hangs=$(stat unique_hangs)
+corpus=$(stat corpus_count)
+[[ -n $corpus ]] || corpus=$(stat paths_total)
+run_time=$(stat run_time)
+execs=$(stat execs_done)
+rate=$(awk -v e="$execs" -v t="${run_time:-0}" 'BEGIN { if (t > 0) printf "%.0f", e / t; else print "?" }')
+printf '\nafl: %s (%s), %s s\n' "$fuzzer" "$sanitizer" "${run_time:-?}"
+printf '  execs          %s (%s/s overall, %s/s at the end)\n' "$execs" "$rate" "$(stat execs_per_sec)"
+printf '  corpus         %s inputs (%s found here, from %s seeds)\n' "$corpus" \
+  "$(stat corpus_found)" "$seeds"
+printf '  coverage       %s of the map, %s edges\n' "$(stat bitmap_cvg)" "$(stat edges_found)"
+printf '  stability      %s\n' "$(stat stability)"
+printf '  crashes        %s\n' "${crashes:-0}"
+printf '  hangs          %s\n' "${hangs:-0}"
+printf '  queue          %s/default/queue/\n' "${out#"$ROOT"/}"
+if ((${crashes:-0} > 0)); then
+  printf '\ncrashes (reproduce: %s FILE; decode: ./nf decode FILE):\n' "${bin#"$ROOT"/}"
+  find "$out/default/crashes" -type f -name 'id:*' | sort | sed "s|^$ROOT/|  |"
+  exit 1
+fi
+exit 0

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# tools/coverage.sh: source coverage of the shipped corpora (clang's -fprofile-instr-generate).
+#
+#   tools/coverage.sh [--max-uncovered N]
+#
+# 1. Builds the `coverage` preset (build/coverage/; its fuzz targets link
+#    fuzzers/replay_main.cc and replay files).
+# 2. Replays through every fuzz target F (build/coverage/fuzzers/*_fuzzer) its
+#    corpus, corpus/F/, and its regression inputs, corpus/regress/F/ (the inputs
+#    the ctest label 'replay' runs), each with LLVM_PROFILE_FILE set.
+# 3. Merges the profiles (llvm-profdata) into build/coverage/nf.profdata and
+#    writes the HTML report of core/ and fuzzers/ to build/coverage/html/index.html.
+# 4. Prints line, region and branch coverage per file of core/ (llvm-cov report),
+#    and the lines of core/ no input reaches, at most N of them (default 80; all of
+#    them are in build/coverage/uncovered.txt).
+#
+# Exit: 0, or 1 when the build fails, a target has no input at all, or an input
+# crashes (the report is still written from the other targets).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+readonly BUILD=$ROOT/build/coverage
+
+say() { printf 'coverage: %s\n' "$*"; }
+die() {
+  printf 'coverage: %s\n' "$*" >&2
+  exit 1
+}
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+max_uncovered=80
+while (($# > 0)); do
+  case $1 in
+    --max-uncovered)
+      [[ ${2:-} =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }
+      max_uncovered=$2
+      shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) printf 'coverage: unknown argument %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+# llvm-profdata and llvm-cov of clang's version (Debian: llvm-14 / the llvm package).
+tool() {
+  local name=$1 v
+  v=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p')
+  if command -v "$name-$v" >/dev/null; then
+    printf '%s\n' "$name-$v"
+  elif command -v "$name" >/dev/null; then
+    printf '%s\n' "$name"
+  else
+    die "$name not found (Debian package llvm)"
+  fi
+}
+PROFDATA=$(tool llvm-profdata)
+COV=$(tool llvm-cov)
+
+# 1. The build.
+cd "$ROOT"
+mkdir -p "$BUILD"
+log=$BUILD/nf-coverage-build.log
+say "building the coverage preset (log: ${log#"$ROOT"/})"
+if ! { { [[ -f $BUILD/build.ninja ]] || cmake --preset coverage; } &&
+  cmake --build --preset coverage; } >"$log" 2>&1; then
+  tail -n 30 "$log" | sed 's/^/  /' >&2
+  die "building the coverage preset failed"
+fi
+
+# 2. Replays.
+profiles=$BUILD/profiles
+rm -rf "$profiles" "$BUILD/html"
+mkdir -p "$profiles"
+status=0
+objects=()
+shopt -s nullglob
+for bin in "$BUILD"/fuzzers/*_fuzzer; do
+  [[ -f $bin && -x $bin ]] || continue
+  name=${bin##*/}
+  dirs=()
+  for d in "corpus/$name" "corpus/regress/$name"; do
+    [[ -d $d ]] && dirs+=("$d")
+  done
+  n=0
+  ((${#dirs[@]} == 0)) || n=$(find "${dirs[@]}" -type f | wc -l)
+  if ((n == 0)); then
+    say "$name: no input in corpus/$name/ nor corpus/regress/$name/" >&2
+    status=1
+    continue
+  fi
+  objects+=("$bin")
+  if LLVM_PROFILE_FILE="$profiles/$name-%p.profraw" "$bin" "${dirs[@]}" \
+    >"$BUILD/replay-$name.log" 2>&1; then
+    say "$name: replayed $n input(s)"
+  else
+    say "$name: an input crashed (log: build/coverage/replay-$name.log)" >&2
+    tail -n 20 "$BUILD/replay-$name.log" | sed 's/^/  /' >&2
+    status=1
+  fi
+done
+raw=("$profiles"/*.profraw)
+((${#raw[@]} > 0)) || die "no profile was written (no fuzz target ran)"
+
+# 3. Merge and HTML.
+"$PROFDATA" merge -sparse "${raw[@]}" -o "$BUILD/nf.profdata"
+# cov ARGS...: llvm-cov, its stderr kept in llvm-cov.err. Its warning "N functions
+# have mismatched data" is expected: functions of one name that differ between the
+# targets (LLVMFuzzerTestOneInput, first of all) keep one profile record. It does
+# not change the figures of core/, whose code is the same library in every target.
+: >"$BUILD/llvm-cov.err"
+cov() { "$COV" "$@" 2>>"$BUILD/llvm-cov.err"; }
+cov_args=(-instr-profile="$BUILD/nf.profdata" "${objects[0]}")
+for o in "${objects[@]:1}"; do cov_args+=(-object="$o"); done
+cov show "${cov_args[@]}" -format=html -output-dir="$BUILD/html" \
+  -show-line-counts-or-regions -show-branches=count -show-expansions \
+  -project-title=nf -Xdemangler=c++filt "$ROOT/core" "$ROOT/fuzzers"
+say "HTML report: build/coverage/html/index.html"
+
+# 4. core/: per file, then what is not reached.
+printf '\ncore/, per file (llvm-cov report):\n'
+cov report "${cov_args[@]}" "$ROOT/core" | sed "s|$ROOT/||"
+cov show "${cov_args[@]}" -format=text -show-line-counts -show-instantiations=false "$ROOT/core" |
+  awk -v root="$ROOT/" '
+    /^\/.*:$/ { file = substr($0, 1, length($0) - 1); sub(root, "", file); next }
+    match($0, /^ *[0-9]+\| *0\|/) {
+      split($0, f, "|"); line = f[1]; gsub(/ /, "", line)
+      code = substr($0, RLENGTH + 1)
+      printf "%s:%s:%s\n", file, line, code
+    }' >"$BUILD/uncovered.txt"
+sed 's/\x1b\[[0-9;]*m//g' "$BUILD/llvm-cov.err" | grep -v 'functions have mismatched data' |
+  sort -u | sed 's/^/llvm-cov: /' >&2 || true
+total=$(wc -l <"$BUILD/uncovered.txt")
+printf '\nlines of core/ no input reaches: %d' "$total"
+if ((total > 0)); then
+  printf ' (build/coverage/uncovered.txt)\n'
+  head -n "$max_uncovered" "$BUILD/uncovered.txt" | sed 's/^/  /'
+  ((total <= max_uncovered)) || printf '  ... %d more\n' $((total - max_uncovered))
+else
+  printf '\n'
+fi
+exit "$status"
