@@ -306,6 +306,9 @@ class AddressSpace {
   // --- oracles ---
   Snapshot Inspect();
   bool has_itree() const { return has_itree_.Load(); }
+  // The global seq, read without the lock (a cheap oracle: inside a walk's
+  // callback it must equal the walk's cur_seq).
+  Seq invalidate_seq_for_testing();
 
  private:
   struct Subscriptions;

@@ -1,0 +1,166 @@
+#include "fuzzers/codec.h"
+
+#include "fuzzers/byte_reader.h"
+
+namespace nf::fuzz {
+namespace {
+
+constexpr uint8_t kShapeOverflow = 0xe0;   // 0xe0-0xef
+constexpr uint8_t kShapeZeroLength = 0xf0;  // 0xf0-0xff
+
+uint8_t Count(ByteReader& in) { return static_cast<uint8_t>(in.Below(kMaxRangePages) + 1); }
+
+// Reads op's operands. Returns false for an unknown opcode (nothing consumed).
+bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
+  if (opcode >= kNumOpCodes) return false;
+  const auto code = static_cast<OpCode>(opcode);
+  switch (code) {
+    case OpCode::kInsert: {
+      const int slot = in.Below(kIntervalSlots);
+      const int page = in.Below(kSpacePages);
+      const uint8_t shape = in.Byte();
+      if (shape >= kShapeZeroLength) {
+        *op = InsertOp(slot, page, 0, InsertShape::kZeroLength);
+      } else if (shape >= kShapeOverflow) {
+        *op = InsertOp(slot, page, shape % kMaxRangePages + 1, InsertShape::kOverflow);
+      } else {
+        *op = InsertOp(slot, page, shape % kMaxRangePages + 1);
+      }
+      return true;
+    }
+    case OpCode::kRemove:
+    case OpCode::kReadBegin:
+    case OpCode::kReadRetry:
+    case OpCode::kCheckRetry:
+    case OpCode::kLock:
+    case OpCode::kUnlock:
+      *op = SlotOp(code, in.Below(kIntervalSlots));
+      return true;
+    case OpCode::kInvalidate:
+    case OpCode::kInvStart: {
+      const int page = in.Below(kSpacePages);
+      const int pages = Count(in);
+      const uint8_t flags = in.Byte();
+      *op = RangeOp(code, page, pages, (flags & 1) == 0,
+                    static_cast<Event>((flags >> 1) % kNumEvents));
+      return true;
+    }
+    case OpCode::kInvEnd:
+    case OpCode::kRelease:
+      *op = BareOp(code);
+      return true;
+    case OpCode::kFault: {
+      const int slot = in.Below(kIntervalSlots);
+      const int page = in.Below(kSpacePages);
+      *op = FaultOp(slot, page, Count(in));
+      return true;
+    }
+    case OpCode::kRegister: {
+      const int slot = in.Below(kClassicSlots);
+      *op = RegisterOp(slot, in.Byte());
+      return true;
+    }
+    case OpCode::kUnregister:
+      *op = SlotOp(code, in.Below(kClassicSlots));
+      return true;
+    case OpCode::kGet:
+    case OpCode::kPut:
+      *op = BehaviourOp(code, in.Byte());
+      return true;
+  }
+  return false;
+}
+
+void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
+  switch (op.code) {
+    case OpCode::kInsert:
+      out->push_back(op.slot);
+      out->push_back(op.page);
+      switch (op.shape) {
+        case InsertShape::kNormal:
+          out->push_back(static_cast<uint8_t>(op.pages - 1));
+          break;
+        case InsertShape::kOverflow:
+          out->push_back(static_cast<uint8_t>(kShapeOverflow | (op.pages - 1)));
+          break;
+        case InsertShape::kZeroLength:
+          out->push_back(kShapeZeroLength);
+          break;
+      }
+      return;
+    case OpCode::kRemove:
+    case OpCode::kReadBegin:
+    case OpCode::kReadRetry:
+    case OpCode::kCheckRetry:
+    case OpCode::kLock:
+    case OpCode::kUnlock:
+    case OpCode::kUnregister:
+      out->push_back(op.slot);
+      return;
+    case OpCode::kInvalidate:
+    case OpCode::kInvStart:
+      out->push_back(op.page);
+      out->push_back(static_cast<uint8_t>(op.pages - 1));
+      out->push_back(static_cast<uint8_t>((op.blockable ? 0 : 1) |
+                                          (static_cast<uint8_t>(op.event) << 1)));
+      return;
+    case OpCode::kInvEnd:
+    case OpCode::kRelease:
+      return;
+    case OpCode::kFault:
+      out->push_back(op.slot);
+      out->push_back(op.page);
+      out->push_back(static_cast<uint8_t>(op.pages - 1));
+      return;
+    case OpCode::kRegister:
+      out->push_back(op.slot);
+      out->push_back(op.behaviour);
+      return;
+    case OpCode::kGet:
+    case OpCode::kPut:
+      out->push_back(op.behaviour);
+      return;
+  }
+}
+
+}  // namespace
+
+Program Decode(absl::Span<const uint8_t> data) {
+  ByteReader in(data);
+  Program p;
+  const uint8_t header = in.Byte();
+  p.threads.assign((header & 3) + 1, {});
+  p.initial_seq = (header & 4) ? InitialSeq::kNearWrap : InitialSeq::kDefault;
+  const unsigned nthreads = static_cast<unsigned>(p.threads.size());
+  while (!in.empty()) {
+    const uint8_t b = in.Byte();
+    if (b == kEndOfOps) {
+      absl::Span<const uint8_t> rest = in.Rest(kMaxScheduleBytes);
+      p.schedule.assign(rest.begin(), rest.end());
+      break;
+    }
+    Op op;
+    if (!ReadOperands(b & kOpcodeMask, in, &op)) continue;  // unknown: skip the byte
+    p.Append(static_cast<int>((b >> kThreadShift) % nthreads), op);  // dropped when full
+  }
+  return p;
+}
+
+std::vector<uint8_t> Encode(const Program& p) {
+  std::vector<uint8_t> out;
+  out.reserve(1 + p.num_ops() * 4 + 1 + p.schedule.size());
+  out.push_back(static_cast<uint8_t>((p.threads.size() - 1) |
+                                     (p.initial_seq == InitialSeq::kNearWrap ? 4 : 0)));
+  ForEachOp(p, [&](int thread, size_t, const Op& op) {
+    out.push_back(static_cast<uint8_t>((thread << kThreadShift) |
+                                       static_cast<uint8_t>(op.code)));
+    WriteOperands(op, &out);
+  });
+  if (!p.schedule.empty()) {
+    out.push_back(kEndOfOps);
+    out.insert(out.end(), p.schedule.begin(), p.schedule.end());
+  }
+  return out;
+}
+
+}  // namespace nf::fuzz

@@ -1,0 +1,129 @@
+// fuzzers/nf_tool.cc: the op-program tool behind `./nf decode|encode|replay`.
+//
+//   nf_tool decode FILE            print any input file as a text program
+//   nf_tool encode FILE.nfp [OUT]  write the program's bytes to OUT (or stdout);
+//                                  a bad file: "FILE:LINE: reason", exit 2, OUT
+//                                  not written
+//   nf_tool replay FILE...         run each input (bytes, or text if it ends in
+//                                  .nfp) through the sequential fuzzer's
+//                                  TestOneInput, logging every op, its result,
+//                                  its callbacks and the state after it
+//
+// Exit status: 0 success, 1 I/O error, 2 bad usage or bad text; a replay that
+// finds a violation aborts (the report is on stderr).
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "fuzzers/codec.h"
+#include "fuzzers/program_text.h"
+#include "fuzzers/sequential.h"
+
+namespace {
+
+using nf::fuzz::Program;
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: nf_tool decode FILE\n"
+               "       nf_tool encode FILE.nfp [OUT]\n"
+               "       nf_tool replay FILE...\n");
+  return 2;
+}
+
+bool ReadFile(const char* path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+Program FromBytes(const std::string& bytes) {
+  return nf::fuzz::Decode(
+      {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+}
+
+int Decode(const char* path) {
+  std::string bytes;
+  if (!ReadFile(path, &bytes)) {
+    std::fprintf(stderr, "%s: cannot read\n", path);
+    return 1;
+  }
+  std::printf("# %s (%zu bytes)\n%s", path, bytes.size(),
+              nf::fuzz::Print(FromBytes(bytes)).c_str());
+  return 0;
+}
+
+int Encode(const char* path, const char* out_path) {
+  std::string text;
+  if (!ReadFile(path, &text)) {
+    std::fprintf(stderr, "%s: cannot read\n", path);
+    return 1;
+  }
+  const absl::StatusOr<Program> p = nf::fuzz::Parse(text, path);
+  if (!p.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
+    return 2;
+  }
+  const std::vector<uint8_t> bytes = nf::fuzz::Encode(*p);
+  if (out_path == nullptr) {
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "%s: cannot write\n", out_path);
+    return 1;
+  }
+  return 0;
+}
+
+int Replay(int n, char** paths) {
+  for (int i = 0; i < n; ++i) {
+    std::string contents;
+    if (!ReadFile(paths[i], &contents)) {
+      std::fprintf(stderr, "%s: cannot read\n", paths[i]);
+      return 1;
+    }
+    Program p;
+    if (absl::EndsWith(paths[i], ".nfp")) {
+      absl::StatusOr<Program> parsed = nf::fuzz::Parse(contents, paths[i]);
+      if (!parsed.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
+        return 2;
+      }
+      p = *std::move(parsed);
+    } else {
+      p = FromBytes(contents);
+    }
+    std::printf("==== replay %s ====\n", paths[i]);
+    nf::fuzz::SequentialOptions options;
+    options.verbose = stdout;
+    nf::fuzz::TestOneInput(p, options);
+    std::printf("==== %s: no violation ====\n", paths[i]);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return Usage();
+  const std::string_view cmd = argv[1];
+  if (cmd == "decode" && argc == 3) return Decode(argv[2]);
+  if (cmd == "encode" && (argc == 3 || argc == 4)) {
+    return Encode(argv[2], argc == 4 ? argv[3] : nullptr);
+  }
+  if (cmd == "replay") return Replay(argc - 2, argv + 2);
+  return Usage();
+}

@@ -1,0 +1,217 @@
+#include "fuzzers/program.h"
+
+#include <array>
+
+namespace nf::fuzz {
+namespace {
+
+constexpr std::array<std::string_view, kNumOpCodes> kOpNames = {
+    "insert",     "remove",   "invalidate", "inv_start", "inv_end", "read_begin",
+    "read_retry", "check_retry", "fault",   "register",  "unregister", "get",
+    "put",        "release",  "lock",       "unlock",
+};
+
+}  // namespace
+
+std::string_view OpCodeName(OpCode code) {
+  const auto i = static_cast<size_t>(code);
+  return i < kOpNames.size() ? kOpNames[i] : "?";
+}
+
+std::optional<OpCode> OpCodeFromName(std::string_view name) {
+  for (size_t i = 0; i < kOpNames.size(); ++i) {
+    if (kOpNames[i] == name) return static_cast<OpCode>(i);
+  }
+  return std::nullopt;
+}
+
+uint8_t NormalizeBehaviour(uint8_t bits, bool registered) {
+  bits &= kNumBehaviours - 1;
+  if (registered) bits &= ~kPutsSelfOnRelease;
+  if (bits & kFailsNonblock) bits = (bits | kHasStart) & ~kHasEnd;
+  if (bits & kPutsSelfOnRelease) bits |= kHasRelease;
+  return bits;
+}
+
+uint64_t Op::start() const {
+  const uint64_t base = shape == InsertShape::kOverflow ? kOverflowBase : 0;
+  return base + uint64_t{page} * kPageSize;
+}
+
+uint64_t Op::length() const {
+  switch (shape) {
+    case InsertShape::kNormal:
+      return uint64_t{pages} * kPageSize;
+    case InsertShape::kZeroLength:
+      return 0;
+    case InsertShape::kOverflow:
+      return (uint64_t{kSpacePages} + pages) * kPageSize;
+  }
+  return 0;
+}
+
+Op InsertOp(int slot, int page, int pages, InsertShape shape) {
+  Op op;
+  op.code = OpCode::kInsert;
+  op.slot = static_cast<uint8_t>(slot);
+  op.page = static_cast<uint8_t>(page);
+  op.pages = shape == InsertShape::kZeroLength ? 0 : static_cast<uint8_t>(pages);
+  op.shape = shape;
+  return op;
+}
+
+Op SlotOp(OpCode code, int slot) {
+  Op op;
+  op.code = code;
+  op.slot = static_cast<uint8_t>(slot);
+  return op;
+}
+
+Op RangeOp(OpCode code, int page, int pages, bool blockable, Event event) {
+  Op op;
+  op.code = code;
+  op.page = static_cast<uint8_t>(page);
+  op.pages = static_cast<uint8_t>(pages);
+  op.blockable = blockable;
+  op.event = event;
+  return op;
+}
+
+Op FaultOp(int slot, int page, int pages) {
+  Op op;
+  op.code = OpCode::kFault;
+  op.slot = static_cast<uint8_t>(slot);
+  op.page = static_cast<uint8_t>(page);
+  op.pages = static_cast<uint8_t>(pages);
+  return op;
+}
+
+Op RegisterOp(int slot, uint8_t behaviour) {
+  Op op;
+  op.code = OpCode::kRegister;
+  op.slot = static_cast<uint8_t>(slot);
+  op.behaviour = NormalizeBehaviour(behaviour, /*registered=*/true);
+  return op;
+}
+
+Op BehaviourOp(OpCode code, uint8_t behaviour) {
+  Op op;
+  op.code = code;
+  op.behaviour = NormalizeBehaviour(behaviour, /*registered=*/false);
+  return op;
+}
+
+Op BareOp(OpCode code) {
+  Op op;
+  op.code = code;
+  return op;
+}
+
+bool UsesIntervalSlot(OpCode c) {
+  switch (c) {
+    case OpCode::kInsert:
+    case OpCode::kRemove:
+    case OpCode::kReadBegin:
+    case OpCode::kReadRetry:
+    case OpCode::kCheckRetry:
+    case OpCode::kFault:
+    case OpCode::kLock:
+    case OpCode::kUnlock:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool UsesClassicSlot(OpCode c) {
+  return c == OpCode::kRegister || c == OpCode::kUnregister;
+}
+
+bool UsesRange(OpCode c) {
+  return c == OpCode::kInsert || c == OpCode::kInvalidate || c == OpCode::kInvStart ||
+         c == OpCode::kFault;
+}
+
+bool UsesBehaviour(OpCode c) {
+  return c == OpCode::kRegister || c == OpCode::kGet || c == OpCode::kPut;
+}
+
+Seq InitialSeqValue(InitialSeq s) {
+  return s == InitialSeq::kNearWrap ? kNearWrapSeq : Seq{2};
+}
+
+bool Program::Append(int thread, const Op& op) {
+  auto& list = threads[thread];
+  if (list.size() >= kMaxOpsPerThread) return false;
+  list.push_back(op);
+  order.push_back(static_cast<uint8_t>(thread));
+  return true;
+}
+
+namespace {
+
+bool IsValidOp(const Op& op) {
+  if (static_cast<int>(op.code) >= kNumOpCodes) return false;
+  Op canon;  // op with only the fields its code uses
+  canon.code = op.code;
+  if (UsesIntervalSlot(op.code)) {
+    if (op.slot >= kIntervalSlots) return false;
+    canon.slot = op.slot;
+  }
+  if (UsesClassicSlot(op.code)) {
+    if (op.slot >= kClassicSlots) return false;
+    canon.slot = op.slot;
+  }
+  if (UsesRange(op.code)) {
+    if (op.page >= kSpacePages) return false;
+    canon.page = op.page;
+    canon.pages = op.pages;
+    if (op.code == OpCode::kInsert) {
+      canon.shape = op.shape;
+      if (op.shape == InsertShape::kZeroLength) {
+        if (op.pages != 0) return false;
+      } else if (op.shape == InsertShape::kNormal || op.shape == InsertShape::kOverflow) {
+        if (op.pages < 1 || op.pages > kMaxRangePages) return false;
+      } else {
+        return false;
+      }
+    } else if (op.pages < 1 || op.pages > kMaxRangePages) {
+      return false;
+    }
+    if (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) {
+      if (static_cast<int>(op.event) >= kNumEvents) return false;
+      canon.blockable = op.blockable;
+      canon.event = op.event;
+    }
+  }
+  if (UsesBehaviour(op.code)) {
+    const bool registered = op.code == OpCode::kRegister;
+    if (NormalizeBehaviour(op.behaviour, registered) != op.behaviour) return false;
+    canon.behaviour = op.behaviour;
+  }
+  return canon == op;
+}
+
+}  // namespace
+
+bool IsValid(const Program& p) {
+  if (p.threads.empty() || p.threads.size() > kMaxThreads) return false;
+  if (p.initial_seq != InitialSeq::kDefault && p.initial_seq != InitialSeq::kNearWrap) {
+    return false;
+  }
+  if (p.schedule.size() > kMaxScheduleBytes) return false;
+  std::vector<size_t> count(p.threads.size(), 0);
+  for (const uint8_t t : p.order) {
+    if (t >= p.threads.size()) return false;
+    ++count[t];
+  }
+  for (size_t t = 0; t < p.threads.size(); ++t) {
+    if (count[t] != p.threads[t].size() || count[t] > kMaxOpsPerThread) return false;
+    for (const Op& op : p.threads[t]) {
+      if (!IsValidOp(op)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace nf::fuzz

@@ -1,0 +1,183 @@
+// fuzzers/program.h: the op vocabulary shared by every fuzzer, test and tool.
+//
+// A Program is what one fuzz input means: 1 to kMaxThreads logical threads, each
+// with its own list of ops on one address space, plus schedule bytes that only the
+// concurrent fuzzer interprets (here they are decoded and kept verbatim).
+//
+// Addresses come from a small page-granular space so that ranges collide often:
+// a range starts at one of kSpacePages pages and covers 1..kMaxRangePages pages,
+// so no range reaches past page kTablePages - 1.
+//
+// The byte form is in codec.h, the text form in program_text.h. OpCode values are
+// the byte form's opcodes: append-only (see codec.h).
+#ifndef NF_FUZZERS_PROGRAM_H_
+#define NF_FUZZERS_PROGRAM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/notifier.h"
+
+namespace nf::fuzz {
+
+// --- Named budgets -----------------------------------------------------------
+// More threads multiply interleavings past what a schedule of bytes can steer.
+inline constexpr int kMaxThreads = 4;
+// Every known counterexample needs a few dozen ops; longer programs only slow
+// exec/s (each op is checked against the model).
+inline constexpr int kMaxOpsPerThread = 64;
+// Six subscriptions over 16 pages collide on nearly every range.
+inline constexpr int kIntervalSlots = 6;
+// Enough for "two subscribers, the second fails" plus a bystander or two.
+inline constexpr int kClassicSlots = 4;
+// Ranges start on one of these pages: small, so that ranges overlap often.
+inline constexpr int kSpacePages = 16;
+// Ranges cover 1..kMaxRangePages pages (a whole-space range is possible).
+inline constexpr int kMaxRangePages = 16;
+// The highest page any range can reach, plus one: the page table's size.
+inline constexpr int kTablePages = kSpacePages + kMaxRangePages;
+inline constexpr uint64_t kPageSize = 0x1000;
+// A fault retries once per invalidation that collides with it; more attempts
+// than this without progress means a livelock worth reporting.
+inline constexpr int kMaxFaultAttempts = 8;
+// The concurrent fuzzer spends at most one schedule byte per switch point; a few
+// KiB steer programs of kMaxThreads * kMaxOpsPerThread ops.
+inline constexpr size_t kMaxScheduleBytes = 4096;
+
+// Overflowing inserts start in the top kSpacePages pages of the 64-bit space.
+inline constexpr uint64_t kOverflowBase = ~uint64_t{0} - kSpacePages * kPageSize + 1;
+// FUZZING_ONLY: the initial global seq a program may select to reach the
+// wrap-around of the counter in two epochs (even, as the seq must start).
+inline constexpr Seq kNearWrapSeq = ~Seq{0} - 3;
+
+// --- Ops ---------------------------------------------------------------------
+// Append-only: a new op takes the next value; no value is ever reused or moved.
+enum class OpCode : uint8_t {
+  kInsert = 0,       // insert s<slot> <start>+<length>
+  kRemove = 1,       // remove s<slot>
+  kInvalidate = 2,   // invalidate <start>+<length> block|nonblock <event>: start,
+                     //   change the page table, end
+  kInvStart = 3,     // inv_start ...: start (and change the page table); stays open
+  kInvEnd = 4,       // inv_end: ends this thread's most recent open inv_start
+  kReadBegin = 5,    // read_begin s<slot>: remembers the seq (per thread, per slot)
+  kReadRetry = 6,    // read_retry s<slot>: under the driver's lock
+  kCheckRetry = 7,   // check_retry s<slot>: lockless
+  kFault = 8,        // fault s<slot> <start>+<length>: the driver loop of spec §6
+  kRegister = 9,     // register c<slot> <behaviour>
+  kUnregister = 10,  // unregister c<slot>
+  kGet = 11,         // get <behaviour>: GetClassic with that behaviour's ops
+  kPut = 12,         // put <behaviour>: PutClassic of one reference get returned
+  kRelease = 13,     // release: the program's own user of the space exits
+  kLock = 14,        // lock s<slot>: hold the driver's user lock across ops
+  kUnlock = 15,      // unlock s<slot>
+};
+inline constexpr int kNumOpCodes = 16;
+std::string_view OpCodeName(OpCode code);
+std::optional<OpCode> OpCodeFromName(std::string_view name);
+
+// The shape of an insert's range.
+enum class InsertShape : uint8_t {
+  kNormal = 0,      // [page * kPageSize, +pages * kPageSize), pages in 1..kMaxRangePages
+  kZeroLength = 1,  // start page * kPageSize, length 0: rejected (OutOfRange)
+  kOverflow = 2,    // start kOverflowBase + page * kPageSize, length
+                    //   (kSpacePages + pages) * kPageSize: start + length - 1
+                    //   overflows; rejected (OutOfRange)
+};
+
+// A classic subscriber's behaviour: which callbacks its ops have and what they do.
+// Normalized (see NormalizeBehaviour): kFailsNonblock implies kStart and excludes
+// kEnd (spec §3.2: a subscriber that can fail must not have an end);
+// kPutsSelfOnRelease implies kRelease.
+enum Behaviour : uint8_t {
+  kHasRelease = 1 << 0,
+  kHasStart = 1 << 1,
+  kHasEnd = 1 << 2,
+  kFailsNonblock = 1 << 3,      // start returns false when !range.blockable
+  kPutsSelfOnRelease = 1 << 4,  // release calls PutClassic on the references the
+                                //   program holds (get/put subscribers only)
+};
+inline constexpr int kNumBehaviours = 32;  // every value of the five bits
+// For `register`: kPutsSelfOnRelease is dropped (only get/put subscribers may).
+uint8_t NormalizeBehaviour(uint8_t bits, bool registered);
+
+struct Op {
+  OpCode code = OpCode::kInvEnd;
+  uint8_t slot = 0;       // interval slot (s) or classic slot (c)
+  uint8_t page = 0;       // first page, < kSpacePages
+  uint8_t pages = 0;      // page count: 1..kMaxRangePages (0 for a zero-length insert)
+  InsertShape shape = InsertShape::kNormal;  // inserts only
+  bool blockable = true;  // invalidate, inv_start
+  Event event = Event::kUnmap;  // invalidate, inv_start
+  uint8_t behaviour = 0;  // register, get, put (normalized)
+
+  // Fields an op does not use keep their defaults, so == compares meaning.
+  bool operator==(const Op&) const = default;
+
+  // The insert's or range's start address and length (see InsertShape).
+  uint64_t start() const;
+  uint64_t length() const;
+};
+
+// Constructors that leave unused fields at their defaults.
+Op InsertOp(int slot, int page, int pages, InsertShape shape = InsertShape::kNormal);
+Op SlotOp(OpCode code, int slot);  // remove, read_*, check_retry, unregister, lock, unlock
+Op RangeOp(OpCode code, int page, int pages, bool blockable = true,
+           Event event = Event::kUnmap);  // invalidate, inv_start
+Op FaultOp(int slot, int page, int pages);
+Op RegisterOp(int slot, uint8_t behaviour);
+Op BehaviourOp(OpCode code, uint8_t behaviour);  // get, put
+Op BareOp(OpCode code);                          // inv_end, release
+
+// Which operands an op has.
+bool UsesIntervalSlot(OpCode c);
+bool UsesClassicSlot(OpCode c);
+bool UsesRange(OpCode c);  // page, pages (and blockable/event for invalidations)
+bool UsesBehaviour(OpCode c);
+
+enum class InitialSeq : uint8_t {
+  kDefault = 0,   // 2, the kernel's
+  kNearWrap = 1,  // kNearWrapSeq: the counter wraps within two odd epochs
+};
+Seq InitialSeqValue(InitialSeq s);
+
+struct Program {
+  // threads.size() is the thread count, 1..kMaxThreads; a thread may have no ops.
+  // Each thread's ops in its own order: what the concurrent fuzzer runs, one
+  // logical thread per list, interleaved by the schedule.
+  std::vector<std::vector<Op>> threads = {{}};
+  // The program order: the thread of each op, in the order the ops appear in the
+  // byte form and the text form. The sequential fuzzer runs the ops in this
+  // order. Thread t appears exactly threads[t].size() times.
+  std::vector<uint8_t> order;
+  InitialSeq initial_seq = InitialSeq::kDefault;
+  // Only the concurrent fuzzer interprets these; at most kMaxScheduleBytes.
+  std::vector<uint8_t> schedule;
+
+  bool operator==(const Program&) const = default;
+  size_t num_ops() const { return order.size(); }
+  // Appends op to thread's list (and to the program order). False, and nothing
+  // appended, if the thread already has kMaxOpsPerThread ops.
+  bool Append(int thread, const Op& op);
+};
+
+// True if p is within every bound above, with every operand in range, every
+// behaviour normalized and a consistent program order: exactly the programs
+// Decode can produce.
+bool IsValid(const Program& p);
+
+// Calls fn(thread, index in the thread's list, op) for each op in program order.
+template <typename Fn>
+void ForEachOp(const Program& p, Fn&& fn) {
+  std::vector<size_t> next(p.threads.size(), 0);
+  for (const uint8_t t : p.order) {
+    const size_t i = next[t]++;
+    fn(static_cast<int>(t), i, p.threads[t][i]);
+  }
+}
+
+}  // namespace nf::fuzz
+
+#endif  // NF_FUZZERS_PROGRAM_H_

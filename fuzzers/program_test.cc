@@ -1,0 +1,292 @@
+// Property tests of the op vocabulary, the byte codec and the text form.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fuzzers/codec.h"
+#include "fuzzers/program.h"
+#include "fuzzers/program_text.h"
+#include "gtest/gtest.h"
+
+namespace nf::fuzz {
+namespace {
+
+// A random valid program (fixed seeds: the tests are deterministic).
+Program RandomProgram(std::mt19937& rng) {
+  auto below = [&rng](int n) { return static_cast<int>(rng() % n); };
+  Program p;
+  p.threads.assign(1 + below(kMaxThreads), {});
+  p.initial_seq = below(2) ? InitialSeq::kNearWrap : InitialSeq::kDefault;
+  std::vector<int> budget(p.threads.size());
+  for (int& n : budget) n = below(4) == 0 ? below(kMaxOpsPerThread + 1) : below(12);
+  for (;;) {
+    std::vector<int> live;
+    for (size_t t = 0; t < budget.size(); ++t) {
+      if (budget[t] > 0) live.push_back(static_cast<int>(t));
+    }
+    if (live.empty()) break;
+    const int thread = live[below(static_cast<int>(live.size()))];
+    --budget[thread];
+    {
+      const auto code = static_cast<OpCode>(below(kNumOpCodes));
+      Op op;
+      switch (code) {
+        case OpCode::kInsert: {
+          const auto shape = static_cast<InsertShape>(below(3));
+          op = InsertOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages),
+                        shape);
+          break;
+        }
+        case OpCode::kInvalidate:
+        case OpCode::kInvStart:
+          op = RangeOp(code, below(kSpacePages), 1 + below(kMaxRangePages), below(2) == 0,
+                       static_cast<Event>(below(kNumEvents)));
+          break;
+        case OpCode::kFault:
+          op = FaultOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages));
+          break;
+        case OpCode::kRegister:
+          op = RegisterOp(below(kClassicSlots), static_cast<uint8_t>(below(256)));
+          break;
+        case OpCode::kUnregister:
+          op = SlotOp(code, below(kClassicSlots));
+          break;
+        case OpCode::kGet:
+        case OpCode::kPut:
+          op = BehaviourOp(code, static_cast<uint8_t>(below(256)));
+          break;
+        case OpCode::kInvEnd:
+        case OpCode::kRelease:
+          op = BareOp(code);
+          break;
+        default:
+          op = SlotOp(code, below(kIntervalSlots));
+          break;
+      }
+      p.Append(thread, op);
+    }
+  }
+  if (below(3) == 0) {
+    p.schedule.resize(below(40));
+    for (auto& b : p.schedule) b = static_cast<uint8_t>(rng());
+  }
+  return p;
+}
+
+std::vector<uint8_t> RandomBytes(std::mt19937& rng) {
+  std::vector<uint8_t> b(rng() % 200);
+  for (auto& x : b) x = static_cast<uint8_t>(rng());
+  return b;
+}
+
+TEST(Codec, DecodeEncodeRoundTripsGeneratedPrograms) {
+  std::mt19937 rng(1);
+  for (int i = 0; i < 3000; ++i) {
+    const Program p = RandomProgram(rng);
+    ASSERT_TRUE(IsValid(p)) << Print(p);
+    const Program q = Decode(Encode(p));
+    ASSERT_EQ(q, p) << "program:\n" << Print(p) << "decoded:\n" << Print(q);
+  }
+}
+
+TEST(Codec, AnyBytesDecodeToAValidProgramThatReencodesToItself) {
+  std::mt19937 rng(2);
+  for (int i = 0; i < 3000; ++i) {
+    const std::vector<uint8_t> bytes = RandomBytes(rng);
+    const Program p = Decode(bytes);
+    ASSERT_TRUE(IsValid(p));
+    ASSERT_EQ(Decode(bytes), p) << "not deterministic";
+    const std::vector<uint8_t> canonical = Encode(p);
+    ASSERT_EQ(Decode(canonical), p) << Print(p);
+    ASSERT_EQ(Encode(Decode(canonical)), canonical);
+  }
+}
+
+TEST(Codec, EmptyInputIsOneThreadWithNoOps) {
+  const Program p = Decode({});
+  EXPECT_EQ(p.threads.size(), 1u);
+  EXPECT_TRUE(p.threads[0].empty());
+  EXPECT_EQ(p.initial_seq, InitialSeq::kDefault);
+  EXPECT_TRUE(p.schedule.empty());
+}
+
+TEST(Codec, UnknownOpcodesAreSkippedNotWrapped) {
+  // insert s1 page 2, 3 pages; then remove s1.
+  const std::vector<uint8_t> plain = {0x00, 0x00, 0x01, 0x02, 0x02, 0x01, 0x01};
+  const Program want = Decode(plain);
+  ASSERT_EQ(want.threads[0].size(), 2u);
+  for (int opcode = kNumOpCodes; opcode < 64; ++opcode) {
+    for (int tag = 0; tag < 4; ++tag) {
+      const uint8_t b = static_cast<uint8_t>(tag << kThreadShift | opcode);
+      if (b == kEndOfOps) continue;
+      std::vector<uint8_t> with = plain;
+      with.insert(with.begin() + 5, b);  // between the two ops
+      with.insert(with.begin() + 1, b);  // before the first
+      EXPECT_EQ(Decode(with), want) << "opcode byte " << int{b};
+    }
+  }
+}
+
+TEST(Codec, OpcodeValuesAreFrozen) {
+  // Append-only: committed corpora depend on these values.
+  EXPECT_EQ(static_cast<int>(OpCode::kInsert), 0);
+  EXPECT_EQ(static_cast<int>(OpCode::kInvalidate), 2);
+  EXPECT_EQ(static_cast<int>(OpCode::kFault), 8);
+  EXPECT_EQ(static_cast<int>(OpCode::kRelease), 13);
+  EXPECT_EQ(static_cast<int>(OpCode::kUnlock), 15);
+  EXPECT_EQ(kNumOpCodes, 16);
+  const Program p = Decode(std::vector<uint8_t>{0x00, 0x00, 0x01, 0x02, 0x02});
+  ASSERT_EQ(p.threads[0].size(), 1u);
+  EXPECT_EQ(p.threads[0][0], InsertOp(1, 2, 3));
+}
+
+TEST(Codec, OperandsAreReducedAndShortInputYieldsDefaults) {
+  // insert with slot 0xff % 6 = 3, page 0x13 % 16 = 3, then the input ends: the
+  // shape byte reads 0 (normal, 1 page).
+  const Program p = Decode(std::vector<uint8_t>{0x00, 0x00, 0xff, 0x13});
+  ASSERT_EQ(p.threads[0].size(), 1u);
+  EXPECT_EQ(p.threads[0][0], InsertOp(3, 3, 1));
+  const Program z = Decode(std::vector<uint8_t>{0x00, 0x00, 0x00, 0x05, 0xf7});
+  EXPECT_EQ(z.threads[0][0], InsertOp(0, 5, 0, InsertShape::kZeroLength));
+  const Program o = Decode(std::vector<uint8_t>{0x00, 0x00, 0x00, 0x05, 0xe3});
+  EXPECT_EQ(o.threads[0][0], InsertOp(0, 5, 4, InsertShape::kOverflow));
+}
+
+TEST(Codec, ThreadTagsAreReducedModuloTheThreadCount) {
+  // Two threads; an op tagged thread 3 goes to thread 3 % 2 = 1.
+  const Program p = Decode(std::vector<uint8_t>{0x01, 0xc4});
+  ASSERT_EQ(p.threads.size(), 2u);
+  EXPECT_TRUE(p.threads[0].empty());
+  ASSERT_EQ(p.threads[1].size(), 1u);
+  EXPECT_EQ(p.threads[1][0], BareOp(OpCode::kInvEnd));
+}
+
+TEST(Codec, OpsPastTheBoundAreDropped) {
+  std::vector<uint8_t> bytes = {0x00};
+  for (int i = 0; i < kMaxOpsPerThread + 10; ++i) bytes.push_back(0x0d);  // release
+  EXPECT_EQ(Decode(bytes).threads[0].size(), static_cast<size_t>(kMaxOpsPerThread));
+}
+
+TEST(Codec, ScheduleBytesFollowTheSeparatorVerbatim) {
+  const Program p = Decode(std::vector<uint8_t>{0x00, 0x0d, 0xff, 0x01, 0xff, 0x3a});
+  EXPECT_EQ(p.threads[0].size(), 1u);
+  EXPECT_EQ(p.schedule, (std::vector<uint8_t>{0x01, 0xff, 0x3a}));
+  // 0xff inside operands is an operand, not the separator.
+  const Program q = Decode(std::vector<uint8_t>{0x00, 0x0b, 0xff});
+  ASSERT_EQ(q.threads[0].size(), 1u);
+  EXPECT_TRUE(q.schedule.empty());
+}
+
+TEST(Codec, BehavioursAreNormalized) {
+  EXPECT_EQ(NormalizeBehaviour(kFailsNonblock | kHasEnd, false), kFailsNonblock | kHasStart);
+  EXPECT_EQ(NormalizeBehaviour(kPutsSelfOnRelease, false), kPutsSelfOnRelease | kHasRelease);
+  EXPECT_EQ(NormalizeBehaviour(kPutsSelfOnRelease | kHasRelease, true), kHasRelease);
+  EXPECT_EQ(NormalizeBehaviour(0xe0 | kHasStart, false), kHasStart);
+}
+
+TEST(Text, PrintParseRoundTripsGeneratedPrograms) {
+  std::mt19937 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    const Program p = RandomProgram(rng);
+    const std::string text = Print(p);
+    const absl::StatusOr<Program> q = Parse(text, "gen.nfp");
+    ASSERT_TRUE(q.ok()) << q.status() << "\n" << text;
+    ASSERT_EQ(*q, p) << text;
+  }
+}
+
+TEST(Text, ParsesTheDocumentedForms) {
+  const char* text =
+      "# a comment\n"
+      "threads 3\n"
+      "initial_seq near_wrap\n"
+      "T1: invalidate 0x3000+0x2000 nonblock unmap   # trailing comment\n"
+      "T2: insert s1 0x1000+0x4000\n"
+      "T0: register c0 release,start,end\n"
+      "T0: insert s2 0x2000+0\n"
+      "T0: insert s3 0xffffffffffff1000+0x12000\n"
+      "T0: get start,fails\n"
+      "T0: put release,selfput\n"
+      "T1: fault s1 0x0+0x10000\n"
+      "\n"
+      "schedule: 01 ff 3a\n"
+      "schedule: 00\n";
+  const absl::StatusOr<Program> p = Parse(text, "doc.nfp");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->threads.size(), 3u);
+  EXPECT_EQ(p->initial_seq, InitialSeq::kNearWrap);
+  EXPECT_EQ(p->threads[1][0], RangeOp(OpCode::kInvalidate, 3, 2, false, Event::kUnmap));
+  EXPECT_EQ(p->threads[2][0], InsertOp(1, 1, 4));
+  EXPECT_EQ(p->threads[0][0], RegisterOp(0, kHasRelease | kHasStart | kHasEnd));
+  EXPECT_EQ(p->threads[0][1], InsertOp(2, 2, 0, InsertShape::kZeroLength));
+  EXPECT_EQ(p->threads[0][2], InsertOp(3, 1, 2, InsertShape::kOverflow));
+  EXPECT_EQ(p->threads[0][3], BehaviourOp(OpCode::kGet, kHasStart | kFailsNonblock));
+  EXPECT_EQ(p->threads[0][4], BehaviourOp(OpCode::kPut, kHasRelease | kPutsSelfOnRelease));
+  EXPECT_EQ(p->threads[1][1], FaultOp(1, 0, 16));
+  EXPECT_EQ(p->schedule, (std::vector<uint8_t>{0x01, 0xff, 0x3a, 0x00}));
+  EXPECT_EQ(InsertOp(3, 1, 2, InsertShape::kOverflow).start() +
+                (InsertOp(3, 1, 2, InsertShape::kOverflow).length() - 1),
+            0x2fffu)  // it wraps: the core must reject it
+      << "overflow shape";
+}
+
+TEST(Text, ErrorsNameTheFileAndLine) {
+  struct Case {
+    const char* text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"T0: insert s1 0x1000+0x1000\nT0: frobnicate\n", "f.nfp:2: unknown op 'frobnicate'"},
+      {"\n\nT0: insert s9 0x0+0x1000\n", "f.nfp:3: expected an interval slot"},
+      {"T0: insert s1 0x1800+0x1000\n", "f.nfp:1: range '0x1800+0x1000' is not page-aligned"},
+      {"T0: invalidate 0x0+0x0 block unmap\n", "f.nfp:1: length 0x0 is not"},
+      {"T0: invalidate 0x0+0x1000 sometimes unmap\n", "f.nfp:1: expected block or nonblock"},
+      {"T0: invalidate 0x0+0x1000 block boom\n", "f.nfp:1: unknown event 'boom'"},
+      {"threads 2\nT2: release\n", "f.nfp:2: thread T2 is not in T0..T1"},
+      {"T0: register c0 start,fails,end\n", "f.nfp:1: 'fails' excludes 'end'"},
+      {"T0: register c0 release,selfput\n", "f.nfp:1: 'selfput' is for get/put"},
+      {"T0: get selfput\n", "f.nfp:1: 'selfput' needs 'release'"},
+      {"schedule: 1\n", "f.nfp:1: schedule byte '1'"},
+      {"T0: remove\n", "f.nfp:1: 'remove' takes 1 operand(s), got 0"},
+      {"T0 insert s1 0x0+0x1000\n", "f.nfp:1: expected 'T<n>: <op>'"},
+      {"T0: insert s1 0x10000+0x1000\n", "f.nfp:1: start 0x10000 is past the space"},
+      {"T1: release\nthreads 1\n", "f.nfp:2: 'threads 1' but thread T1"},
+  };
+  for (const Case& c : cases) {
+    const absl::StatusOr<Program> p = Parse(c.text, "f.nfp");
+    ASSERT_FALSE(p.ok()) << c.text;
+    EXPECT_EQ(std::string(p.status().message()).find(c.want), 0u)
+        << "got: " << p.status().message() << "\nwant prefix: " << c.want;
+  }
+}
+
+TEST(Text, LinesKeepTheirOrderAsTheProgramOrder) {
+  const absl::StatusOr<Program> p = Parse(
+      "threads 2\nT0: release\nT0: inv_end\nT1: release\nT0: release\n", "f.nfp");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->order, (std::vector<uint8_t>{0, 0, 1, 0}));
+  EXPECT_EQ(Print(*p),
+            "threads 2\nT0: release\nT0: inv_end\nT1: release\nT0: release\n");
+  EXPECT_EQ(Decode(Encode(*p)).order, p->order);
+}
+
+TEST(Program, IsValidChecksTheOrder) {
+  Program p;
+  p.threads.assign(2, {});
+  p.Append(1, BareOp(OpCode::kRelease));
+  EXPECT_TRUE(IsValid(p));
+  p.order[0] = 0;  // says thread 0, which has no op
+  EXPECT_FALSE(IsValid(p));
+}
+
+TEST(Text, TooManyOpsIsAnError) {
+  std::string text;
+  for (int i = 0; i <= kMaxOpsPerThread; ++i) text += "T0: release\n";
+  const absl::StatusOr<Program> p = Parse(text, "f.nfp");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(std::string(p.status().message()).find("f.nfp:65: "), 0u) << p.status();
+}
+
+}  // namespace
+}  // namespace nf::fuzz

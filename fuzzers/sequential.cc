@@ -1,0 +1,379 @@
+#include "fuzzers/sequential.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/notifier.h"
+#include "fuzzers/driver.h"
+#include "fuzzers/model.h"
+#include "fuzzers/program_text.h"
+
+namespace nf::fuzz {
+namespace {
+
+bool IsOdd(Seq s) { return (s & 1) != 0; }
+
+template <typename T>
+std::string Show(T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_signed_v<T>) {
+    return absl::StrCat(static_cast<long long>(v));
+  } else {
+    return absl::StrFormat("%#x", static_cast<unsigned long long>(v));
+  }
+}
+
+class SequentialRun final : public WorldObserver {
+ public:
+  SequentialRun(const Program& p, const SequentialOptions& o)
+      : program_(p),
+        options_(o),
+        model_(p.initial_seq, static_cast<int>(p.threads.size())),
+        world_(p.initial_seq, static_cast<int>(p.threads.size()), this) {}
+
+  void Run() {
+    World::Scope scope(&world_);
+    if (options_.verbose) std::fprintf(options_.verbose, "%s", Print(program_).c_str());
+    ForEachOp(program_, [&](int thread, size_t index, const Op& op) {
+      Step(thread, op, static_cast<int>(index));
+    });
+    Cleanup();
+    world_.Finish();
+  }
+
+  // --- WorldObserver ---
+  void AtIntervalCallback(const TestSub& sub, const Range& range, Seq cur_seq) override {
+    if (!options_.check_at_callbacks) return;
+    const Snapshot snap = world_.space()->Inspect();
+    const std::string where = absl::StrFormat(
+        "P3: in the callback of s%d for [0x%x,0x%x) cur_seq=%#x: ", sub.slot, range.start,
+        range.end, cur_seq);
+    if (!IsOdd(snap.invalidate_seq) || snap.invalidate_seq != cur_seq) {
+      Violation(absl::StrFormat("%sthe global seq is %#x", where, snap.invalidate_seq));
+    }
+    const auto it = std::find_if(snap.tree.begin(), snap.tree.end(),
+                                 [&](const Snapshot::Interval& i) { return i.sub == &sub; });
+    if (it == snap.tree.end()) Violation(where + "the subscription is not in the tree");
+    if (!(it->start <= range.end - 1 && range.start <= it->last)) {
+      Violation(absl::StrFormat("%sits interval [0x%x,0x%x] does not overlap", where, it->start,
+                                it->last));
+    }
+  }
+
+  [[noreturn]] void Violation(const std::string& what) override {
+    if (options_.verbose) std::fflush(options_.verbose);
+    std::fprintf(stderr,
+                 "\n==== nf sequential_fuzzer: CHECK FAILED ====\nstep: %s\n%s\n\n"
+                 "program (text form):\n%s==== end ====\n",
+                 StepText().c_str(), what.c_str(), Print(program_).c_str());
+    std::fflush(stderr);
+    std::abort();
+  }
+
+ private:
+  // index: the op's index in its thread's list, or -1 for a cleanup step.
+  void Step(int thread, const Op& op, int index) {
+    step_ = {thread, index, op};
+    if (const std::optional<std::string_view> why = model_.SkipReason(thread, op)) {
+      if (cleanup_) Violation(absl::StrFormat("cleanup cannot run this op: %s", *why));
+      if (options_.verbose) {
+        std::fprintf(options_.verbose, "%s  skipped: %.*s\n", StepText().c_str(),
+                     static_cast<int>(why->size()), why->data());
+        std::fflush(options_.verbose);
+      }
+      return;
+    }
+    const bool invalidation = op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart;
+    std::optional<Snapshot> before;
+    if (invalidation) before = world_.space()->Inspect();
+    world_.ClearLog();
+    const OpResult res = world_.Execute(thread, op);
+    if (options_.verbose) {
+      std::fprintf(options_.verbose, "%s  -> %s\n", StepText().c_str(),
+                   DescribeResult(op.code, res).c_str());
+      for (const CallbackRecord& r : world_.log()) {
+        std::fprintf(options_.verbose, "    cb: %s\n", DescribeRecord(r).c_str());
+      }
+    }
+    const std::string err = model_.Apply(thread, op, res, world_.log());
+    if (!err.empty()) Violation(absl::StrCat("the core and the model differ: ", err));
+    CheckDriversAndSeqs();
+    // The full snapshot after every op that can change the core's state; the
+    // others (read_begin, read_retry, check_retry, fault, lock, unlock) only read
+    // it, and any change they made would show at the next full check.
+    if (!ChangesCoreState(op.code) && !options_.verbose) return;
+    const Snapshot after = world_.space()->Inspect();
+    if (invalidation && res.code == absl::StatusCode::kUnavailable) CheckFailedStart(*before, after);
+    CheckSnapshot(after);
+    if (options_.verbose) {
+      std::fprintf(options_.verbose, "    %s\n", StateLine(after).c_str());
+      std::fflush(options_.verbose);
+    }
+  }
+
+  // P8: a failed start leaves the state as it found it.
+  void CheckFailedStart(const Snapshot& b, const Snapshot& a) {
+    auto same_members = [](const auto& x, const auto& y) {
+      if (x.size() != y.size()) return false;
+      for (const auto& e : x) {
+        if (std::none_of(y.begin(), y.end(), [&](const auto& f) { return f.sub == e.sub; })) {
+          return false;
+        }
+      }
+      return true;
+    };
+    std::string what;
+    if (a.active_invalidate_ranges != b.active_invalidate_ranges) what += " active";
+    if (a.open_invalidations != b.open_invalidations) what += " open";
+    if (a.users != b.users) what += " users";
+    if (!same_members(a.tree, b.tree)) what += " tree";
+    if (!same_members(a.deferred, b.deferred)) what += " deferred";
+    // The seq's parity comes back, except when the failed walk opened the odd
+    // epoch while other invalidations were active: closing it "as by an end"
+    // (spec §3.1) then leaves it odd until their last end, as in the kernel.
+    const bool opened_under_others = b.active_invalidate_ranges > 0 && !IsOdd(b.invalidate_seq);
+    if (!opened_under_others && IsOdd(a.invalidate_seq) != IsOdd(b.invalidate_seq)) {
+      what += " seq-parity";
+    }
+    if (!what.empty()) {
+      Violation(absl::StrCat("P8: a failed start changed:", what, "\n  before: ", StateLine(b),
+                             "\n  after:  ", StateLine(a)));
+    }
+  }
+
+  static bool ChangesCoreState(OpCode c) {
+    switch (c) {
+      case OpCode::kReadBegin:
+      case OpCode::kReadRetry:
+      case OpCode::kCheckRetry:
+      case OpCode::kFault:
+      case OpCode::kLock:
+      case OpCode::kUnlock:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  // After every op: each live subscription's seq (P2 and the model's value), the
+  // mirrors and the page table (the model's values, and P6), the live objects.
+  void CheckDriversAndSeqs() {
+    const Model& m = model_;
+    std::string diff;
+    for (int slot = 0; slot < kIntervalSlots; ++slot) {
+      const TestSub* sub = world_.sub(slot);
+      if ((sub != nullptr) != m.subs[slot].present) {
+        absl::StrAppendFormat(&diff, "\n  s%d: %s in the world, %s in the model", slot,
+                              sub ? "live" : "absent", m.subs[slot].present ? "live" : "absent");
+        continue;
+      }
+      if (sub == nullptr) continue;
+      const Seq seq = sub->seq_for_testing();
+      if (seq != m.subs[slot].seq) {
+        absl::StrAppendFormat(&diff, "\n  s%d seq: core %#x, model %#x", slot, seq,
+                              m.subs[slot].seq);
+      }
+      if (!IsOdd(seq)) absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, seq);
+    }
+    static_assert(kTablePages <= 64);
+    uint64_t covered = 0;  // pages under an open invalidation
+    for (const Model::Thread& t : m.threads) {
+      for (const Range& r : t.open) {
+        const PageSpan sp = PagesOfRange(r);
+        for (int p = sp.first; p < sp.end; ++p) covered |= uint64_t{1} << p;
+      }
+    }
+    const PageTable& pt = world_.page_table();
+    // Plain loops, not memcmp: ASan intercepts memcmp, and this runs every op.
+    auto same = [](const std::array<PageValue, kTablePages>& a,
+                   const std::array<PageValue, kTablePages>& b) {
+      for (int p = 0; p < kTablePages; ++p) {
+        if (a[p] != b[p]) return false;
+      }
+      return true;
+    };
+    std::array<PageValue, kTablePages> table;
+    for (int p = 0; p < kTablePages; ++p) table[p] = pt.Read(p);
+    if (!same(table, m.page_table)) diff += "\n  page table: world and model differ";
+    for (int slot = 0; slot < kIntervalSlots; ++slot) {
+      const Driver& d = world_.driver(slot);
+      if (same(d.MirrorArrayForTesting(), m.mirrors[slot])) {
+        for (int p = 0; p < kTablePages; ++p) {
+          const PageValue v = m.mirrors[slot][p];
+          if (v != 0 && !(covered >> p & 1) && v != table[p]) {
+            absl::StrAppendFormat(&diff, "\n  P6: mirror s%d [%d] = %d but the page table has %d",
+                                  slot, p, v, table[p]);
+          }
+        }
+        continue;
+      }
+      for (int p = 0; p < kTablePages; ++p) {
+        const PageValue v = d.MirrorForTesting(p);
+        if (v != m.mirrors[slot][p]) {
+          absl::StrAppendFormat(&diff, "\n  mirror s%d [%d]: driver %d, model %d", slot, p, v,
+                                m.mirrors[slot][p]);
+        }
+      }
+    }
+    if (!diff.empty()) Violation(absl::StrCat("state differs after the op:", diff));
+  }
+
+  // After ops that can change the core: the whole snapshot against the model,
+  // P1 and P2.
+  void CheckSnapshot(const Snapshot& s) {
+    const Model& m = model_;
+    std::string diff;
+    auto cmp = [&diff](const char* name, auto got, auto want) {
+      if (got != want) {
+        absl::StrAppend(&diff, "\n  ", name, ": core ", Show(got), ", model ", Show(want));
+      }
+    };
+    cmp("users", s.users, m.users);
+    cmp("refs", s.refs, m.refs);
+    cmp("released", s.released, m.released);
+    cmp("has_subscriptions", s.has_subscriptions, m.has_subscriptions);
+    cmp("has_itree", s.has_itree, m.has_itree);
+    if (s.has_subscriptions) cmp("invalidate_seq", s.invalidate_seq, m.seq);
+    cmp("active_invalidate_ranges", s.active_invalidate_ranges, m.active);
+    cmp("open_invalidations", s.open_invalidations, m.open);
+    cmp("pending_frees", s.pending_frees, 0);
+    cmp("tree size", static_cast<int>(s.tree.size()), m.tree_count());
+    cmp("deferred size", static_cast<int>(s.deferred.size()), m.deferred_count());
+    cmp("classic list size", static_cast<int>(s.classic.size()), m.linked_count());
+    int live_classics = 0;
+    for (const Model::Classic& c : m.classics) live_classics += c.exists;
+    cmp("live classic subscribers", world_.live_classics(), live_classics);
+    for (int w = 0; w < kNumWarnings; ++w) {
+      if (s.warnings[w] != m.warnings[w] || world_.warnings()[w] != m.warnings[w]) {
+        absl::StrAppendFormat(&diff, "\n  warning %s: core %d (handler %d), model %d",
+                              WarningName(static_cast<Warning>(w)), s.warnings[w],
+                              world_.warnings()[w], m.warnings[w]);
+      }
+    }
+    for (const Snapshot::Interval& i : s.tree) {
+      const int slot = world_.SlotOf(i.sub);
+      if (slot < 0) {
+        absl::StrAppendFormat(&diff, "\n  tree holds %p, not a live subscription",
+                              static_cast<const void*>(i.sub));
+        continue;
+      }
+      const Model::Sub& ms = m.subs[slot];
+      if (ms.deferred_insert || i.start != ms.start || i.last != ms.last || i.seq != ms.seq) {
+        absl::StrAppendFormat(&diff,
+                              "\n  tree entry s%d [0x%x,0x%x] seq %#x; model [0x%x,0x%x] seq %#x%s",
+                              slot, i.start, i.last, i.seq, ms.start, ms.last, ms.seq,
+                              ms.deferred_insert ? " (deferred insert)" : "");
+      }
+      if (!IsOdd(i.seq)) absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, i.seq);
+    }
+    for (const Snapshot::Deferred& d : s.deferred) {
+      const int slot = world_.SlotOf(d.sub);
+      if (slot < 0 || !d.insert || !m.subs[slot].deferred_insert) {
+        absl::StrAppendFormat(&diff, "\n  deferred entry s%d (%s) not predicted", slot,
+                              d.insert ? "insert" : "remove");
+      }
+    }
+    for (const ClassicSubscription* c : s.classic) {
+      const int id = world_.ClassicIdOf(c);
+      if (id < 0 || !m.classics[id].linked) {
+        absl::StrAppendFormat(&diff, "\n  classic list holds %p (id %d), not predicted",
+                              static_cast<const void*>(c), id);
+      }
+    }
+    // P1.
+    if (s.has_subscriptions && s.active_invalidate_ranges == 0 &&
+        (IsOdd(s.invalidate_seq) || !s.deferred.empty())) {
+      absl::StrAppendFormat(&diff, "\n  P1: no active invalidation but seq %#x, %d deferred",
+                            s.invalidate_seq, s.deferred.size());
+    }
+    if (!diff.empty()) Violation(absl::StrCat("state differs after the op:", diff));
+  }
+
+  void Cleanup(int thread, const Op& op) { Step(thread, op, -1); }
+
+  std::string StepText() const {
+    if (!step_.op) return "end of program (after cleanup)";
+    return absl::StrCat("T", step_.thread,
+                        step_.index < 0 ? " cleanup" : absl::StrCat(" op ", step_.index), ": ",
+                        PrintOp(*step_.op));
+  }
+
+  void Cleanup() {
+    cleanup_ = true;
+    const int n = static_cast<int>(program_.threads.size());
+    for (int t = 0; t < n; ++t) {
+      for (int slot = 0; slot < kIntervalSlots; ++slot) {
+        if (model_.lock_holder[slot] == t) Cleanup(t, SlotOp(OpCode::kUnlock, slot));
+      }
+    }
+    for (int t = 0; t < n; ++t) {
+      while (!model_.threads[t].open.empty()) Cleanup(t, BareOp(OpCode::kInvEnd));
+    }
+    if (model_.program_user) Cleanup(0, BareOp(OpCode::kRelease));
+    for (int slot = 0; slot < kIntervalSlots; ++slot) {
+      if (model_.subs[slot].present) Cleanup(0, SlotOp(OpCode::kRemove, slot));
+    }
+    for (int c = 0; c < kClassicSlots; ++c) {
+      if (model_.classics[c].exists) Cleanup(0, SlotOp(OpCode::kUnregister, c));
+    }
+    for (int b = 0; b < kNumBehaviours; ++b) {
+      while (model_.get_refs[b] > 0) {
+        Cleanup(0, BehaviourOp(OpCode::kPut, static_cast<uint8_t>(b)));
+      }
+    }
+    step_ = {};
+    const Snapshot s = world_.space()->Inspect();
+    std::string what;
+    if (s.users != 0) absl::StrAppend(&what, " users=", s.users);
+    if (!s.released) what += " not-released";
+    if (s.refs != 1) absl::StrAppend(&what, " refs=", s.refs, " (want 1: the world's)");
+    if (!s.tree.empty()) what += " tree-not-empty";
+    if (!s.deferred.empty()) what += " deferred-not-empty";
+    if (!s.classic.empty()) what += " classic-list-not-empty";
+    if (s.active_invalidate_ranges != 0) what += " active";
+    if (s.open_invalidations != 0) what += " open";
+    if (s.pending_frees != 0) what += " pending-frees";
+    if (world_.live_subs() != 0 || world_.live_classics() != 0) what += " objects-not-freed";
+    if (!what.empty()) Violation(absl::StrCat("after cleanup:", what));
+  }
+
+  static std::string StateLine(const Snapshot& s) {
+    std::string out = absl::StrFormat(
+        "seq=%#x active=%d open=%d users=%d refs=%d%s tree=[", s.invalidate_seq,
+        s.active_invalidate_ranges, s.open_invalidations, s.users, s.refs,
+        s.released ? " released" : "");
+    for (const Snapshot::Interval& i : s.tree) {
+      absl::StrAppendFormat(&out, " [0x%x,0x%x]@%#x", i.start, i.last, i.seq);
+    }
+    absl::StrAppendFormat(&out, " ] deferred=%d classic=%d", s.deferred.size(), s.classic.size());
+    return out;
+  }
+
+  const Program& program_;
+  const SequentialOptions& options_;
+  Model model_;
+  World world_;
+  // The op being checked (formatted only for a report).
+  struct StepInfo {
+    int thread = -1;
+    int index = -1;
+    std::optional<Op> op;
+  };
+  StepInfo step_;
+  bool cleanup_ = false;
+};
+
+}  // namespace
+
+void TestOneInput(const Program& program, const SequentialOptions& options) {
+  SequentialRun run(program, options);
+  run.Run();
+}
+
+}  // namespace nf::fuzz
