@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""tools/mutants.py: the detection matrix behind `./nf mutants` (a benchmark).
+
+For each mutant of shared/spec/bugs.md and each way of finding it, search from an
+EMPTY corpus on one core, for N seeds, within a time budget, and record the time
+and executions to the first detection (or "not found") and what fired.
+
+Ways (each skipped, and said so, if its binary is not built):
+  sequential   sequential_fuzzer_mut_<m>, libFuzzer, -seed=<seed>
+  concurrent   concurrent_fuzzer_mut_<m>, libFuzzer, -seed=<seed>
+  tsan         tsan_stress_mut_<m>: the TSan stress suite on real threads,
+               NF_SEED=<seed>, until it fails or the budget ends
+  naive        naive_fuzzer_mut_<m>: random programs on real threads, no coverage
+               guidance, no schedule control (the baseline), NF_SEED=<seed>
+
+Wall-clock time is measured here because this is a benchmark: it is printed,
+never asserted. Output: a Markdown table (stdout and build/mutants/matrix.md) and
+a CSV (build/mutants/matrix.csv), both with the machine and the date.
+"""
+import argparse
+import csv
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MUTANTS = [
+    "double_itree_release", "remove_unlocked_wait", "unpaired_classic_end",
+    "eagain_leaks_epoch", "set_seq_outside_lock", "skip_set_seq",
+    "free_without_grace_period", "ops_after_insert",
+]
+WAYS = ["sequential", "concurrent", "tsan", "naive"]
+# Build trees: libFuzzer ways in a fuzz-preset tree, the TSan suite in a
+# tsan-preset tree, the naive baseline in an asan-preset tree; all with mutants.
+TREES = {
+    "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}"),
+    "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}"),
+    "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}"),
+    "naive": ("asan", "build/mutants-asan", "mutants/naive_fuzzer_mut_{m}"),
+}
+# What fired, most specific first.
+SIGNATURES = [
+    (r"AddressSanitizer: ([a-z-]+)", "ASan {0}"),
+    (r"ThreadSanitizer: ([a-z ]+?)(?: \(|$)", "TSan {0}"),
+    (r"runtime error: ([^\n]{0,60})", "UBSan {0}"),
+    (r"\b(P[1-9])\b[^\n]{0,50}", "{0}"),
+    (r"(deadlock|step bound|livelock|hang)", "P7 {0}"),
+    (r"(seq: core)", "model: sub seq"),
+    (r"(differ|mismatch)", "model mismatch"),
+    (r"(SEGV|Segmentation fault)", "SEGV"),
+    (r"(Failure|FAILED)", "assertion"),
+]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build(ways, mutants):
+    by_tree = {}
+    for w in ways:
+        preset, tree, pattern = TREES[w]
+        by_tree.setdefault((preset, tree), []).extend(
+            pattern.format(m=m).split("/")[-1] for m in mutants)
+    available = set()
+    for (preset, tree), targets in by_tree.items():
+        logf = os.path.join(ROOT, tree + "-build.log")
+        os.makedirs(os.path.dirname(logf), exist_ok=True)
+        with open(logf, "w") as out:
+            r = subprocess.run(["cmake", "--preset", preset, "-B", tree, "-DNF_BUILD_MUTANTS=ON"],
+                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            if r.returncode != 0:
+                log(f"configuring {tree} failed; see {logf}")
+                continue
+            for t in targets:  # one at a time: a missing target must not stop the rest
+                q = subprocess.run(["ninja", "-C", tree, "-t", "query", t], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if q.returncode != 0:
+                    continue
+                r = subprocess.run(["cmake", "--build", tree, "-j", str(os.cpu_count()),
+                                    "--target", t], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                if r.returncode == 0:
+                    available.add(t)
+                else:
+                    log(f"building {t} failed; see {logf}")
+    return available
+
+
+def signature(text):
+    for pat, fmt in SIGNATURES:
+        m = re.search(pat, text, re.MULTILINE)
+        if m:
+            return fmt.format(*(g.strip() for g in m.groups()))
+    return "failure"
+
+
+def run_one(way, mutant, seed, budget):
+    preset, tree, pattern = TREES[way]
+    binary = os.path.join(ROOT, tree, pattern.format(m=mutant))
+    work = tempfile.mkdtemp(prefix=f"nf-mut-{way}-")
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=0"
+    env["NF_SEED"] = str(seed)
+    if way in ("sequential", "concurrent"):
+        corpus = os.path.join(work, "corpus")
+        os.mkdir(corpus)
+        cmd = [binary, corpus, f"-seed={seed}", f"-max_total_time={budget}",
+               f"-artifact_prefix={work}/", "-print_final_stats=1"]
+        opts = os.path.join(ROOT, "fuzzers", f"{way}_fuzzer.options")
+        if os.path.exists(opts):
+            for line in open(opts):
+                m = re.match(r"\s*(max_len)\s*=\s*(\d+)", line)
+                if m:
+                    cmd.append(f"-{m.group(1)}={m.group(2)}")
+    elif way == "tsan":
+        env["TSAN_OPTIONS"] = "halt_on_error=1"
+        env["NF_SOAK"] = "1000"  # keep going until the budget ends
+        cmd = [binary]
+    else:
+        env["NF_BUDGET_SECONDS"] = str(budget)
+        cmd = [binary]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=budget + 30)
+        elapsed = time.monotonic() - start
+        out = p.stdout.decode(errors="replace")
+        rc = p.returncode
+    except subprocess.TimeoutExpired as e:
+        elapsed = time.monotonic() - start
+        out = (e.stdout or b"").decode(errors="replace")
+        rc = 0  # the budget ended: not found
+    shutil.rmtree(work, ignore_errors=True)
+    execs = ""
+    for pat in (r"stat::number_of_executed_units:\s*(\d+)", r"^#(\d+)\s", r"executions?[:=]\s*(\d+)"):
+        found = re.findall(pat, out, re.MULTILINE)
+        if found:
+            execs = found[-1]
+            break
+    detected = rc != 0 and elapsed < budget + 25
+    return {"found": detected, "seconds": elapsed if detected else None, "execs": execs,
+            "what": signature(out) if detected else ""}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
+    ap.add_argument("--mutants", default=",".join(MUTANTS))
+    ap.add_argument("--ways", default=",".join(WAYS))
+    args = ap.parse_args()
+    mutants = [m for m in args.mutants.split(",") if m]
+    ways = [w for w in args.ways.split(",") if w]
+    for m in mutants:
+        if m not in MUTANTS:
+            ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)})")
+    for w in ways:
+        if w not in WAYS:
+            ap.error(f"unknown way {w!r} (have: {', '.join(WAYS)})")
+    if args.budget < 1 or args.seeds < 1:
+        ap.error("--budget and --seeds must be positive")
+
+    log("building the mutant binaries (build/mutants*/)")
+    available = build(ways, mutants)
+    rows = []
+    for m in mutants:
+        for w in ways:
+            target = TREES[w][2].format(m=m).split("/")[-1]
+            if target not in available:
+                rows.append({"mutant": m, "way": w, "found": "not built", "median_s": "",
+                             "median_execs": "", "what": ""})
+                continue
+            runs = []
+            for seed in range(1, args.seeds + 1):
+                r = run_one(w, m, seed, args.budget)
+                log(f"{m:26} {w:11} seed {seed}: "
+                    + (f"found in {r['seconds']:.1f} s ({r['what']})" if r["found"] else "not found"))
+                runs.append(r)
+            hits = [r for r in runs if r["found"]]
+            execs = [int(r["execs"]) for r in hits if r["execs"].isdigit()]
+            rows.append({
+                "mutant": m, "way": w, "found": f"{len(hits)}/{len(runs)}",
+                "median_s": f"{statistics.median(r['seconds'] for r in hits):.1f}" if hits else "",
+                "median_execs": str(int(statistics.median(execs))) if execs else "",
+                "what": "; ".join(sorted({r["what"] for r in hits})),
+            })
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu}"
+    out_dir = os.path.join(ROOT, "build", "mutants")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "matrix.csv"), "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["# machine", machine, "date", stamp, "budget_s", args.budget, "seeds", args.seeds])
+        wr.writerow(["mutant", "way", "found", "median_s", "median_execs", "what"])
+        for r in rows:
+            wr.writerow([r[k] for k in ("mutant", "way", "found", "median_s", "median_execs", "what")])
+    md = [f"Detection matrix: {stamp}; {machine}; empty corpus, one core per run, "
+          f"budget {args.budget} s, {args.seeds} seeds; median over the seeds that found it.",
+          "", "| mutant | " + " | ".join(ways) + " |", "|---|" + "---|" * len(ways)]
+    for m in mutants:
+        cells = []
+        for w in ways:
+            r = next(r for r in rows if r["mutant"] == m and r["way"] == w)
+            if r["median_s"]:
+                ex = f", {r['median_execs']} execs" if r["median_execs"] else ""
+                cells.append(f"{r['found']} in {r['median_s']} s{ex} ({r['what']})")
+            else:
+                cells.append("not found" if r["found"] != "not built" else "not built")
+        md.append(f"| `{m}` | " + " | ".join(cells) + " |")
+    text = "\n".join(md) + "\n"
+    with open(os.path.join(out_dir, "matrix.md"), "w") as f:
+        f.write(text)
+    print(text)
+    log(f"wrote {out_dir}/matrix.md and matrix.csv")
+
+
+if __name__ == "__main__":
+    main()
