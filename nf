@@ -19,7 +19,6 @@ readonly ROOT
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
                    libgtest-dev libbenchmark-dev python3)
 readonly TEST_PRESETS=(dev asan ubsan tsan)
-readonly NOT_YET=(triage)
 
 usage() {
   cat <<'EOF'
@@ -53,7 +52,9 @@ usage: ./nf <command> [options]
                               the detection matrix: every mutant of the bug catalogue,
                               searched from an empty corpus by each fuzzer, the TSan
                               suite and a naive baseline (tools/mutants.py)
-  triage                      not yet available
+  triage CRASH [--fuzzer NAME] [--out DIR]
+                              replay a crash from any engine, name what failed, minimize
+                              it, write its text and an HTML timeline (tools/triage.py)
 
 Exit status: 0 success, 1 failure (build, test, crash), 2 bad usage, 130 interrupted.
 EOF
@@ -810,16 +811,12 @@ main() {
     coverage) ensure_deps; exec "$ROOT/tools/coverage.sh" "$@" ;;
     oss-fuzz-check) ensure_deps; exec "$ROOT/tools/oss_fuzz_check.sh" "$@" ;;
     bench) cmd_bench "$@" ;;
+    triage) ensure_deps; cd "$ROOT"; exec python3 tools/triage.py "$@" ;;
     mutants) ensure_deps; cd "$ROOT"; exec python3 tools/mutants.py "$@" ;;
     decode | encode | replay) cmd_tool "$cmd" "$@" ;;
     help | -h | --help) usage ;;
     '') usage >&2; exit 2 ;;
-    *)
-      if [[ " ${NOT_YET[*]} " == *" $cmd "* ]]; then
-        warn "'$cmd' is not yet available"
-        exit 2
-      fi
-      usage_error "unknown command '$cmd'" ;;
+    *) usage_error "unknown command '$cmd'" ;;
   esac
 }
 

@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from nf_signatures import signature  # what fired; shared with tools/triage.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MUTANTS = [
     "double_itree_release", "remove_unlocked_wait", "unpaired_classic_end",
@@ -45,18 +47,6 @@ TREES = {
     "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}"),
     "naive": ("asan", "build/mutants-asan", "mutants/naive_fuzzer_mut_{m}"),
 }
-# What fired, most specific first.
-SIGNATURES = [
-    (r"AddressSanitizer: ([a-z-]+)", "ASan {0}"),
-    (r"ThreadSanitizer: ([a-z ]+?)(?: \(|$)", "TSan {0}"),
-    (r"runtime error: ([^\n]{0,60})", "UBSan {0}"),
-    (r"\b(P[1-9])\b[^\n]{0,50}", "{0}"),
-    (r"(deadlock|step bound|livelock|hang)", "P7 {0}"),
-    (r"(seq: core)", "model: sub seq"),
-    (r"(differ|mismatch)", "model mismatch"),
-    (r"(SEGV|Segmentation fault)", "SEGV"),
-    (r"(Failure|FAILED)", "assertion"),
-]
 
 
 def log(msg):
@@ -91,14 +81,6 @@ def build(ways, mutants):
                 else:
                     log(f"building {t} failed; see {logf}")
     return available
-
-
-def signature(text):
-    for pat, fmt in SIGNATURES:
-        m = re.search(pat, text, re.MULTILINE)
-        if m:
-            return fmt.format(*(g.strip() for g in m.groups()))
-    return "failure"
 
 
 def run_one(way, mutant, seed, budget):

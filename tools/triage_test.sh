@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL]]: the test of tools/triage.py
+# (`./nf triage`), ctest label unit. Self-contained; exit 0 pass, 1 fail, 77 skip.
+#
+#   A  a planted bug: the reproducer of mutant unpaired_classic_end, padded with
+#      ops and schedule bytes that do not matter, run by MUTANT_BINARY (default:
+#      build/mutants/mutants/ or build/asan/mutants/sequential_fuzzer_mut_
+#      unpaired_classic_end, built in the asan preset if neither exists). Triage
+#      must name the bug as its EXPECT file does, shrink the input, give the same
+#      output twice, and write a timeline that headless Chromium renders with a
+#      lane per thread of the program and the failing op highlighted.
+#   B  a concurrent-fuzzer-shaped failure: a stand-in fuzzer (a script) that fails
+#      when the input holds the byte 0x2a and prints a report with a scheduler
+#      trace. Triage must cut the schedule to that one byte and draw the trace:
+#      one lane per thread, folded yields, the trace's last event highlighted.
+#   C  an input that does not fail: exit 1, and said so.
+#
+# Headless Chromium: `chromium` (Debian), installed with apt-get if missing (as
+# root or through sudo -n); the test skips (77) only if it cannot be installed.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+start=$SECONDS
+mutant=unpaired_classic_end
+bin=${1:-}
+tool_args=()
+[[ -n ${2:-} ]] && tool_args=(--nf-tool "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+pass() { echo "ok:   $*"; }
+
+# --- headless Chromium
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [[ -z $browser ]]; then
+  echo "triage_test: chromium is missing; installing it (apt-get install -y chromium)"
+  if ((EUID == 0)); then
+    apt-get install -y chromium >"$work/apt.log" 2>&1 || true
+  elif sudo -n true 2>/dev/null; then
+    sudo -n apt-get install -y chromium >"$work/apt.log" 2>&1 || true
+  fi
+  browser=$(command -v chromium || command -v chromium-browser || true)
+  if [[ -z $browser ]]; then
+    echo "SKIP: chromium is not installed and cannot be installed (not root, no sudo, or apt failed)"
+    exit 77
+  fi
+fi
+# dump_dom HTML OUT: the DOM after the page's scripts ran.
+dump_dom() {
+  "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$(mktemp -d -p "$work")" --dump-dom "file://$1" >"$2" 2>"$work/chromium.err"
+}
+
+# --- the mutant binary
+if [[ -z $bin ]]; then
+  for c in build/mutants/mutants build/asan/mutants; do
+    if [[ -x $root/$c/sequential_fuzzer_mut_$mutant ]]; then
+      bin=$root/$c/sequential_fuzzer_mut_$mutant
+      break
+    fi
+  done
+fi
+if [[ -z $bin ]]; then
+  echo "triage_test: building sequential_fuzzer_mut_$mutant (asan preset)"
+  (cd "$root" && cmake --preset asan && cmake --build build/asan --target "sequential_fuzzer_mut_$mutant") \
+    >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log"; echo "FAIL: cannot build the mutant"; exit 1; }
+  bin=$root/build/asan/mutants/sequential_fuzzer_mut_$mutant
+fi
+regress=$root/corpus/regress/sequential_fuzzer/$mutant
+repro=$(find "$regress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
+expect=$(grep -v '^#' "$regress/EXPECT" | head -n 1)
+[[ -n $repro && -n $expect ]] || { echo "FAIL: no reproducer or EXPECT in $regress"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# A: the planted bug. Ops appended after the failing op and a schedule (0xff, then
+# bytes the sequential fuzzer ignores) are padding that minimization must drop.
+in_a=$work/crash-a
+{ cat "$repro"; printf '\x40\x01\x02\x03\x41\x01\x05\x00\xff\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a'; } >"$in_a"
+out_a=$work/a
+t0=$SECONDS
+python3 "$root/tools/triage.py" "$in_a" --binary "$bin" --out "$out_a" "${tool_args[@]}" >"$work/a.txt" 2>"$work/a.err"
+rc=$?
+echo "A: triage took $((SECONDS - t0)) s; its summary:"
+sed 's/^/    /' "$work/a.txt"
+if ((rc != 0)); then
+  fail "A: triage exited $rc"; cat "$work/a.err"
+else
+  grep -Eq "$expect" "$out_a/report.txt" && pass "A: the report matches EXPECT ($expect)" ||
+    fail "A: report.txt does not match EXPECT ($expect)"
+  grep -q '^  signature  P8' "$work/a.txt" && pass "A: signature P8" || fail "A: signature is not P8"
+  nfp=$(ls "$out_a"/*.nfp 2>/dev/null | head -n 1)
+  min=${nfp%.nfp}
+  orig_size=$(stat -c %s "$in_a")
+  min_size=$(stat -c %s "$min" 2>/dev/null || echo 999999)
+  ((min_size < orig_size)) && pass "A: minimized $orig_size -> $min_size bytes" ||
+    fail "A: not minimized ($orig_size -> $min_size bytes)"
+  grep -q '^schedule:' "$nfp" && fail "A: the ignored schedule bytes were not dropped" ||
+    pass "A: the schedule bytes were dropped"
+  { "$bin" "$min"; } >/dev/null 2>&1 && fail "A: the minimized input does not fail" ||
+    pass "A: the minimized input fails"
+  # Determinism: the same input gives the same summary and the same page.
+  cp "$out_a/timeline.html" "$work/a1.html"
+  python3 "$root/tools/triage.py" "$in_a" --binary "$bin" --out "$out_a" "${tool_args[@]}" >"$work/a2.txt" 2>/dev/null
+  cmp -s "$work/a.txt" "$work/a2.txt" && cmp -s "$work/a1.html" "$out_a/timeline.html" &&
+    pass "A: a second run gives the same summary and page" || fail "A: the second run differs"
+  # The lanes are made by the page's script: absent from the file, present in the DOM.
+  grep -q 'data-lane=' "$out_a/timeline.html" && fail "A: lanes are in the static HTML"
+  if dump_dom "$out_a/timeline.html" "$work/a.dom"; then
+    threads=$(sed -n 's/^threads \([0-9]\+\)$/\1/p' "$nfp")
+    ok=1
+    for ((t = 0; t < threads; t++)); do
+      grep -q "<th class=\"lane\" data-lane=\"$t\">T$t</th>" "$work/a.dom" || { ok=0; fail "A: no lane T$t in the DOM"; }
+    done
+    ((ok)) && pass "A: the DOM has a lane for each of the $threads threads"
+    n=$(grep -o 'data-failing="1"' "$work/a.dom" | wc -l)
+    row=$(grep -o '<tr class="event failing"[^>]*>' "$work/a.dom")
+    # The report's step line names the failing op: "T0 op 0: invalidate ...".
+    step_t=$(sed -n 's/^step: T\([0-9]\+\) .*/\1/p' "$out_a/report.txt" | head -n 1)
+    op=$(sed -n 's/^step: T[0-9]\+ op [0-9]\+: //p' "$out_a/report.txt" | head -n 1)
+    if ((n == 1)) && [[ $row == *"data-thread=\"$step_t\""* ]] &&
+      grep -A "$((threads + 2))" -F "$row" "$work/a.dom" | grep -qF "$op"; then
+      pass "A: one failing row, in lane T$step_t, showing '$op'"
+    else
+      fail "A: the failing row is wrong ($n marked: $row)"
+    fi
+    grep -q 'data-signature="P8"' "$work/a.dom" && grep -q 'data-rendered="1"' "$work/a.dom" &&
+      pass "A: the verdict is at the top and the script finished" || fail "A: no verdict or unrendered"
+  else
+    fail "A: chromium --dump-dom failed: $(tail -n 3 "$work/chromium.err")"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# B: a failure shaped like the concurrent fuzzer's, from a stand-in binary.
+fake=$work/concurrent_fuzzer_standin
+cat >"$fake" <<'EOF'
+#!/usr/bin/env bash
+# Fails iff the input holds the byte 0x2a; prints a report with a trace.
+if od -An -tx1 -v "$1" | grep -qw 2a; then
+  cat >&2 <<'REPORT'
+
+==== nf concurrent_fuzzer: CHECK FAILED ====
+P5: s1 was called after its remove returned
+
+interleaving (<step> t<thread> <event>):
+# nf-sched trace v1: threads=3 direct choices=[2a]
+1 t0 label T0 op 0: insert s1 0x1000+0x1000
+1 t0 yield mutex.lock
+1 t0 yield mutex.unlock
+2 t1 label T1 op 0: inv_start 0x0+0x4000 block unmap
+2 t1 yield mutex.lock
+2 t1 yield atomic.load
+2 t1 note callback s1 [0x0,0x4000) cur_seq=0x3
+3 t2 label T2 op 0: remove s1
+3 t2 block waitqueue.wait
+4 t1 wake t2
+4 t1 note \"late\" callback\n
+5 t1 yield atomic.store
+# stopped here
+==== end ====
+REPORT
+  exit 1
+fi
+exit 0
+EOF
+chmod +x "$fake"
+in_b=$work/crash-b
+printf '\x02\x40\x01\x02\x03\x81\x01\xff\x01\x02\x2a\x03\x04' >"$in_b"
+out_b=$work/b
+t0=$SECONDS
+python3 "$root/tools/triage.py" "$in_b" --binary "$fake" --fuzzer concurrent_fuzzer --out "$out_b" \
+  "${tool_args[@]}" >"$work/b.txt" 2>"$work/b.err"
+rc=$?
+echo "B: triage took $((SECONDS - t0)) s; its summary:"
+sed 's/^/    /' "$work/b.txt"
+if ((rc != 0)); then
+  fail "B: triage exited $rc"; cat "$work/b.err"
+else
+  nfp=$(ls "$out_b"/*.nfp | head -n 1)
+  [[ $(grep '^schedule:' "$nfp") == 'schedule: 2a' ]] && ! grep -q '^T[0-9]' "$nfp" &&
+    pass "B: ddmin kept only the schedule byte 2a" || fail "B: not minimal: $(grep -v '^#' "$nfp" | tr '\n' ' ')"
+  grep -q '^  signature  P5' "$work/b.txt" && pass "B: signature P5" || fail "B: signature is not P5"
+  [[ -f $out_b/trace.txt ]] && pass "B: trace.txt written" || fail "B: no trace.txt"
+  if dump_dom "$out_b/timeline.html" "$work/b.dom"; then
+    ok=1
+    for t in 0 1 2; do
+      grep -q "data-lane=\"$t\"" "$work/b.dom" || { ok=0; fail "B: no lane T$t"; }
+    done
+    ((ok)) && pass "B: lanes T0..T2"
+    row=$(grep -o '<tr class="event failing"[^>]*>' "$work/b.dom")
+    [[ $row == *'data-step="5"'* && $row == *'data-thread="1"'* && $row == *'data-event="11"'* ]] &&
+      pass "B: the trace's last event (step 5, T1) is highlighted" || fail "B: failing row: $row"
+    grep -q 'class="fold"' "$work/b.dom" && grep -q 'class="event hidden"' "$work/b.dom" &&
+      pass "B: yield runs are folded" || fail "B: no folded yields"
+    grep -qF 'wake T2' "$work/b.dom" && grep -qF '"late" callback' "$work/b.dom" &&
+      grep -qF 'T2 op 0: remove s1' "$work/b.dom" && pass "B: labels, wakes and notes are drawn" ||
+      fail "B: events missing from the DOM"
+  else
+    fail "B: chromium --dump-dom failed"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# C: an input that does not fail.
+printf '\x00' >"$work/ok-input"
+python3 "$root/tools/triage.py" "$work/ok-input" --binary "$bin" --out "$work/c" "${tool_args[@]}" \
+  >"$work/c.txt" 2>&1
+rc=$?
+((rc == 1)) && grep -q 'does not fail' "$work/c.txt" && pass "C: a passing input: exit 1, 'does not fail'" ||
+  fail "C: exit $rc: $(cat "$work/c.txt")"
+
+echo "triage_test: $((SECONDS - start)) s, $fails failure(s)"
+((fails == 0))
