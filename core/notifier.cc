@@ -424,6 +424,10 @@ void AddressSpace::IntervalInvalidateEnd(Subscriptions* s) {
     s->invalidate_seq.Store(s->invalidate_seq.Load() + 1);
     using State = IntervalSubscription::State;
     while (IntervalSubscription* sub = s->deferred) {
+      // The new seq is visible to lockless readers before the drain is done: a
+      // switch point for the deterministic scheduler (a no-op on real threads),
+      // where a reader that does not take the lock (remove_unlocked_wait) runs.
+      sync::YieldPoint("end.drain");
       s->deferred = sub->deferred_next_;
       sub->deferred_next_ = nullptr;
       if (sub->state_ == State::kDeferredInsert) {

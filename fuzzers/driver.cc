@@ -31,9 +31,10 @@ PageTable::PageTable() {
 }
 
 void PageTable::Change(PageSpan span) {
-  for (int p = span.first; p < span.end; ++p) {
-    pages_[p].Store(pages_[p].Load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+  // One read-modify-write per page: parallel invalidations over the same page
+  // (the concurrent fuzzer) each bump it, as the kernel's page table lock orders
+  // their changes.
+  for (int p = span.first; p < span.end; ++p) pages_[p].FetchAdd(1);
 }
 
 // --- Driver ------------------------------------------------------------------
@@ -104,12 +105,12 @@ void Driver::ClearMirror(bool caller_holds_lock) ABSL_NO_THREAD_SAFETY_ANALYSIS 
 
 namespace {
 
-thread_local World* current_world = nullptr;
+thread_local CallbackSink* current_sink = nullptr;
 
-World* CurrentOrDie() {
-  World* w = World::Current();
+CallbackSink* CurrentOrDie() {
+  CallbackSink* w = CallbackSink::Current();
   if (w == nullptr) {
-    std::fprintf(stderr, "nf fuzz: a notifier callback ran outside any World::Scope\n");
+    std::fprintf(stderr, "nf fuzz: a notifier callback ran outside any CallbackSink::Scope\n");
     std::abort();
   }
   return w;
@@ -209,9 +210,9 @@ std::string DescribeResult(OpCode code, const OpResult& r) {
 
 // --- World ---------------------------------------------------------------------
 
-World::Scope::Scope(World* w) : prev_(current_world) { current_world = w; }
-World::Scope::~Scope() { current_world = prev_; }
-World* World::Current() { return current_world; }
+CallbackSink::Scope::Scope(CallbackSink* sink) : prev_(current_sink) { current_sink = sink; }
+CallbackSink::Scope::~Scope() { current_sink = prev_; }
+CallbackSink* CallbackSink::Current() { return current_sink; }
 
 World::World(InitialSeq initial_seq, int num_threads, WorldObserver* observer)
     : observer_(observer), threads_(num_threads) {

@@ -17,9 +17,9 @@
 // callbacks first check the pointer against the live slots without touching it).
 //
 // The code only uses nf::sync types, so it runs unchanged in both seam flavours.
-// Callbacks find their World through a per-OS-thread pointer set by
-// World::Scope for the duration of a run (the deterministic scheduler's fibers
-// share their OS thread's); nothing outlives the run.
+// Callbacks find their World (a CallbackSink) through a per-OS-thread pointer
+// set by CallbackSink::Scope for the duration of a run (the deterministic
+// scheduler's fibers share their OS thread's); nothing outlives the run.
 #ifndef NF_FUZZERS_DRIVER_H_
 #define NF_FUZZERS_DRIVER_H_
 
@@ -62,6 +62,7 @@ class PageTable {
   PageTable& operator=(const PageTable&) = delete;
 
   PageValue Read(int page) const { return pages_[page].Load(std::memory_order_relaxed); }
+  // Bumps every page of span by one (an atomic increment per page).
   void Change(PageSpan span);
 
  private:
@@ -172,6 +173,34 @@ struct OpResult {
 };
 std::string DescribeResult(OpCode code, const OpResult& r);
 
+// Where the static ops tables (RegisterOpsFor, GetOpsFor, TestIntervalOps) send
+// every callback: the sink of the calling OS thread, set by CallbackSink::Scope
+// for the duration of a run. The sequential World and the concurrent world
+// (concurrent_world.h) are the two sinks.
+class CallbackSink {
+ public:
+  virtual ~CallbackSink() = default;
+  virtual bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) = 0;
+  virtual void OnClassicRelease(ClassicSubscription* sub) = 0;
+  virtual bool OnClassicStart(ClassicSubscription* sub, const Range& range) = 0;
+  virtual void OnClassicEnd(ClassicSubscription* sub, const Range& range) = 0;
+  virtual ClassicSubscription* OnAlloc(uint8_t behaviour) = 0;
+  virtual void OnFree(ClassicSubscription* sub) = 0;
+
+  // Sets the calling OS thread's current sink for its scope.
+  class Scope {
+   public:
+    explicit Scope(CallbackSink* sink);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    CallbackSink* const prev_;
+  };
+  static CallbackSink* Current();
+};
+
 // Hooks for the checker: called on every interval callback before the driver
 // runs (P3 checks there), and for any violation the world itself detects.
 class WorldObserver {
@@ -182,25 +211,14 @@ class WorldObserver {
 };
 
 // The real side of a program run: one address space and everything around it.
-class World {
+// Sequential: every logical thread runs on the calling OS thread, one op at a
+// time (sequential.h); set it as the sink with World::Scope.
+class World final : public CallbackSink {
  public:
   World(InitialSeq initial_seq, int num_threads, WorldObserver* observer);
-  ~World();  // requires Finish()
+  ~World() override;  // requires Finish()
   World(const World&) = delete;
   World& operator=(const World&) = delete;
-
-  // Sets the calling OS thread's current world for its scope.
-  class Scope {
-   public:
-    explicit Scope(World* w);
-    ~Scope();
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-
-   private:
-    World* const prev_;
-  };
-  static World* Current();
 
   // Runs op for logical thread `thread`. The caller (the reference model)
   // decided that it may run; see model.h for which ops are skipped.
@@ -229,12 +247,12 @@ class World {
   void ClearLog() { log_.clear(); }
 
   // Callback entry points (from the static ops tables).
-  bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq);
-  void OnClassicRelease(ClassicSubscription* sub);
-  bool OnClassicStart(ClassicSubscription* sub, const Range& range);
-  void OnClassicEnd(ClassicSubscription* sub, const Range& range);
-  ClassicSubscription* OnAlloc(uint8_t behaviour);
-  void OnFree(ClassicSubscription* sub);
+  bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) override;
+  void OnClassicRelease(ClassicSubscription* sub) override;
+  bool OnClassicStart(ClassicSubscription* sub, const Range& range) override;
+  void OnClassicEnd(ClassicSubscription* sub, const Range& range) override;
+  ClassicSubscription* OnAlloc(uint8_t behaviour) override;
+  void OnFree(ClassicSubscription* sub) override;
 
  private:
   struct ThreadState {

@@ -1,6 +1,8 @@
 // fuzzers/nf_tool.cc: the op-program tool behind `./nf decode|encode|replay`.
 //
-//   nf_tool decode FILE            print any input file as a text program
+//   nf_tool decode FILE            print any input file as a text program, with
+//                                  a comment line giving its schedule as the
+//                                  concurrent fuzzer reads it (strategy, bytes)
 //   nf_tool encode FILE.nfp [OUT]  write the program's bytes to OUT (or stdout);
 //                                  a bad file: "FILE:LINE: reason", exit 2, OUT
 //                                  not written
@@ -8,11 +10,20 @@
 //                                  .nfp) through the sequential fuzzer's
 //                                  TestOneInput, logging every op, its result,
 //                                  its callbacks and the state after it
+//   nf_tool creplay FILE...        the same through the concurrent fuzzer's
+//                                  checks, printing the interleaving trace and
+//                                  the verdict: runs nf_ctrace (built beside
+//                                  nf_tool, in the deterministic flavour)
 //
 // Exit status: 0 success, 1 I/O error, 2 bad usage or bad text; a replay that
 // finds a violation aborts (the report is on stderr).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -23,6 +34,7 @@
 #include "absl/strings/match.h"
 #include "fuzzers/codec.h"
 #include "fuzzers/program_text.h"
+#include "fuzzers/sched/scheduler.h"
 #include "fuzzers/sequential.h"
 
 namespace {
@@ -33,7 +45,8 @@ int Usage() {
   std::fprintf(stderr,
                "usage: nf_tool decode FILE\n"
                "       nf_tool encode FILE.nfp [OUT]\n"
-               "       nf_tool replay FILE...\n");
+               "       nf_tool replay FILE...\n"
+               "       nf_tool creplay FILE...\n");
   return 2;
 }
 
@@ -55,9 +68,29 @@ int Decode(const char* path) {
     std::fprintf(stderr, "%s: cannot read\n", path);
     return 1;
   }
-  std::printf("# %s (%zu bytes)\n%s", path, bytes.size(),
-              nf::fuzz::Print(FromBytes(bytes)).c_str());
+  const Program p = FromBytes(bytes);
+  std::printf("# %s (%zu bytes)\n# schedule (concurrent fuzzer): %s, %zu byte(s)\n%s", path,
+              bytes.size(), nf::sched::ScheduleInput::Decode(p.schedule).DebugString().c_str(),
+              p.schedule.size(), nf::fuzz::Print(p).c_str());
   return 0;
+}
+
+// Runs nf_ctrace, from the directory of this executable, with the same files.
+int CReplay(int n, char** paths) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::fprintf(stderr, "nf_tool: cannot find its own path: %s\n", ec.message().c_str());
+    return 1;
+  }
+  const std::string tool = (self.parent_path() / "nf_ctrace").string();
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(tool.c_str()));
+  for (int i = 0; i < n; ++i) argv.push_back(paths[i]);
+  argv.push_back(nullptr);
+  execv(tool.c_str(), argv.data());
+  std::fprintf(stderr, "nf_tool: cannot run %s: %s\n", tool.c_str(), std::strerror(errno));
+  return 1;
 }
 
 int Encode(const char* path, const char* out_path) {
@@ -125,5 +158,6 @@ int main(int argc, char** argv) {
     return Encode(argv[2], argc == 4 ? argv[3] : nullptr);
   }
   if (cmd == "replay") return Replay(argc - 2, argv + 2);
+  if (cmd == "creplay") return CReplay(argc - 2, argv + 2);
   return Usage();
 }

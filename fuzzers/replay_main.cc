@@ -2,7 +2,9 @@
 //
 // Runs LLVMFuzzerTestOneInput on every file named on the command line and on
 // every regular file under every directory named (recursively, in sorted path
-// order, so runs are deterministic), then prints how many inputs ran. An input
+// order, so runs are deterministic; files named EXPECT, *.nfp and *.md, which sit
+// beside regression inputs in corpus/regress/, are not inputs and are skipped),
+// then prints how many inputs ran. An input
 // that fails aborts the process (the fuzz targets abort on any violation), so a
 // non-zero exit means a crash; a missing path is an error (exit 2). With no
 // arguments it prints usage and exits 2.
@@ -28,6 +30,17 @@ bool ReadFile(const std::filesystem::path& path, std::vector<uint8_t>* out) {
   return !in.bad();
 }
 
+// Text that sits beside inputs (corpus/regress/<fuzzer>/<mutant>/: the EXPECT
+// regex and each input's decoded .nfp).
+bool IsNotAnInput(const std::filesystem::path& p) {
+  const std::string name = p.filename().string();
+  auto ends_with = [&name](const std::string& suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name == "EXPECT" || ends_with(".nfp") || ends_with(".md");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,7 +57,7 @@ int main(int argc, char** argv) {
       std::vector<std::filesystem::path> found;
       for (auto it = std::filesystem::recursive_directory_iterator(arg, ec);
            !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec)) found.push_back(it->path());
+        if (it->is_regular_file(ec) && !IsNotAnInput(it->path())) found.push_back(it->path());
       }
       if (ec) {
         std::fprintf(stderr, "%s: %s\n", argv[i], ec.message().c_str());

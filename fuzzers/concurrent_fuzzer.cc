@@ -1,0 +1,13 @@
+// fuzzers/concurrent_fuzzer.cc: decode an op program and run its threads at the
+// same time under the deterministic scheduler, steered by its schedule bytes
+// (fuzzers/concurrent.h has how; concurrent_world.h what is checked).
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzzers/codec.h"
+#include "fuzzers/concurrent.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  nf::fuzz::RunConcurrent(nf::fuzz::Decode({data, size}));
+  return 0;
+}

@@ -1,0 +1,936 @@
+#include "fuzzers/concurrent_world.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "fuzzers/program_text.h"
+
+namespace nf::fuzz {
+namespace {
+
+bool IsOdd(Seq s) { return (s & 1) != 0; }
+
+// Our Abseil has its own string_view, distinct from std::string_view.
+absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// The RELEASE walk of §5 covers [0, UINT64_MAX); no program range comes near.
+bool IsReleaseWalk(const Range& r) {
+  return r.event == Event::kRelease && r.start == 0 &&
+         r.end == std::numeric_limits<uint64_t>::max();
+}
+
+bool SameRange(const Range& a, const Range& b) {
+  return a.start == b.start && a.end == b.end && a.blockable == b.blockable &&
+         a.event == b.event && a.owner == b.owner;
+}
+
+std::string RangeText(const Range& r) {
+  return absl::StrFormat("[0x%x,0x%x) %s %s", r.start, r.end, r.blockable ? "block" : "nonblock",
+                         EventTextName(r.event));
+}
+
+std::string ClassicName(const TestClassic* c) {
+  return c->id() < kClassicSlots
+             ? absl::StrFormat("c%d", c->id())
+             : absl::StrFormat("get(%s)", BehaviourText(c->behaviour()));
+}
+
+uint64_t ClassicBit(const TestClassic* c) { return uint64_t{1} << c->id(); }
+
+Range RangeOf(const Op& op) {
+  Range r;
+  r.start = op.start();
+  r.end = op.start() + op.length();
+  r.blockable = op.blockable;
+  r.event = op.event;
+  return r;
+}
+
+}  // namespace
+
+ConcurrentWorld::ConcurrentWorld(const Program& program, ConcurrentHost* host)
+    : program_(program), host_(host), num_threads_(static_cast<int>(program.threads.size())) {
+  {
+    BookLock l(&mu_);
+    shadow_.fill(1);  // the page table's initial values
+  }
+  AddressSpaceOptions options;
+  options.testing_only_initial_seq = InitialSeqValue(program.initial_seq);
+  options.warn = [this](Warning w, std::string_view detail) {
+    warnings_[static_cast<int>(w)].fetch_add(1);
+    Fail(absl::StrFormat("the core warned %s (%s); the concurrent fuzzer skips every misuse, "
+                         "so no warning is expected",
+                         WarningName(w), detail));
+  };
+  space_ = AddressSpace::Create(std::move(options));
+  space_->Grab();  // the world's own reference: the space outlives release
+}
+
+ConcurrentWorld::~ConcurrentWorld() {
+  // An unfinished run was abandoned (a report is on its way): its objects may
+  // still be linked into the core, so nothing is freed.
+}
+
+void ConcurrentWorld::Fail(std::string what) {
+  host_->Fail(what);
+  std::abort();  // not reached: Fail does not return
+}
+
+int ConcurrentWorld::ThreadIndex() {
+  return cleanup_.load(std::memory_order_relaxed) ? kCleanupThread : host_->CurrentThread();
+}
+
+void ConcurrentWorld::NoteIfTracing(int t, const std::string& text) {
+  if (host_->Tracing()) host_->Note(text);
+}
+
+// --- Lookups -----------------------------------------------------------------
+
+int ConcurrentWorld::SlotOf(const IntervalSubscription* sub) const {
+  for (int i = 0; i < kIntervalSlots; ++i) {
+    if (slots_[i].sub != nullptr && slots_[i].sub == sub) return i;
+  }
+  return -1;
+}
+
+ConcurrentWorld::ClassicObject* ConcurrentWorld::ObjectOf(const ClassicSubscription* sub) {
+  for (int i = 0; i < num_objects_; ++i) {
+    if (objects_[i].obj != nullptr && objects_[i].obj == sub) return &objects_[i];
+  }
+  return nullptr;
+}
+
+ConcurrentWorld::ClassicObject* ConcurrentWorld::AddObject(TestClassic* obj, bool get_kind) {
+  for (int i = 0; i < kMaxClassicObjects; ++i) {
+    if (objects_[i].obj != nullptr) continue;
+    objects_[i] = ClassicObject{};
+    objects_[i].obj = obj;
+    objects_[i].get_kind = get_kind;
+    num_objects_ = std::max(num_objects_, i + 1);
+    return &objects_[i];
+  }
+  return nullptr;
+}
+
+// --- Threads -----------------------------------------------------------------
+
+void ConcurrentWorld::RunThread(int t) {
+  const std::vector<Op>& ops = program_.threads[t];
+  for (size_t i = 0; i < ops.size(); ++i) Step(t, static_cast<int>(i), ops[i]);
+  ThreadCleanup(t);
+  bool last;
+  {
+    BookLock l(&mu_);
+    last = ++threads_done_ == num_threads_;
+  }
+  if (!last) return;
+  cleanup_.store(true);
+  GlobalCleanup();
+}
+
+void ConcurrentWorld::ThreadCleanup(int t) {
+  ThreadState& ts = threads_[t];
+  if (ts.held >= 0) Step(t, -1, SlotOp(OpCode::kUnlock, ts.held));
+  while (!ts.open.empty()) Step(t, -1, BareOp(OpCode::kInvEnd));
+}
+
+void ConcurrentWorld::Step(int t, int index, const Op& op) {
+  host_->CheckNotFailed();
+  host_->OpBegin(t, index, op);
+  const bool tracing = host_->Tracing();
+  if (tracing) {
+    host_->Note(absl::StrCat(index < 0 ? "cleanup " : absl::StrCat("op ", index, " "), PrintOp(op)));
+  }
+  std::string result;
+  std::optional<std::string_view> skipped = SkipReason(t, op);
+  if (!skipped) skipped = ExecuteOp(t, op, &result);
+  if (skipped) {
+    if (index < 0 || cleanup_.load(std::memory_order_relaxed)) {
+      Fail(absl::StrCat("internal: a cleanup op was skipped: ", PrintOp(op), ": ", Sv(*skipped)));
+    }
+    if (tracing) host_->Note(absl::StrCat("skipped: ", Sv(*skipped)));
+    return;
+  }
+  if (tracing) host_->Note(absl::StrCat("-> ", result));
+  if constexpr (sync::kDeterministic) CheckMirrors(/*all_pages=*/false);
+}
+
+// The caller contract (see the file comment of concurrent_world.h), from the
+// thread's own state only. Slot-state skips are decided in ExecuteOp, where the
+// slot is reserved under the same lock.
+std::optional<std::string_view> ConcurrentWorld::SkipReason(int t, const Op& op) {
+  const ThreadState& ts = threads_[t];
+  const bool open = !ts.open.empty();
+  const bool held = ts.held >= 0;
+  switch (op.code) {
+    case OpCode::kReadBegin:
+    case OpCode::kFault:
+    case OpCode::kRemove:
+    case OpCode::kRegister:
+    case OpCode::kUnregister:
+    case OpCode::kGet:
+      if (open) return "may sleep while this thread holds an open invalidation";
+      if (held) return "may sleep while this thread holds a driver lock";
+      return std::nullopt;
+    case OpCode::kInsert:
+      if ((open || held) && !space_->has_itree()) {
+        return "the first insert registers (waits for invalidations) while this thread holds "
+               "an open invalidation or a driver lock";
+      }
+      return std::nullopt;
+    case OpCode::kInvalidate:
+    case OpCode::kInvStart:
+      if (op.blockable && held) {
+        return "a blockable walk takes driver locks while this thread holds one";
+      }
+      return std::nullopt;
+    case OpCode::kInvEnd:
+      if (!open) return "no open inv_start in this thread";
+      return std::nullopt;
+    case OpCode::kReadRetry:
+      if (held && ts.held != op.slot) return "takes a second driver lock";
+      return std::nullopt;
+    case OpCode::kCheckRetry:
+      return std::nullopt;
+    case OpCode::kLock:
+      if (held) return "this thread already holds a driver lock";
+      return std::nullopt;
+    case OpCode::kUnlock:
+      if (ts.held != op.slot) return "this thread does not hold that lock";
+      return std::nullopt;
+    case OpCode::kRelease:
+      if (held) return "the RELEASE walk takes driver locks while this thread holds one";
+      return std::nullopt;
+    case OpCode::kPut:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
+                                                          std::string* result) {
+  ThreadState& ts = threads_[t];
+  const bool tracing = host_->Tracing();
+  using Skip = std::optional<std::string_view>;
+  auto skip = [](std::string_view why) { return Skip(why); };
+  auto done = [&](std::string text) {
+    if (tracing) *result = std::move(text);
+    return Skip();
+  };
+  switch (op.code) {
+    case OpCode::kInsert: {
+      TestSub* sub;
+      {
+        BookLock l(&mu_);
+        IntervalSlot& s = slots_[op.slot];
+        if (s.state != SlotState::kEmpty) return skip("slot not empty");
+        sub = new TestSub(op.slot);
+        s = IntervalSlot{};
+        s.state = SlotState::kInserting;
+        s.sub = sub;
+        s.start = op.start();  // meaningful once the insert succeeds
+        s.last = op.start() + op.length() - 1;
+        s.maybe_pending = inv_in_progress_ > 0;
+      }
+      const bool got = space_->TryGetUser();
+      const absl::Status st = space_->InsertInterval(sub, op.start(), op.length(), TestIntervalOps());
+      {
+        BookLock l(&mu_);
+        IntervalSlot& s = slots_[op.slot];
+        if (st.ok()) {
+          s.state = SlotState::kLive;
+        } else {
+          s.state = SlotState::kEmpty;
+          s.sub = nullptr;
+        }
+      }
+      if (!st.ok()) delete sub;
+      if (got) PutUser(t);
+      return done(absl::StrCat(got ? "" : "no user; ", absl::StatusCodeToString(st.code())));
+    }
+    case OpCode::kRemove: {
+      TestSub* sub;
+      {
+        BookLock l(&mu_);
+        IntervalSlot& s = slots_[op.slot];
+        if (s.state != SlotState::kLive) return skip("slot not live");
+        if (s.pins > 0) return skip("another thread's op is using the subscription");
+        s.state = SlotState::kRemoving;
+        sub = s.sub;
+        for (ThreadState& other : threads_) {
+          other.walk.expected &= static_cast<uint8_t>(~(1u << op.slot));
+        }
+      }
+      space_->RemoveInterval(sub);
+      {
+        BookLock l(&mu_);
+        slots_[op.slot].sub = nullptr;  // a callback from now on is a P5 report
+      }
+      delete sub;  // at once: a later callback on it is a use after free
+      drivers_[op.slot].ClearMirror(/*caller_holds_lock=*/false);
+      {
+        BookLock l(&mu_);
+        slots_[op.slot].state = SlotState::kEmpty;
+      }
+      return done("removed");
+    }
+    case OpCode::kInvalidate:
+    case OpCode::kInvStart:
+      Invalidate(t, op, result);
+      return Skip();
+    case OpCode::kInvEnd:
+      EndOpen(t);
+      return done("ended");
+    case OpCode::kReadBegin:
+    case OpCode::kReadRetry:
+    case OpCode::kCheckRetry:
+    case OpCode::kFault: {
+      TestSub* sub;
+      {
+        BookLock l(&mu_);
+        IntervalSlot& s = slots_[op.slot];
+        if (s.state != SlotState::kLive) return skip("slot not live");
+        ++s.pins;
+        sub = s.sub;
+      }
+      std::string text;
+      bool got = false;
+      if (op.code == OpCode::kReadBegin) {
+        ts.last_seq[op.slot] = sub->ReadBegin();
+        if (tracing) text = absl::StrFormat("seq=%#x", ts.last_seq[op.slot]);
+      } else if (op.code == OpCode::kReadRetry) {
+        const bool retry =
+            drivers_[op.slot].ReadRetry(sub, ts.last_seq[op.slot], ts.held == op.slot);
+        text = retry ? "retry" : "no retry";
+      } else if (op.code == OpCode::kCheckRetry) {
+        text = sub->CheckRetry(ts.last_seq[op.slot]) ? "retry" : "no retry";
+      } else if (!space_->TryGetUser()) {
+        text = "no user";
+      } else {
+        got = true;
+        const int attempts = drivers_[op.slot].Fault(
+            sub, page_table_, PagesOf(op.start(), op.start() + op.length() - 1));
+        if (tracing) text = absl::StrFormat("attempts=%d", attempts);
+      }
+      {
+        BookLock l(&mu_);
+        --slots_[op.slot].pins;
+      }
+      if (got) PutUser(t);
+      return done(std::move(text));
+    }
+    case OpCode::kRegister: {
+      TestClassic* obj;
+      {
+        BookLock l(&mu_);
+        ClassicSlot& cs = cslots_[op.slot];
+        if (cs.state != SlotState::kEmpty) return skip("classic slot not empty");
+        obj = new TestClassic(RegisterOpsFor(op.behaviour), op.slot, op.behaviour);
+        if (AddObject(obj, /*get_kind=*/false) == nullptr) {
+          delete obj;
+          return skip("too many classic objects alive (harness budget)");
+        }
+        cs.state = SlotState::kInserting;
+        cs.obj = obj;
+      }
+      const bool got = space_->TryGetUser();
+      const absl::Status st = space_->RegisterClassic(obj);
+      {
+        BookLock l(&mu_);
+        ClassicSlot& cs = cslots_[op.slot];
+        if (st.ok()) {
+          cs.state = SlotState::kLive;
+        } else {
+          if (ClassicObject* o = ObjectOf(obj)) o->obj = nullptr;
+          cs.state = SlotState::kEmpty;
+          cs.obj = nullptr;
+        }
+      }
+      if (!st.ok()) delete obj;
+      if (got) PutUser(t);
+      return done(absl::StrCat(got ? "" : "no user; ", absl::StatusCodeToString(st.code())));
+    }
+    case OpCode::kUnregister: {
+      TestClassic* obj;
+      {
+        BookLock l(&mu_);
+        ClassicSlot& cs = cslots_[op.slot];
+        if (cs.state != SlotState::kLive) return skip("classic slot not live");
+        cs.state = SlotState::kRemoving;
+        obj = cs.obj;
+        ForgetClassicStarts(ObjectOf(obj));
+      }
+      space_->UnregisterClassic(obj);
+      {
+        BookLock l(&mu_);
+        // A callback from now on is a P5 report.
+        if (ClassicObject* o = ObjectOf(obj)) o->obj = nullptr;
+        cslots_[op.slot].obj = nullptr;
+        cslots_[op.slot].state = SlotState::kEmpty;
+      }
+      delete obj;  // at once: a later callback on it is a use after free
+      return done("unregistered");
+    }
+    case OpCode::kGet: {
+      const bool got = space_->TryGetUser();
+      const absl::StatusOr<ClassicSubscription*> res = space_->GetClassic(GetOpsFor(op.behaviour));
+      std::string err;
+      if (res.ok()) {
+        BookLock l(&mu_);
+        ClassicObject* o = ObjectOf(*res);
+        if (o == nullptr || !o->get_kind || o->obj->behaviour() != op.behaviour) {
+          err = absl::StrFormat("GetClassic(get(%s)) returned a subscriber the world did not "
+                                "allocate for these ops",
+                                BehaviourText(op.behaviour));
+        } else {
+          ++o->program_refs;
+        }
+      }
+      if (!err.empty()) Fail(err);
+      if (got) PutUser(t);
+      return done(absl::StrCat(got ? "" : "no user; ",
+                               absl::StatusCodeToString(res.status().code())));
+    }
+    case OpCode::kPut: {
+      TestClassic* obj = nullptr;
+      {
+        BookLock l(&mu_);
+        for (int i = 0; i < num_objects_; ++i) {
+          ClassicObject& o = objects_[i];
+          if (o.obj != nullptr && o.get_kind && o.obj->behaviour() == op.behaviour &&
+              o.program_refs > 0) {
+            --o.program_refs;
+            obj = o.obj;
+            ForgetClassicStarts(&o);
+            break;
+          }
+        }
+      }
+      if (obj == nullptr) return skip("the program holds no reference from get");
+      space_->PutClassic(obj);  // the last one frees it (OnFree) after a grace period
+      return done("put");
+    }
+    case OpCode::kRelease: {
+      {
+        BookLock l(&mu_);
+        if (program_user_ != UserState::kHeld) return skip("the program's user is gone");
+        program_user_ = UserState::kReleasing;
+      }
+      DropUserNow(t);
+      {
+        BookLock l(&mu_);
+        program_user_ = UserState::kGone;
+      }
+      return done("released");
+    }
+    case OpCode::kLock:
+      drivers_[op.slot].HoldLock();
+      ts.held = op.slot;
+      return done("locked");
+    case OpCode::kUnlock:
+      drivers_[op.slot].DropLock();
+      ts.held = -1;
+      while (ts.owed_puts > 0) {
+        --ts.owed_puts;
+        DropUserNow(t);
+      }
+      return done("unlocked");
+  }
+  return Skip();
+}
+
+void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
+  ThreadState& ts = threads_[t];
+  const bool tracing = host_->Tracing();
+  if (!space_->TryGetUser()) {
+    if (tracing) *result = "no user";
+    return;
+  }
+  const Range r = RangeOf(op);
+  const PageSpan span = PagesOfRange(r);
+  {
+    BookLock l(&mu_);
+    ++inv_in_progress_;
+    for (int p = span.first; p < span.end; ++p) ++covered_[p];
+    Walk& w = ts.walk;
+    w = Walk{};
+    w.active = true;
+    w.range = r;
+    for (int i = 0; i < kIntervalSlots; ++i) {
+      IntervalSlot& s = slots_[i];
+      if (s.state == SlotState::kInserting) s.maybe_pending = true;
+      if (s.state == SlotState::kLive && !s.maybe_pending && s.start <= r.end - 1 &&
+          r.start <= s.last) {
+        w.expected |= static_cast<uint8_t>(1u << i);
+      }
+    }
+  }
+  const int open_before = sync::CurrentThread().open_invalidations;
+  const absl::Status st = space_->InvalidateRangeStart(r);
+  std::string err;
+  bool quiescent = false;
+  {
+    BookLock l(&mu_);
+    const Walk w = ts.walk;
+    ts.walk = Walk{};
+    const bool walked_to_end = st.ok() || (w.classic_failed && !w.interval_failed);
+    if (const uint8_t missed = w.expected & static_cast<uint8_t>(~w.called);
+        walked_to_end && missed != 0) {
+      const int slot = __builtin_ctz(missed);
+      err = absl::StrFormat(
+          "P3: the start of %s returned (%s) without calling s%d [0x%x,0x%x]: it overlaps, was "
+          "in the tree before the start began, and no remove of it began",
+          RangeText(r), absl::StatusCodeToString(st.code()), slot, slots_[slot].start,
+          slots_[slot].last);
+    } else if (!st.ok() && (w.classic_started & ~w.classic_ended) != 0) {
+      err = absl::StrFormat(
+          "P8: the start of %s failed (EAGAIN) but classic subscriber id %d, whose start "
+          "succeeded and which has an end, got no end",
+          RangeText(r), __builtin_ctzll(w.classic_started & ~w.classic_ended));
+    }
+    if (!st.ok()) {
+      EndInvalidationBookkeeping(span);
+      quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (!st.ok()) {
+    if (sync::CurrentThread().open_invalidations != open_before) {
+      Fail(absl::StrFormat("P8: a failed start of %s changed this thread's open invalidations "
+                           "from %d to %d",
+                           RangeText(r), open_before, sync::CurrentThread().open_invalidations));
+    }
+    // P8 and P1: with nothing else in progress, the failed start must have closed
+    // the epoch it opened.
+    if constexpr (sync::kDeterministic) {
+      if (quiescent) CheckQuiescentSeq();
+    }
+    if (tracing) *result = absl::StatusCodeToString(st.code());
+    PutUser(t);
+    return;
+  }
+  page_table_.Change(span);
+  {
+    BookLock l(&mu_);
+    for (int p = span.first; p < span.end; ++p) ++shadow_[p];
+  }
+  if (op.code == OpCode::kInvStart) {
+    ts.open.push_back(r);  // keeps its user until inv_end
+    if (tracing) *result = "OK (open)";
+    return;
+  }
+  space_->InvalidateRangeEnd(r);
+  {
+    BookLock l(&mu_);
+    EndInvalidationBookkeeping(span);
+    quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
+  }
+  if constexpr (sync::kDeterministic) {
+    if (quiescent) CheckQuiescentSeq();
+  }
+  if (tracing) *result = "OK";
+  PutUser(t);
+}
+
+void ConcurrentWorld::EndOpen(int t) {
+  ThreadState& ts = threads_[t];
+  const Range r = ts.open.back();
+  ts.open.pop_back();
+  space_->InvalidateRangeEnd(r);
+  bool quiescent;
+  {
+    BookLock l(&mu_);
+    EndInvalidationBookkeeping(PagesOfRange(r));
+    quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
+  }
+  if constexpr (sync::kDeterministic) {
+    if (quiescent) CheckQuiescentSeq();
+  }
+  PutUser(t);
+}
+
+// A subscriber that a put or an unregister may unlink while a start runs is not
+// owed an end by that start's failure path: the core calls end on the list as
+// it is then (as the kernel's hlist walk does), while a reader that had already
+// loaded the pointer may still call its start (the grace period keeps it
+// alive), and the subscriber is on its way to being freed.
+void ConcurrentWorld::ForgetClassicStarts(ClassicObject* o) {
+  if (o == nullptr) return;
+  o->may_unlink = true;
+  for (ThreadState& ts : threads_) ts.walk.classic_started &= ~ClassicBit(o->obj);
+}
+
+void ConcurrentWorld::EndInvalidationBookkeeping(PageSpan span) {
+  for (int p = span.first; p < span.end; ++p) --covered_[p];
+  if (--inv_in_progress_ > 0) return;
+  // Every invalidation has ended: the last end drained the deferred list, so no
+  // subscription can be a pending deferred insert any more.
+  for (IntervalSlot& s : slots_) s.maybe_pending = false;
+}
+
+void ConcurrentWorld::PutUser(int t) {
+  if (threads_[t].held >= 0) {
+    ++threads_[t].owed_puts;  // dropped at unlock (see the skip rule)
+    return;
+  }
+  DropUserNow(t);
+}
+
+void ConcurrentWorld::DropUserNow(int t) {
+  {
+    BookLock l(&mu_);
+    ++puts_in_progress_;
+  }
+  space_->PutUser();  // the last one runs release (§5)
+  BookLock l(&mu_);
+  --puts_in_progress_;
+  if (threads_[t].walk.release) threads_[t].walk = Walk{};
+}
+
+// --- Callbacks ---------------------------------------------------------------
+
+bool ConcurrentWorld::OnInterval(IntervalSubscription* s, const Range& range, Seq cur_seq) {
+  host_->CheckNotFailed();
+  const int t = ThreadIndex();
+  const Seq global = space_->invalidate_seq_for_testing();
+  const bool release_walk = IsReleaseWalk(range);
+  std::string err;
+  TestSub* sub = nullptr;
+  int slot;
+  {
+    BookLock l(&mu_);
+    slot = SlotOf(s);
+    Walk& w = threads_[t].walk;
+    if (slot < 0) {
+      err = absl::StrFormat(
+          "P5: interval callback for %s cur_seq=%#x on a subscription that is not live (removed "
+          "and freed, or never inserted)",
+          RangeText(range), cur_seq);
+    } else if (!w.active && !release_walk) {
+      err = absl::StrFormat("P3: interval callback on s%d for %s outside any start of this thread",
+                            slot, RangeText(range));
+    } else {
+      IntervalSlot& is = slots_[slot];
+      sub = is.sub;
+      if (!w.active) {
+        w = Walk{};
+        w.active = true;
+        w.release = true;
+        w.range = range;
+      }
+      const uint8_t bit = static_cast<uint8_t>(1u << slot);
+      if (release_walk && ++is.releases > 1) {
+        err = absl::StrFormat("P9: s%d got a second RELEASE invalidate (%d so far)", slot,
+                              is.releases);
+      } else if (!release_walk && release_walk_seen_) {
+        err = absl::StrFormat("P9: interval callback on s%d for %s after the RELEASE walk", slot,
+                              RangeText(range));
+      } else if (!IsOdd(global) || global != cur_seq) {
+        err = absl::StrFormat("P3: callback on s%d for %s with cur_seq=%#x while the global seq "
+                              "is %#x",
+                              slot, RangeText(range), cur_seq, global);
+      } else if (!SameRange(range, w.range)) {
+        err = absl::StrFormat("P3: callback on s%d for %s inside the walk of %s", slot,
+                              RangeText(range), RangeText(w.range));
+      } else if (!(is.start <= range.end - 1 && range.start <= is.last)) {
+        err = absl::StrFormat("P3: callback on s%d [0x%x,0x%x], which does not overlap %s", slot,
+                              is.start, is.last, RangeText(range));
+      } else if (w.cur_seq != 0 && w.cur_seq != cur_seq) {
+        err = absl::StrFormat("P3: callback on s%d with cur_seq=%#x in a walk whose callbacks "
+                              "had cur_seq=%#x",
+                              slot, cur_seq, w.cur_seq);
+      } else if ((w.called & bit) != 0) {
+        err = absl::StrFormat("P3: s%d called twice by one walk of %s", slot, RangeText(range));
+      }
+      if (release_walk) release_walk_seen_ = true;
+      w.cur_seq = cur_seq;
+      w.called |= bit;
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (const Seq own = sub->seq_for_testing(); !IsOdd(own)) {
+    Fail(absl::StrFormat("P2: s%d has an even seq %#x in a callback", slot, own));
+  }
+  const bool ok = drivers_[slot].Invalidate(sub, range, cur_seq);
+  if (!ok) {
+    BookLock l(&mu_);
+    threads_[t].walk.interval_failed = true;
+  }
+  if (host_->Tracing()) {
+    host_->Note(absl::StrFormat("cb invalidate s%d %s cur_seq=%#x -> %s", slot, RangeText(range),
+                                cur_seq, ok ? "true" : "false"));
+  }
+  return ok;
+}
+
+void ConcurrentWorld::OnClassicRelease(ClassicSubscription* s) {
+  host_->CheckNotFailed();
+  std::string err;
+  TestClassic* obj = nullptr;
+  int self_puts = 0;
+  {
+    BookLock l(&mu_);
+    ClassicObject* o = ObjectOf(s);
+    if (o == nullptr) {
+      err = "P5: classic release callback on a subscriber that is not live (unregistered or freed)";
+    } else if (++o->releases > 1) {
+      err = absl::StrFormat("P9: classic subscriber %s got a second release", ClassicName(o->obj));
+    } else {
+      obj = o->obj;
+      if (o->get_kind && (obj->behaviour() & kPutsSelfOnRelease)) {
+        // The driver drops its handles on release (allowed inside release, as
+        // the kernel's mmu_notifier_put): the free waits for the grace period.
+        self_puts = o->program_refs;
+        o->program_refs = 0;
+        if (self_puts > 0) ForgetClassicStarts(o);
+      }
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (host_->Tracing()) {
+    host_->Note(absl::StrFormat("cb release %s%s", ClassicName(obj),
+                                self_puts > 0 ? absl::StrCat(", puts ", self_puts) : ""));
+  }
+  for (int i = 0; i < self_puts; ++i) space_->PutClassic(obj);
+}
+
+bool ConcurrentWorld::OnClassicStart(ClassicSubscription* s, const Range& range) {
+  host_->CheckNotFailed();
+  const int t = ThreadIndex();
+  std::string err;
+  bool result = true;
+  TestClassic* obj = nullptr;
+  {
+    BookLock l(&mu_);
+    ClassicObject* o = ObjectOf(s);
+    Walk& w = threads_[t].walk;
+    if (o == nullptr) {
+      err = absl::StrFormat("P5: classic invalidate_range_start for %s on a subscriber that is "
+                            "not live (unregistered or freed)",
+                            RangeText(range));
+    } else if (release_walk_seen_) {
+      err = absl::StrFormat("P9: classic start of %s for %s after the RELEASE walk",
+                            ClassicName(o->obj), RangeText(range));
+    } else if (!w.active) {
+      err = absl::StrFormat("classic start of %s for %s outside any start of this thread",
+                            ClassicName(o->obj), RangeText(range));
+    } else {
+      obj = o->obj;
+      const uint8_t b = obj->behaviour();
+      result = !((b & kFailsNonblock) && !range.blockable);
+      if (result && (b & kHasEnd) && !o->may_unlink) w.classic_started |= ClassicBit(obj);
+      if (!result) w.classic_failed = true;
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (host_->Tracing()) {
+    host_->Note(absl::StrFormat("cb start %s %s -> %s", ClassicName(obj), RangeText(range),
+                                result ? "ok" : "EAGAIN"));
+  }
+  return result;
+}
+
+void ConcurrentWorld::OnClassicEnd(ClassicSubscription* s, const Range& range) {
+  host_->CheckNotFailed();
+  const int t = ThreadIndex();
+  std::string err;
+  TestClassic* obj = nullptr;
+  {
+    BookLock l(&mu_);
+    ClassicObject* o = ObjectOf(s);
+    if (o == nullptr) {
+      err = absl::StrFormat("P5: classic invalidate_range_end for %s on a subscriber that is not "
+                            "live (unregistered or freed)",
+                            RangeText(range));
+    } else if (release_walk_seen_) {
+      err = absl::StrFormat("P9: classic end of %s for %s after the RELEASE walk",
+                            ClassicName(o->obj), RangeText(range));
+    } else {
+      obj = o->obj;
+      Walk& w = threads_[t].walk;
+      if (w.active) w.classic_ended |= ClassicBit(obj);
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (host_->Tracing()) {
+    host_->Note(absl::StrFormat("cb end %s %s", ClassicName(obj), RangeText(range)));
+  }
+}
+
+ClassicSubscription* ConcurrentWorld::OnAlloc(uint8_t behaviour) {
+  host_->CheckNotFailed();
+  TestClassic* obj = new TestClassic(GetOpsFor(behaviour), GetKindId(behaviour), behaviour);
+  bool added;
+  {
+    BookLock l(&mu_);
+    added = AddObject(obj, /*get_kind=*/true) != nullptr;
+  }
+  if (!added) {
+    delete obj;
+    Fail("internal: too many classic subscriber objects alive (kMaxClassicObjects)");
+  }
+  if (host_->Tracing()) host_->Note(absl::StrCat("cb alloc ", ClassicName(obj)));
+  return obj;
+}
+
+void ConcurrentWorld::OnFree(ClassicSubscription* s) {
+  host_->CheckNotFailed();
+  std::string err;
+  TestClassic* obj = nullptr;
+  {
+    BookLock l(&mu_);
+    ClassicObject* o = ObjectOf(s);
+    if (o == nullptr) {
+      err = "P5: free_notifier of a subscriber that is not live (freed twice?)";
+    } else if (o->program_refs != 0) {
+      err = absl::StrFormat("free_notifier of %s while the program holds %d reference(s) from get",
+                            ClassicName(o->obj), o->program_refs);
+    } else {
+      obj = o->obj;
+      o->obj = nullptr;
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (host_->Tracing()) host_->Note(absl::StrCat("cb free ", ClassicName(obj)));
+  delete obj;
+}
+
+// --- Oracles -----------------------------------------------------------------
+
+// P6 for every Live slot and every page no invalidation in progress covers.
+// Reads the mirrors without their locks: only where no other thread can run
+// meanwhile (the deterministic flavour, or the global cleanup).
+void ConcurrentWorld::CheckMirrors(bool all_pages) {
+  std::string err;
+  {
+    BookLock l(&mu_);
+    for (int slot = 0; slot < kIntervalSlots && err.empty(); ++slot) {
+      if (slots_[slot].state != SlotState::kLive) continue;
+      const std::array<PageValue, kTablePages>& m = drivers_[slot].MirrorArrayForTesting();
+      for (int p = 0; p < kTablePages; ++p) {
+        if (m[p] == 0 || m[p] == shadow_[p]) continue;
+        if (!all_pages && covered_[p] != 0) continue;
+        err = absl::StrFormat(
+            "P6: mirror of s%d has page %d (0x%x) = %d, but the page table has %d and no "
+            "invalidation covering it is in progress",
+            slot, p, p * kPageSize, m[p], shadow_[p]);
+        break;
+      }
+    }
+  }
+  if (!err.empty()) Fail(err);
+}
+
+// P1 at a quiescent point: no invalidation in progress and no PutUser running
+// (so no RELEASE walk): the core's active count is zero, so the seq is even. The
+// read is a yield point; the counters are checked again after it, with no yield
+// in between, so they held when the value was read.
+void ConcurrentWorld::CheckQuiescentSeq() {
+  const Seq seq = space_->invalidate_seq_for_testing();
+  bool quiescent;
+  {
+    BookLock l(&mu_);
+    quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
+  }
+  if (quiescent && IsOdd(seq)) {
+    Fail(absl::StrFormat("P1: no invalidation in progress but the global seq is odd (%#x)", seq));
+  }
+}
+
+void ConcurrentWorld::GlobalCleanup() {
+  const int t = kCleanupThread;
+  CheckMirrors(/*all_pages=*/true);
+  bool user;
+  {
+    BookLock l(&mu_);
+    user = program_user_ == UserState::kHeld;
+  }
+  if (user) Step(t, -1, BareOp(OpCode::kRelease));
+  std::string err;
+  {
+    BookLock l(&mu_);
+    for (int slot = 0; slot < kIntervalSlots; ++slot) {
+      if (slots_[slot].state == SlotState::kLive && slots_[slot].releases != 1) {
+        err = absl::StrFormat("P9: s%d [0x%x,0x%x] was in the tree at release and got %d RELEASE "
+                              "invalidate(s), not 1",
+                              slot, slots_[slot].start, slots_[slot].last, slots_[slot].releases);
+        break;
+      }
+    }
+  }
+  if (!err.empty()) Fail(err);
+  for (int slot = 0; slot < kIntervalSlots; ++slot) {
+    bool live;
+    {
+      BookLock l(&mu_);
+      live = slots_[slot].state == SlotState::kLive;
+    }
+    if (live) Step(t, -1, SlotOp(OpCode::kRemove, slot));
+  }
+  for (int c = 0; c < kClassicSlots; ++c) {
+    bool live;
+    {
+      BookLock l(&mu_);
+      live = cslots_[c].state == SlotState::kLive;
+    }
+    if (live) Step(t, -1, SlotOp(OpCode::kUnregister, c));
+  }
+  for (;;) {
+    int behaviour = -1;
+    {
+      BookLock l(&mu_);
+      for (int i = 0; i < num_objects_ && behaviour < 0; ++i) {
+        if (objects_[i].obj != nullptr && objects_[i].program_refs > 0) {
+          behaviour = objects_[i].obj->behaviour();
+        }
+      }
+    }
+    if (behaviour < 0) break;
+    Step(t, -1, BehaviourOp(OpCode::kPut, static_cast<uint8_t>(behaviour)));
+  }
+  FinalChecks();
+}
+
+void ConcurrentWorld::FinalChecks() {
+  const Snapshot s = space_->Inspect();
+  std::string what;
+  if (s.users != 0) absl::StrAppend(&what, " users=", s.users);
+  if (!s.released) what += " not-released";
+  if (s.refs != 1) absl::StrAppend(&what, " refs=", s.refs, " (want 1: the world's)");
+  if (s.active_invalidate_ranges != 0) {
+    absl::StrAppend(&what, " active=", s.active_invalidate_ranges);
+  }
+  if (s.open_invalidations != 0) absl::StrAppend(&what, " open=", s.open_invalidations);
+  if (s.has_subscriptions && IsOdd(s.invalidate_seq)) {
+    absl::StrAppendFormat(&what, " seq-odd(%#x)", s.invalidate_seq);
+  }
+  if (!s.tree.empty()) absl::StrAppend(&what, " tree-not-empty(", s.tree.size(), ")");
+  if (!s.deferred.empty()) absl::StrAppend(&what, " deferred-not-empty(", s.deferred.size(), ")");
+  if (!s.classic.empty()) absl::StrAppend(&what, " classic-list-not-empty");
+  if (s.pending_frees != 0) absl::StrAppend(&what, " pending-frees=", s.pending_frees);
+  for (int w = 0; w < kNumWarnings; ++w) {
+    if (s.warnings[w] != 0) absl::StrAppend(&what, " warning-", Sv(WarningName(static_cast<Warning>(w))));
+  }
+  {
+    BookLock l(&mu_);
+    for (const IntervalSlot& slot : slots_) {
+      if (slot.state != SlotState::kEmpty || slot.sub != nullptr) what += " subscription-not-freed";
+    }
+    for (int i = 0; i < num_objects_; ++i) {
+      if (objects_[i].obj != nullptr) what += " classic-subscriber-not-freed";
+    }
+    if (inv_in_progress_ != 0 || puts_in_progress_ != 0) what += " world-bookkeeping";
+  }
+  if (!what.empty()) Fail(absl::StrCat("P7: after the cleanup:", what));
+  space_->Drop();  // the world's reference: frees the address space
+  space_ = nullptr;
+  finished_.store(true);
+}
+
+}  // namespace nf::fuzz

@@ -1,0 +1,331 @@
+// fuzzers/concurrent_world.h: the world of a program whose threads run at the same
+// time: on fibers under the deterministic scheduler (concurrent.h, the
+// concurrent fuzzer) or on OS threads (tsan_replay.h). The code only uses the
+// sync seam and one bookkeeping mutex, so it compiles in both flavours of the
+// seam; each executor links the core of its own flavour.
+//
+// It reuses the sequential world's pieces (driver.h): the Driver of spec §6 per
+// interval slot, the PageTable, TestSub/TestClassic and the static ops tables,
+// whose callbacks reach this world as a CallbackSink. Unlike the sequential
+// World, it has no reference model: a yield inside the core can switch threads in
+// the middle of any op, so results are not predictable; instead the oracles below
+// check what must hold in every interleaving.
+//
+// SLOT STATES. Bookkeeping that several threads touch is reserved before calling
+// the core and committed after it returns:
+//
+//   interval slot   Empty -> Inserting -> Live -> Removing -> Empty
+//   classic slot    Empty -> Registering -> Live -> Unregistering -> Empty
+//   get/put refs    a get counts its reference after GetClassic returns; a put
+//                   takes one back before calling PutClassic
+//   program user    Held -> Releasing -> Gone
+//
+// An op on a slot in the wrong state is skipped (insert needs Empty; remove, and
+// read_begin/read_retry/check_retry/fault need Live). read_begin, read_retry,
+// check_retry and fault *pin* the slot for the duration of the op; a remove of a
+// pinned slot is skipped (a driver does not free a mirror its own fault path is
+// using). A subscription is deleted as soon as RemoveInterval returns, a
+// registered classic subscriber as soon as UnregisterClassic returns, a get/put
+// one in its free_notifier: a core that calls a callback later is a P5 report
+// (the callback does not find it) or an ASan use-after-free.
+//
+// THE CALLER CONTRACT (skip rule). A thread never does what the kernel's callers
+// must not do because it could wait on its own progress. From the thread's own
+// state only ("open": it has an open inv_start; "held": it holds a driver lock
+// through a `lock` op):
+//   - read_begin, fault, remove, register, unregister, get: skipped when open or
+//     held. They may sleep until an odd epoch ends (read_begin, fault, remove),
+//     until no invalidation runs (register, get), or take a driver lock while
+//     an invalidation may wait for the one held. (unregister does not wait for
+//     either in this core, but the kernel's contract forbids it where it may not
+//     sleep; following the contract costs nothing.)
+//   - insert: skipped when (open or held) and the interval tree is not yet set up
+//     (the first insert registers, which waits for running invalidations). The
+//     has_itree flag, once set, stays set, so reading it is stable.
+//   - a blockable invalidate or inv_start: skipped when held (its walk takes the
+//     driver locks of what it overlaps; a thread nests no driver locks).
+//   - lock: skipped when held (at most one driver lock per thread); read_retry
+//     of another slot than the one held: skipped (it takes that slot's lock).
+//   - release: skipped when held (its RELEASE walk takes every driver lock).
+//   - a thread that holds a driver lock never drops a user: the last PutUser runs
+//     release, whose walk would take the lock it holds. Ops that take a user
+//     (insert, invalidations, fault, register, get) and inv_end defer their
+//     PutUser until the thread's `unlock` (a driver may keep an mm reference
+//     longer; nothing else observes it).
+//   - no meaning: inv_end with no open inv_start in this thread, unlock of a lock
+//     the thread does not hold, release after release, put without a reference.
+// Misuse the sequential fuzzer covers (insert into an occupied slot, remove of an
+// empty one, unregister or put without a subscriber, inv_end with no start) is
+// skipped here, so that the core must never warn: any Warning is a report.
+// With these rules a thread that waits only waits for others that never wait on
+// it: every thread holding a driver lock or an open invalidation only does ops
+// that do not sleep, and ends them by its own cleanup. So a deadlock the
+// scheduler reports (no thread runnable, some blocked) is a real bug: P7.
+//
+// END OF A PROGRAM. Each thread runs its list, then its own cleanup (unlock the
+// driver lock it holds, end its open invalidations, newest first). The last
+// thread to finish then runs the global cleanup alone: checks P6 on every page,
+// drops the program's user if no `release` did (release runs), checks P9,
+// removes / unregisters / puts what is left, and checks the final state (P7 and
+// memory): no users, released, only the world's reference, no active range, even
+// seq, empty tree, deferred list and classic list, no pending frees, every heap
+// object freed, no Warning.
+//
+// THE ORACLES (what exactly is checked, and where):
+//   P2   at every interval callback: the subscription's seq is odd.
+//   P3   at every interval callback: the global seq (AddressSpace::
+//        invalidate_seq_for_testing, read in the callback) is odd and equals
+//        cur_seq; the subscription is one the world knows (Inserting, Live or
+//        Removing: its insert has begun and its remove has not returned); its
+//        interval overlaps the range; the calling thread is inside a start (or
+//        the RELEASE walk); within that walk the subscription was not called
+//        before and every callback has the same cur_seq.
+//        After a start returns (successfully, or EAGAIN from the classic side,
+//        when the interval walk ran to its end): every subscription that
+//          - overlaps the range,
+//          - was Live (its insert had returned) when the start began,
+//          - could not be a pending deferred insert then: no invalidation was in
+//            progress at any moment of its insert, or the world has since seen
+//            every invalidation end (the last end drains the deferred list), and
+//          - had no remove begin before the start returned,
+//        was called by this walk (exactly once, with the above).
+//   P5   at every callback: the subscriber is live in the world (not removed /
+//        unregistered / freed); its memory is really freed, so ASan reports a
+//        touch.
+//   P6   (deterministic flavour, no locks needed) after every op of every
+//        thread: for every Live slot and every page that no invalidation in
+//        progress covers (one whose start has begun and whose end, or failed
+//        start, has not returned), a nonzero mirror entry equals the page
+//        table; both flavours: the same for every page at the end.
+//   P1   (deterministic flavour) when an end or a failed start leaves no
+//        invalidation in progress and no PutUser is running (so no RELEASE
+//        walk): the global seq is even; at the end: seq even and deferred list
+//        empty.
+//   P7   the executor's deadlock / step-bound / watchdog report, and the final
+//        state above.
+//   P8   after every failed start: every classic subscriber with an end whose
+//        start succeeded in that call, and on which no put or unregister began
+//        meanwhile (that may unlink it before the failure path walks the list),
+//        got its end in that call; the thread's
+//        count of open invalidations (the core's per-thread state) is unchanged.
+//        (A leaked active count shows at the end, or as a deadlock: P7.)
+//   P9   at every callback of the RELEASE walk (range [0, UINT64_MAX), event
+//        RELEASE): the subscription had no RELEASE before; once a RELEASE walk
+//        has called anything, no other interval callback and no classic
+//        start/end runs; each classic release at most once per subscriber; after
+//        the program's user is dropped in the global cleanup, every Live
+//        subscription has had exactly one RELEASE (no insert can succeed after
+//        release, and every insert holds a user, so each was in the tree).
+//   Warnings: the core must not warn at all (see the skip rule).
+#ifndef NF_FUZZERS_CONCURRENT_WORLD_H_
+#define NF_FUZZERS_CONCURRENT_WORLD_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
+#include "core/notifier.h"
+#include "core/sync.h"
+#include "fuzzers/driver.h"
+#include "fuzzers/program.h"
+
+namespace nf::fuzz {
+
+// What the world needs from its executor.
+class ConcurrentHost {
+ public:
+  virtual ~ConcurrentHost() = default;
+  // The logical thread running the caller (0 .. threads - 1).
+  virtual int CurrentThread() = 0;
+  // True if trace notes are wanted (then Note is called; else nothing is
+  // formatted).
+  virtual bool Tracing() = 0;
+  virtual void Note(std::string_view text) = 0;
+  // The op a thread is about to run (index in its list, or -1 for a cleanup op).
+  // Called for every op: must be cheap when not tracing.
+  virtual void OpBegin(int thread, int index, const Op& op) = 0;
+  // A property failed. Never returns (reports and aborts, or stops the thread
+  // and lets the executor re-run the input to report it).
+  [[noreturn]] virtual void Fail(std::string_view what) = 0;
+  // Called at op boundaries and callback entries: stops the calling thread if
+  // another one has failed (see Fail). Default: nothing.
+  virtual void CheckNotFailed() {}
+};
+
+// A mutex for the world's bookkeeping: held only around pure bookkeeping, never
+// across a call into the core or the driver (so it never spans a yield point of
+// the deterministic flavour). In that flavour every fiber shares one OS thread
+// and no switch can happen while it is held, so it is a no-op there.
+class ABSL_LOCKABLE BookMutex {
+ public:
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    if constexpr (!sync::kDeterministic) mu_.lock();
+  }
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    if constexpr (!sync::kDeterministic) mu_.unlock();
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+class ABSL_SCOPED_LOCKABLE BookLock {
+ public:
+  explicit BookLock(BookMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
+  ~BookLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  BookLock(const BookLock&) = delete;
+  BookLock& operator=(const BookLock&) = delete;
+
+ private:
+  BookMutex* const mu_;
+};
+
+class ConcurrentWorld final : public CallbackSink {
+ public:
+  // The program must outlive the world. Runs on the calling OS thread's
+  // CallbackSink::Scope of every thread that calls into it (the executor sets it).
+  ConcurrentWorld(const Program& program, ConcurrentHost* host);
+  // Frees nothing if the run did not finish (an abandoned run: the executor
+  // reports and aborts).
+  ~ConcurrentWorld() override;
+  ConcurrentWorld(const ConcurrentWorld&) = delete;
+  ConcurrentWorld& operator=(const ConcurrentWorld&) = delete;
+
+  // The body of logical thread t: its ops, its own cleanup and, for the last
+  // thread to get there, the global cleanup and the final checks.
+  void RunThread(int t);
+
+  // True once the global cleanup and final checks passed (the world is then
+  // finished: the address space is gone).
+  bool finished() const { return finished_.load(); }
+  const Program& program() const { return program_; }
+
+  // --- CallbackSink ---
+  bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) override;
+  void OnClassicRelease(ClassicSubscription* sub) override;
+  bool OnClassicStart(ClassicSubscription* sub, const Range& range) override;
+  void OnClassicEnd(ClassicSubscription* sub, const Range& range) override;
+  ClassicSubscription* OnAlloc(uint8_t behaviour) override;
+  void OnFree(ClassicSubscription* sub) override;
+
+  // The state index the global cleanup uses (whatever thread runs it).
+  static constexpr int kCleanupThread = kMaxThreads;
+
+ private:
+  enum class SlotState : uint8_t { kEmpty, kInserting, kLive, kRemoving };
+  enum class UserState : uint8_t { kHeld, kReleasing, kGone };
+
+  struct IntervalSlot {
+    SlotState state = SlotState::kEmpty;
+    TestSub* sub = nullptr;  // set while Inserting, Live, and Removing until freed
+    uint64_t start = 0;
+    uint64_t last = 0;
+    int pins = 0;
+    bool maybe_pending = false;  // may be a deferred insert not yet in the tree
+    int releases = 0;            // RELEASE walk callbacks of this incarnation
+  };
+  // A classic subscriber object the world allocated and has not freed.
+  struct ClassicObject {
+    TestClassic* obj = nullptr;  // nullptr: the record is free
+    bool get_kind = false;
+    int program_refs = 0;  // references the program holds (get/put only)
+    int releases = 0;
+    bool may_unlink = false;  // a put or unregister of it has begun (P8)
+  };
+  struct ClassicSlot {
+    SlotState state = SlotState::kEmpty;
+    TestClassic* obj = nullptr;
+  };
+  // The interval walk (a start, or the RELEASE walk) a thread is in.
+  struct Walk {
+    bool active = false;
+    bool release = false;
+    Range range;
+    Seq cur_seq = 0;         // 0: no callback yet
+    uint8_t expected = 0;    // slots that must be called (see P3)
+    uint8_t called = 0;
+    bool interval_failed = false;
+    bool classic_failed = false;
+    uint64_t classic_started = 0;  // ids with an end whose start returned true
+    uint64_t classic_ended = 0;
+  };
+  struct ThreadState {
+    absl::InlinedVector<Range, 4> open;  // open inv_starts, oldest first
+    int held = -1;      // slot whose driver lock a `lock` op holds, or -1
+    int owed_puts = 0;  // user puts deferred while holding a driver lock
+    std::array<Seq, kIntervalSlots> last_seq{};
+    Walk walk;
+  };
+  static constexpr int kMaxClassicObjects = 128;
+  static_assert(kNumClassicIds <= 64, "classic ids are bits of a uint64_t");
+  static_assert(kIntervalSlots <= 8, "interval slots are bits of a uint8_t");
+
+  // One op of thread t (index: in its list; -1: a cleanup op).
+  void Step(int t, int index, const Op& op);
+  // Why t may not run op now (the caller contract, the slot states), or nullopt.
+  std::optional<std::string_view> SkipReason(int t, const Op& op);
+  // Runs op, or returns why not (a slot in the wrong state). The result text
+  // goes to *result when tracing.
+  std::optional<std::string_view> ExecuteOp(int t, const Op& op, std::string* result);
+  void Invalidate(int t, const Op& op, std::string* result);
+  void EndOpen(int t);
+  void PutUser(int t);     // drops one user now, or owes it while a lock is held
+  void DropUserNow(int t);
+  void ThreadCleanup(int t);
+  void GlobalCleanup();
+  void FinalChecks();
+
+  // Oracles.
+  void CheckMirrors(bool all_pages);
+  void CheckQuiescentSeq();
+  [[noreturn]] void Fail(std::string what);
+
+  int SlotOf(const IntervalSubscription* sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ClassicObject* ObjectOf(const ClassicSubscription* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ClassicObject* AddObject(TestClassic* obj, bool get_kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndInvalidationBookkeeping(PageSpan span) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetClassicStarts(ClassicObject* o) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int ThreadIndex();
+  void NoteIfTracing(int t, const std::string& text);
+
+  const Program& program_;
+  ConcurrentHost* const host_;
+  const int num_threads_;
+  AddressSpace* space_ = nullptr;
+  PageTable page_table_;
+  std::array<Driver, kIntervalSlots> drivers_;
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> cleanup_{false};  // the global cleanup runs (alone)
+
+  BookMutex mu_;
+  std::array<IntervalSlot, kIntervalSlots> slots_ ABSL_GUARDED_BY(mu_);
+  std::array<ClassicSlot, kClassicSlots> cslots_ ABSL_GUARDED_BY(mu_);
+  std::array<ClassicObject, kMaxClassicObjects> objects_ ABSL_GUARDED_BY(mu_);
+  int num_objects_ ABSL_GUARDED_BY(mu_) = 0;
+  UserState program_user_ ABSL_GUARDED_BY(mu_) = UserState::kHeld;
+  // Invalidations between their start's beginning and their end's (or failed
+  // start's) return, in total and per page; PutUser calls running.
+  int inv_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<int, kTablePages> covered_ ABSL_GUARDED_BY(mu_){};
+  int puts_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  // The page table as the world changed it (the oracles' copy: reading the real
+  // one is a yield point in the deterministic flavour).
+  std::array<PageValue, kTablePages> shadow_ ABSL_GUARDED_BY(mu_);
+  bool release_walk_seen_ ABSL_GUARDED_BY(mu_) = false;
+  int threads_done_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per logical thread, plus the global cleanup's (kCleanupThread). Each is
+  // touched only by its own thread, except `walk.expected`, which a remove
+  // clears under mu_ (so every Walk field is read and written under mu_).
+  std::array<ThreadState, kMaxThreads + 1> threads_;
+  std::array<std::atomic<long>, kNumWarnings> warnings_{};
+};
+
+}  // namespace nf::fuzz
+
+#endif  // NF_FUZZERS_CONCURRENT_WORLD_H_

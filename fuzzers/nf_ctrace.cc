@@ -1,0 +1,150 @@
+// fuzzers/nf_ctrace.cc: the concurrent fuzzer's replay and trace tool. Built in
+// the deterministic flavour (it links nf_core_sched), so it is a binary of its
+// own; `nf_tool creplay` runs it.
+//
+//   nf_ctrace FILE...                 run each input (bytes, or text if it ends
+//                                     in .nfp) through the concurrent fuzzer's
+//                                     checks; print the program, its schedule,
+//                                     the interleaving trace (<step> t<thread>
+//                                     <event>, with a note per op begin, result
+//                                     and callback) and the verdict
+//   nf_ctrace --determinism PATH...   run every input (files; directories
+//                                     recursively, skipping .nfp, EXPECT and .md
+//                                     files) twice with the trace on and compare
+//                                     the two traces byte for byte
+//
+// Exit status: 0 success, 1 I/O error or a determinism mismatch, 2 bad usage or
+// bad text; a violation aborts (the report, with the trace, is on stderr).
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "fuzzers/codec.h"
+#include "fuzzers/concurrent.h"
+#include "fuzzers/program_text.h"
+
+namespace {
+
+using nf::fuzz::Program;
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: nf_ctrace FILE...\n"
+               "       nf_ctrace --determinism FILE_OR_DIR...\n");
+  return 2;
+}
+
+bool ReadFile(const std::filesystem::path& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+// 0 ok, else the exit status.
+int Load(const std::filesystem::path& path, Program* p) {
+  std::string contents;
+  if (!ReadFile(path, &contents)) {
+    std::fprintf(stderr, "%s: cannot read\n", path.c_str());
+    return 1;
+  }
+  if (absl::EndsWith(path.string(), ".nfp")) {
+    absl::StatusOr<Program> parsed = nf::fuzz::Parse(contents, path.string());
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
+      return 2;
+    }
+    *p = *std::move(parsed);
+  } else {
+    *p = nf::fuzz::Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
+  }
+  return 0;
+}
+
+// Files that sit beside inputs in corpus/regress/ and are not inputs.
+bool IsNotAnInput(const std::filesystem::path& p) {
+  const std::string name = p.filename().string();
+  return name == "EXPECT" || absl::EndsWith(name, ".nfp") || absl::EndsWith(name, ".md");
+}
+
+int Replay(int n, char** paths) {
+  for (int i = 0; i < n; ++i) {
+    Program p;
+    if (const int rc = Load(paths[i], &p); rc != 0) return rc;
+    std::printf("==== creplay %s ====\n", paths[i]);
+    std::fflush(stdout);
+    nf::fuzz::ConcurrentOptions options;
+    options.trace = stdout;
+    nf::fuzz::RunConcurrent(p, options);
+    std::printf("==== %s: no violation ====\n", paths[i]);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int Determinism(int n, char** args) {
+  std::vector<std::filesystem::path> files;
+  for (int i = 0; i < n; ++i) {
+    const std::filesystem::path arg(args[i]);
+    std::error_code ec;
+    if (std::filesystem::is_directory(arg, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (auto it = std::filesystem::recursive_directory_iterator(arg, ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && !IsNotAnInput(it->path())) found.push_back(it->path());
+      }
+      if (ec) {
+        std::fprintf(stderr, "%s: %s\n", args[i], ec.message().c_str());
+        return 1;
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(arg, ec)) {
+      files.push_back(arg);
+    } else {
+      std::fprintf(stderr, "%s: no such file or directory\n", args[i]);
+      return 2;
+    }
+  }
+  int mismatches = 0;
+  size_t bytes = 0;
+  for (const auto& f : files) {
+    Program p;
+    if (const int rc = Load(f, &p); rc != 0) return rc;
+    const std::string first = nf::fuzz::ConcurrentTrace(p);
+    const std::string second = nf::fuzz::ConcurrentTrace(p);
+    bytes += first.size();
+    if (first != second) {
+      ++mismatches;
+      size_t at = 0;
+      while (at < first.size() && at < second.size() && first[at] == second[at]) ++at;
+      const size_t line_start = first.rfind('\n', at == 0 ? 0 : at - 1);
+      const size_t from = line_start == std::string::npos ? 0 : line_start + 1;
+      std::fprintf(stderr, "%s: the two traces differ at byte %zu:\n  first:  %s\n  second: %s\n",
+                   f.c_str(), at, first.substr(from, 100).c_str(),
+                   second.substr(from, 100).c_str());
+    }
+  }
+  std::printf("determinism: %zu input(s) traced twice (%zu trace bytes each pass), %d mismatch(es)\n",
+              files.size(), bytes, mismatches);
+  return mismatches == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  const std::string_view first = argv[1];
+  if (first == "--determinism") return argc < 3 ? Usage() : Determinism(argc - 2, argv + 2);
+  if (!first.empty() && first[0] == '-') return Usage();
+  return Replay(argc - 1, argv + 1);
+}

@@ -1,0 +1,118 @@
+#include "fuzzers/threaded.h"
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <latch>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/sync.h"
+#include "fuzzers/concurrent_world.h"
+#include "fuzzers/program_text.h"
+
+#if defined(NF_SYNC_SCHED)
+#error "fuzzers/threaded.cc runs OS threads: build it in the real-thread flavour"
+#endif
+
+namespace nf::fuzz {
+namespace {
+
+thread_local int t_thread_index = -1;
+
+class ThreadHost final : public ConcurrentHost {
+ public:
+  explicit ThreadHost(const Program& program) : program_(program) {}
+
+  int CurrentThread() override { return t_thread_index; }
+  bool Tracing() override { return false; }
+  void Note(std::string_view) override {}
+
+  void OpBegin(int thread, int index, const Op& op) override {
+    BookLock l(&mu_);
+    in_flight_[thread] = InFlight{true, index, op};
+  }
+
+  [[noreturn]] void Fail(std::string_view what) override {
+    Report(absl::StrCat("\n==== nf tsan_replay: CHECK FAILED ====\n",
+                        absl::string_view(what.data(), what.size()), "\n"));
+  }
+
+  [[noreturn]] void Hang() {
+    Report(absl::StrCat("\n==== nf tsan_replay: HANG ====\nP7: the run did not finish within ",
+                        kWatchdogSeconds, " s\n"));
+  }
+
+ private:
+  struct InFlight {
+    bool any = false;
+    int index = -1;
+    Op op;
+  };
+
+  [[noreturn]] void Report(const std::string& head) {
+    std::string ops;
+    {
+      BookLock l(&mu_);
+      for (int t = 0; t < static_cast<int>(in_flight_.size()); ++t) {
+        const InFlight& f = in_flight_[t];
+        if (!f.any) continue;
+        absl::StrAppend(&ops, "  ", t == ConcurrentWorld::kCleanupThread ? "cleanup" : "T", t,
+                        f.index < 0 ? " cleanup op: " : absl::StrCat(" op ", f.index, ": "),
+                        PrintOp(f.op), "\n");
+      }
+    }
+    std::fprintf(stderr, "%s\nprogram (text form):\n%s\nlast op begun per thread:\n%s==== end ====\n",
+                 head.c_str(), Print(program_).c_str(), ops.c_str());
+    std::fflush(stderr);
+    std::abort();
+  }
+
+  const Program& program_;
+  BookMutex mu_;
+  std::array<InFlight, kMaxThreads + 1> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+void RunThreaded(const Program& program) {
+  ThreadHost host(program);
+  ConcurrentWorld world(program, &host);
+  const int n = static_cast<int>(program.threads.size());
+  std::latch start(n);
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  int done = 0;
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      t_thread_index = t;
+      {
+        CallbackSink::Scope scope(&world);
+        start.arrive_and_wait();
+        world.RunThread(t);
+      }
+      t_thread_index = -1;
+      std::lock_guard<std::mutex> l(done_mu);
+      ++done;
+      done_cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(done_mu);
+    if (!done_cv.wait_for(l, std::chrono::seconds(kWatchdogSeconds), [&] { return done == n; })) {
+      host.Hang();
+    }
+  }
+  for (std::thread& th : threads) th.join();
+  if (!world.finished()) host.Fail("internal: every thread returned but the world did not finish");
+}
+
+}  // namespace nf::fuzz

@@ -1,0 +1,186 @@
+#include "tsan_tests/stress.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+
+namespace nf::stress {
+
+uint64_t SubSeed(uint64_t seed, uint64_t stream) {
+  // SplitMix64 of (seed, stream): distinct streams give unrelated sequences.
+  uint64_t z = seed + (stream + 1) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t TestSeed() {
+  uint64_t seed;
+  const char* env = std::getenv("NF_SEED");
+  if (env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    seed = std::strtoull(env, &end, 0);
+    if (end == nullptr || *end != '\0') {
+      std::fprintf(stderr, "NF_SEED=%s is not a number\n", env);
+      std::abort();
+    }
+  } else {
+    std::random_device rd;
+    seed = (uint64_t(rd()) << 32) ^ rd();
+  }
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info != nullptr ? absl::StrFormat("%s.%s", info->test_suite_name(), info->name()) : "?";
+  std::printf("[   seed   ] %s: NF_SEED=%" PRIu64 " NF_SOAK=%g\n", name.c_str(), seed,
+              SoakFactor());
+  std::fflush(stdout);
+  ::testing::Test::RecordProperty("seed", std::to_string(seed));
+  return seed;
+}
+
+double SoakFactor() {
+  const char* env = std::getenv("NF_SOAK");
+  if (env == nullptr || *env == '\0') return 1.0;
+  char* end = nullptr;
+  const double f = std::strtod(env, &end);
+  if (end == nullptr || *end != '\0' || !(f > 0)) {
+    std::fprintf(stderr, "NF_SOAK=%s is not a positive factor\n", env);
+    std::abort();
+  }
+  return f;
+}
+
+long Scaled(long n) {
+  const double scaled = double(n) * SoakFactor();
+  return scaled < 1 ? 1 : long(scaled);
+}
+
+void Yields(Rng& rng, int max) {
+  for (int i = rng.Uniform(0, max); i > 0; --i) std::this_thread::yield();
+}
+
+PageRange RandomPages(Rng& rng) {
+  PageRange p;
+  p.first = rng.Uniform(0, fuzz::kTablePages - 1);
+  p.end = p.first + rng.Uniform(1, fuzz::kTablePages - p.first);
+  return p;
+}
+
+Range MakeRange(PageRange p, bool blockable, Event event) {
+  Range r;
+  r.start = p.start();
+  r.end = p.start() + p.length();
+  r.blockable = blockable;
+  r.event = event;
+  return r;
+}
+
+bool Overlaps(const Range& r, uint64_t start, uint64_t last) {
+  return r.start < r.end && r.start <= last && start <= r.end - 1;
+}
+
+// --- Violations ------------------------------------------------------------------
+
+void Violations::Add(std::string what) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++count_;
+  if (first_.size() < kKept) first_.push_back(std::move(what));
+}
+
+long Violations::count() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return count_;
+}
+
+std::string Violations::Summary() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string out;
+  for (const std::string& s : first_) out += "  " + s + "\n";
+  out += absl::StrFormat("  (%d violation(s) in all)", count_);
+  return out;
+}
+
+bool ExpectNoViolations(const Violations& v, uint64_t seed) {
+  EXPECT_EQ(v.count(), 0) << v.Summary() << "\nreplay: NF_SEED=" << seed;
+  return v.count() == 0;
+}
+
+AddressSpaceOptions ReportingTo(Violations* v) {
+  AddressSpaceOptions o;
+  o.warn = [v](Warning w, std::string_view detail) {
+    v->Add(absl::StrFormat("core warning %s: %s", WarningName(w), detail));
+  };
+  return o;
+}
+
+void CheckQuiet(AddressSpace* space, Violations* v, std::string_view where) {
+  const Snapshot s = space->Inspect();
+  if (s.active_invalidate_ranges != 0 || (s.invalidate_seq & 1) != 0 || !s.deferred.empty() ||
+      s.open_invalidations != 0) {
+    v->Add(absl::StrFormat(
+        "P1 at %s: active=%d seq=%#x deferred=%d open=%d (want 0, even, 0, 0)", where,
+        s.active_invalidate_ranges, s.invalidate_seq, s.deferred.size(), s.open_invalidations));
+  }
+  for (const Snapshot::Interval& i : s.tree) {
+    if ((i.seq & 1) == 0) {
+      v->Add(absl::StrFormat("P2 at %s: subscription [%#x,%#x] has even seq %#x", where, i.start,
+                             i.last, i.seq));
+    }
+  }
+}
+
+// --- Barrier, Signal, threads ------------------------------------------------------
+
+void Barrier::ArriveAndWait(const std::function<void()>& at_quiescence) {
+  std::unique_lock<std::mutex> l(mu_);
+  const uint64_t gen = generation_;
+  if (++arrived_ == n_) {
+    if (at_quiescence) at_quiescence();
+    arrived_ = 0;
+    ++generation_;
+    cv_.notify_all();
+    return;
+  }
+  cv_.wait(l, [&] { return generation_ != gen; });
+}
+
+void Signal::Add(int n) {
+  std::lock_guard<std::mutex> l(mu_);
+  value_ += n;
+  cv_.notify_all();
+}
+
+void Signal::WaitFor(int at_least) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return value_ >= at_least; });
+}
+
+void Signal::Reset() {
+  std::lock_guard<std::mutex> l(mu_);
+  value_ = 0;
+}
+
+void RunThreads(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (int i = 0; i < n; ++i) threads.emplace_back(fn, i);
+  for (std::thread& t : threads) t.join();
+}
+
+// --- MirroredSub ---------------------------------------------------------------------
+
+namespace {
+bool InvalidateMirror(IntervalSubscription* sub, const Range& range, Seq cur_seq) {
+  return static_cast<MirroredSub*>(sub)->driver->Invalidate(sub, range, cur_seq);
+}
+constexpr IntervalOps kMirrorOps = {&InvalidateMirror};
+}  // namespace
+
+const IntervalOps* MirrorOps() { return &kMirrorOps; }
+
+}  // namespace nf::stress

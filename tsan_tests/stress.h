@@ -1,0 +1,162 @@
+// tsan_tests/stress.h: what the real-thread stress tests share.
+//
+// The stress tests run the notifier core (real-thread flavour, nf_core) on OS
+// threads, under ThreadSanitizer in the `tsan` preset, and check an invariant of
+// shared/spec/notifier.md §7 that a bug would break. They never assert a
+// duration; a liveness bug shows as a hang (the ctest TIMEOUT).
+//
+// Each test
+//   - prints its seed ("NF_SEED=<n>") and replays it when NF_SEED is set. The
+//     seed fixes every random choice (ranges, roles, delays); the OS still
+//     chooses the interleaving, so a replay is likely, not certain, to repeat it;
+//   - runs a bounded number of rounds; NF_SOAK=<factor> multiplies them;
+//   - collects what its threads find in a Violations (worker threads never use
+//     gtest assertions) and expects it empty at the end; a core Warning counts as
+//     a violation.
+//
+// Quiescent points are Barrier rounds: every worker arrives, the last one runs
+// the round's check while the others wait, then all go on. The barrier's lock
+// orders everything before the check, so the check reads plain fields safely.
+#ifndef NF_TSAN_TESTS_STRESS_H_
+#define NF_TSAN_TESTS_STRESS_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/notifier.h"
+#include "fuzzers/driver.h"
+
+namespace nf::stress {
+
+// --- Seeds and budgets ---------------------------------------------------------
+
+// The calling test's base seed: NF_SEED if set, else a fresh random one. Prints it
+// with the test's name and records it as the test's "seed" property.
+uint64_t TestSeed();
+// A seed for stream `stream` of a base seed (SplitMix64): one per thread.
+uint64_t SubSeed(uint64_t seed, uint64_t stream);
+// NF_SOAK: the factor every round count is multiplied by (default 1).
+double SoakFactor();
+// n * SoakFactor(), at least 1.
+long Scaled(long n);
+
+// A seeded generator. Not thread-safe: one per thread.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : gen_(seed) {}
+  // Uniform in [lo, hi], inclusive.
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen_); }
+  // True with probability num/den.
+  bool Chance(int num, int den) { return Uniform(0, den - 1) < num; }
+  std::mt19937_64& gen() { return gen_; }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+// Calls std::this_thread::yield() between 0 and max times: widens race windows.
+void Yields(Rng& rng, int max);
+
+// --- Ranges over the driver model's page table ---------------------------------
+
+// A random page-aligned range within the page table: [first page, end page).
+struct PageRange {
+  int first = 0;
+  int end = 0;  // exclusive
+  uint64_t start() const { return uint64_t(first) * fuzz::kPageSize; }
+  uint64_t length() const { return uint64_t(end - first) * fuzz::kPageSize; }
+};
+PageRange RandomPages(Rng& rng);
+Range MakeRange(PageRange p, bool blockable, Event event = Event::kUnmap);
+// r's [start, end) and the closed interval [start, last] share an address.
+bool Overlaps(const Range& r, uint64_t start, uint64_t last);
+
+// --- Violations ----------------------------------------------------------------
+
+// What the threads of a test found. Thread-safe.
+class Violations {
+ public:
+  void Add(std::string what);
+  long count() const;
+  // The first few messages, one per line, and the total.
+  std::string Summary() const;
+
+ private:
+  static constexpr int kKept = 20;
+  mutable std::mutex mu_;
+  long count_ = 0;
+  std::vector<std::string> first_;
+};
+
+// Expects v empty (else prints the violations and the seed to replay). Returns
+// true if it is. On false, a test leaks its space rather than clean up: the
+// space may be stuck in an epoch, and removing from it would hang.
+bool ExpectNoViolations(const Violations& v, uint64_t seed);
+
+// Gives up ownership without freeing: what a failed test does with its
+// subscriptions, which it can neither remove (that may hang) nor destroy while
+// inserted (that aborts).
+template <typename T>
+void Leak(std::unique_ptr<T> p) {
+  (void)p.release();
+}
+
+// Options whose WarnHandler turns every core Warning into a violation.
+AddressSpaceOptions ReportingTo(Violations* v);
+
+// P1 and P2 on a space nobody is invalidating: active == 0, seq even, deferred
+// list empty, no open invalidation, every tree subscription's seq odd.
+void CheckQuiet(AddressSpace* space, Violations* v, std::string_view where);
+
+// --- Synchronization of the test itself ------------------------------------------
+
+// A reusable barrier for n threads. The last to arrive runs `at_quiescence`
+// before anyone leaves.
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+  void ArriveAndWait(const std::function<void()>& at_quiescence);
+
+ private:
+  const int n_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  uint64_t generation_ = 0;
+};
+
+// A counter that threads wait on: a protocol step.
+class Signal {
+ public:
+  void Add(int n = 1);
+  void WaitFor(int at_least);
+  void Reset();  // only when no thread waits
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int value_ = 0;
+};
+
+// Runs fn(0) .. fn(n - 1) on n threads and joins them.
+void RunThreads(int n, const std::function<void(int)>& fn);
+
+// --- The driver model's interval subscription --------------------------------------
+
+// An interval subscription mirrored by a fuzz::Driver (spec §6): its invalidate
+// callback is Driver::Invalidate.
+struct MirroredSub : IntervalSubscription {
+  fuzz::Driver* driver = nullptr;
+};
+const IntervalOps* MirrorOps();
+
+}  // namespace nf::stress
+
+#endif  // NF_TSAN_TESTS_STRESS_H_
