@@ -39,7 +39,10 @@ usage: ./nf <command> [options]
                               build/<preset>/nf-test.log; last line "N passed, N failed"
   decode FILE                 print any input file as a text program (nf_tool)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
-  replay FILE...              run inputs through the dev build's checks (nf_tool)
+  replay [--sequential] FILE...
+                              run an input under the concurrent fuzzer's checks and print
+                              its program, full interleaving trace and verdict (nf_tool
+                              creplay); --sequential: the sequential checks and op log
   help                        this text
 
   coverage                    build the coverage preset, replay every corpus, write
@@ -763,7 +766,16 @@ cmd_tool() {
   fi
   has_target dev nf_tool ||
     die "nf_tool does not exist yet: no CMake target 'nf_tool' in this checkout, so '$sub' cannot run"
-  if ! compile dev nf_tool >>"$log" 2>&1; then
+  if [[ $sub == replay ]]; then
+    # ./nf replay: the concurrent checks with the full trace (nf_ctrace);
+    # --sequential: the sequential fuzzer's checks with its op log.
+    if [[ $1 == --sequential ]]; then
+      shift
+    else
+      sub=creplay
+    fi
+  fi
+  if ! compile dev nf_tool nf_ctrace >>"$log" 2>&1; then
     show_build_failure "$log"
     die "building nf_tool failed"
   fi

@@ -45,7 +45,7 @@ TREES = {
     "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}"),
     "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}"),
     "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}"),
-    "naive": ("asan", "build/mutants-asan", "mutants/naive_fuzzer_mut_{m}"),
+    "naive": ("asan", "build/asan", "mutants/naive_fuzzer_mut_{m}"),
 }
 
 

@@ -38,11 +38,11 @@ namespace nf::stress {
 namespace {
 
 using fuzz::Driver;
-using fuzz::PageTable;
+using fuzz::kTablePages;
 using fuzz::PagesOf;
 using fuzz::PagesOfRange;
+using fuzz::PageTable;
 using fuzz::PageValue;
-using fuzz::kTablePages;
 
 constexpr int kFaulters = 2;
 constexpr int kInvalidators = 2;
@@ -64,12 +64,13 @@ long CheckMirror(const Driver& d, int i, const PageTable& pt, Violations* v,
     ++compared;
     const PageValue now = pt.Read(p);
     if (p < kSubPages[i].first || p >= kSubPages[i].end) {
-      v->Add(absl::StrFormat("%s: mirror %d has an entry for page %d, outside its subscription "
-                             "[%d,%d)",
-                             where, i, p, kSubPages[i].first, kSubPages[i].end));
+      v->Add(
+          absl::StrFormat("%s: mirror %d has an entry for page %d, outside its subscription "
+                          "[%d,%d)",
+                          where, i, p, kSubPages[i].first, kSubPages[i].end));
     } else if (m != now) {
-      v->Add(absl::StrFormat("P6 %s: mirror %d page %d holds %u, the page table %u (stale)",
-                             where, i, p, m, now));
+      v->Add(absl::StrFormat("P6 %s: mirror %d page %d holds %u, the page table %u (stale)", where,
+                             i, p, m, now));
     }
   }
   return compared;
@@ -113,9 +114,10 @@ TEST(StressFaults, NoStaleMirrorEntry) {
       }
       for (int p = all.first; p < all.end; ++p) {
         if (drivers[i].MirrorForTesting(p) != pt.Read(p)) {
-          v.Add(absl::StrFormat("%s: a quiescent fault of mirror %d left page %d at %u, the "
-                                "page table at %u",
-                                where, i, p, drivers[i].MirrorForTesting(p), pt.Read(p)));
+          v.Add(
+              absl::StrFormat("%s: a quiescent fault of mirror %d left page %d at %u, the "
+                              "page table at %u",
+                              where, i, p, drivers[i].MirrorForTesting(p), pt.Read(p)));
         }
       }
     }
@@ -165,11 +167,12 @@ TEST(StressFaults, NoStaleMirrorEntry) {
     } while (!stop);
   });
 
-  std::printf("[   info   ] %ld rounds: %ld faults installed, %ld retried, %ld gave up; %ld "
-              "invalidations, %ld EAGAIN; mirror entries compared: %ld while running, %ld at "
-              "quiescent points\n",
-              round, faults_installed.load(), faults_retried.load(), faults_gave_up.load(),
-              invalidations.load(), eagain.load(), compared_running.load(), compared_quiet);
+  std::printf(
+      "[   info   ] %ld rounds: %ld faults installed, %ld retried, %ld gave up; %ld "
+      "invalidations, %ld EAGAIN; mirror entries compared: %ld while running, %ld at "
+      "quiescent points\n",
+      round, faults_installed.load(), faults_retried.load(), faults_gave_up.load(),
+      invalidations.load(), eagain.load(), compared_running.load(), compared_quiet);
   CheckQuiet(space, &v, "end");
   // Not vacuous: faults installed entries and the checks compared some.
   EXPECT_GT(faults_installed.load(), 0);

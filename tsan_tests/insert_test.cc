@@ -136,9 +136,10 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
   auto at_quiescence = [&] {
     CheckQuiet(space, &v, absl::StrFormat("iteration %d", iteration));
     if (space->Inspect().tree.size() != base.size()) {
-      v.Add(absl::StrFormat("iteration %d: the tree does not hold exactly the base "
-                            "subscriptions",
-                            iteration));
+      v.Add(
+          absl::StrFormat("iteration %d: the tree does not hold exactly the base "
+                          "subscriptions",
+                          iteration));
     }
     if (y_deferred) ++odd_cases;
     ++iteration;
@@ -167,9 +168,10 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
         end_seq[t] = before.invalidate_seq;
         ends_recorded.fetch_add(1);
         if (read_begin_returned.load()) {
-          v.Add(absl::StrFormat("iteration %d: ReadBegin returned while an invalidation of its "
-                                "epoch %#x was still open",
-                                iteration, s));
+          v.Add(
+              absl::StrFormat("iteration %d: ReadBegin returned while an invalidation of its "
+                              "epoch %#x was still open",
+                              iteration, s));
         }
         if (before.invalidate_seq != s) {
           v.Add(absl::StrFormat("iteration %d: before end %d the global seq is %#x, Y's is %#x",
@@ -182,37 +184,37 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
           if (after.active_invalidate_ranges != 1 || after.invalidate_seq != s ||
               (y_deferred && !FindDeferred(after, y)) || (!y_deferred && !InTree(after, y)) ||
               read_begin_returned.load()) {
-            v.Add(absl::StrFormat("iteration %d: after the first of two ends: active=%d "
-                                  "seq=%#x (want 1, %#x), Y %s, ReadBegin %s",
-                                  iteration, after.active_invalidate_ranges,
-                                  after.invalidate_seq, s,
-                                  FindDeferred(after, y) ? "deferred"
-                                  : InTree(after, y)     ? "in the tree"
-                                                         : "nowhere",
-                                  read_begin_returned.load() ? "returned" : "waiting"));
+            v.Add(
+                absl::StrFormat("iteration %d: after the first of two ends: active=%d "
+                                "seq=%#x (want 1, %#x), Y %s, ReadBegin %s",
+                                iteration, after.active_invalidate_ranges, after.invalidate_seq, s,
+                                FindDeferred(after, y) ? "deferred"
+                                : InTree(after, y)     ? "in the tree"
+                                                       : "nowhere",
+                                read_begin_returned.load() ? "returned" : "waiting"));
           }
         } else {
           // The last end: the epoch is over and the deferred insert applied.
           if (after.active_invalidate_ranges != 0 || after.invalidate_seq != s + 1 ||
               !after.deferred.empty() || !InTree(after, y)) {
-            v.Add(absl::StrFormat("iteration %d: after the last end: active=%d seq=%#x (want "
-                                  "0, %#x), deferred=%d, Y %s",
-                                  iteration, after.active_invalidate_ranges,
-                                  after.invalidate_seq, s + 1, after.deferred.size(),
-                                  InTree(after, y) ? "in the tree" : "not in the tree"));
+            v.Add(absl::StrFormat(
+                "iteration %d: after the last end: active=%d seq=%#x (want "
+                "0, %#x), deferred=%d, Y %s",
+                iteration, after.active_invalidate_ranges, after.invalidate_seq, s + 1,
+                after.deferred.size(), InTree(after, y) ? "in the tree" : "not in the tree"));
           }
         }
         ended.Add();
       } else if (t == 2) {
         opened.WaitFor(p.invalidators);
         const Snapshot s0 = space->Inspect();
-        if (Odd(s0.invalidate_seq) != p.expect_odd || s0.active_invalidate_ranges !=
-                                                           p.invalidators) {
-          v.Add(absl::StrFormat("iteration %d: with %d open start(s) %s a subscription the "
-                                "seq is %#x, active=%d",
-                                iteration, p.invalidators,
-                                p.expect_odd ? "overlapping" : "overlapping no",
-                                s0.invalidate_seq, s0.active_invalidate_ranges));
+        if (Odd(s0.invalidate_seq) != p.expect_odd ||
+            s0.active_invalidate_ranges != p.invalidators) {
+          v.Add(absl::StrFormat(
+              "iteration %d: with %d open start(s) %s a subscription the "
+              "seq is %#x, active=%d",
+              iteration, p.invalidators, p.expect_odd ? "overlapping" : "overlapping no",
+              s0.invalidate_seq, s0.active_invalidate_ranges));
         }
         y = new LockedSub;
         const absl::Status st = space->InsertInterval(y, p.y.start(), p.y.length(), &kLockedOps);
@@ -224,22 +226,23 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
           const Snapshot::Deferred* d = FindDeferred(s1, y);
           if (d == nullptr || !d->insert || InTree(s1, y) || ys != s0.invalidate_seq ||
               s1.invalidate_seq != s0.invalidate_seq) {
-            v.Add(absl::StrFormat("iteration %d: insert during odd epoch %#x: Y %s, Y seq %#x, "
-                                  "global %#x (want a deferred insert, both %#x)",
-                                  iteration, s0.invalidate_seq,
-                                  d ? (d->insert ? "deferred insert" : "deferred remove")
-                                  : InTree(s1, y) ? "in the tree"
-                                                  : "nowhere",
-                                  ys, s1.invalidate_seq, s0.invalidate_seq));
+            v.Add(
+                absl::StrFormat("iteration %d: insert during odd epoch %#x: Y %s, Y seq %#x, "
+                                "global %#x (want a deferred insert, both %#x)",
+                                iteration, s0.invalidate_seq,
+                                d ? (d->insert ? "deferred insert" : "deferred remove")
+                                : InTree(s1, y) ? "in the tree"
+                                                : "nowhere",
+                                ys, s1.invalidate_seq, s0.invalidate_seq));
           }
         } else {
           const Seq want = s0.invalidate_seq | 1;
           if (!InTree(s1, y) || FindDeferred(s1, y) || s1.invalidate_seq != want || ys != want) {
-            v.Add(absl::StrFormat("iteration %d: insert during even epoch %#x: Y %s, Y seq "
-                                  "%#x, global %#x (want in the tree, both %#x)",
-                                  iteration, s0.invalidate_seq,
-                                  InTree(s1, y) ? "in the tree" : "not in the tree", ys,
-                                  s1.invalidate_seq, want));
+            v.Add(absl::StrFormat(
+                "iteration %d: insert during even epoch %#x: Y %s, Y seq "
+                "%#x, global %#x (want in the tree, both %#x)",
+                iteration, s0.invalidate_seq, InTree(s1, y) ? "in the tree" : "not in the tree", ys,
+                s1.invalidate_seq, want));
           }
         }
         y_seq = ys;
@@ -249,21 +252,24 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
         const int recorded = ends_recorded.load();
         const Seq global = space->Inspect().invalidate_seq;
         if (recorded != p.invalidators) {
-          v.Add(absl::StrFormat("iteration %d: ReadBegin returned after %d of %d invalidators "
-                                "reached their end",
-                                iteration, recorded, p.invalidators));
+          v.Add(
+              absl::StrFormat("iteration %d: ReadBegin returned after %d of %d invalidators "
+                              "reached their end",
+                              iteration, recorded, p.invalidators));
         }
         for (int i = 0; i < p.invalidators && recorded == p.invalidators; ++i) {
           if (end_seq[i].load() != ys) {
-            v.Add(absl::StrFormat("iteration %d: invalidator %d ended in epoch %#x, Y's seq is "
-                                  "%#x",
-                                  iteration, i, end_seq[i].load(), ys));
+            v.Add(
+                absl::StrFormat("iteration %d: invalidator %d ended in epoch %#x, Y's seq is "
+                                "%#x",
+                                iteration, i, end_seq[i].load(), ys));
           }
         }
         if (got != ys || global != ys + 1) {
-          v.Add(absl::StrFormat("iteration %d: ReadBegin returned %#x (want %#x) with the global "
-                                "seq at %#x (want %#x)",
-                                iteration, got, ys, global, ys + 1));
+          v.Add(
+              absl::StrFormat("iteration %d: ReadBegin returned %#x (want %#x) with the global "
+                              "seq at %#x (want %#x)",
+                              iteration, got, ys, global, ys + 1));
         }
         ended.WaitFor(p.invalidators);  // the invalidators' checks of Y are done
         space->RemoveInterval(y);
@@ -274,8 +280,8 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
     } while (!stop);
   });
 
-  std::printf("[   info   ] %ld iterations, %ld with the insert deferred (odd epoch)\n",
-              iteration, odd_cases);
+  std::printf("[   info   ] %ld iterations, %ld with the insert deferred (odd epoch)\n", iteration,
+              odd_cases);
   CheckQuiet(space, &v, "end");
   // Not vacuous: both cases of the spec ran.
   EXPECT_GT(odd_cases, 0);
@@ -304,9 +310,10 @@ TEST(StressInsert, ReadBeginWaitsWhileInsertsRace) {
     for (const auto& l : live) want.insert(l.begin(), l.end());
     for (const Snapshot::Interval& i : space->Inspect().tree) got.insert(i.sub);
     if (got != want) {
-      v.Add(absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are live (or they "
-                            "differ)",
-                            where, got.size(), want.size()));
+      v.Add(
+          absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are live (or they "
+                          "differ)",
+                          where, got.size(), want.size()));
     }
     ++round;
     stop = round >= rounds || v.count() > 0;
@@ -346,7 +353,8 @@ TEST(StressInsert, ReadBeginWaitsWhileInsertsRace) {
           mine.push_back(sub);
         }
         // read_begin on a live subscription, often the one just inserted.
-        LockedSub* sub = rng.Chance(1, 2) ? mine.back() : mine[rng.Uniform(0, int(mine.size()) - 1)];
+        LockedSub* sub =
+            rng.Chance(1, 2) ? mine.back() : mine[rng.Uniform(0, int(mine.size()) - 1)];
         const Seq seq = sub->ReadBegin();
         read_begins.fetch_add(1, std::memory_order_relaxed);
         const Seq global = space->Inspect().invalidate_seq;

@@ -53,18 +53,19 @@ bool NestInvalidate(IntervalSubscription* s, const Range& r, Seq cur_seq) {
   auto* sub = static_cast<NestSub*>(s);
   const Snapshot snap = sub->space->Inspect();
   if ((cur_seq & 1) == 0 || snap.invalidate_seq != cur_seq) {
-    sub->v->Add(absl::StrFormat("P3: callback on subscription %d with cur_seq %#x while the "
-                                "global seq is %#x",
-                                sub->id, cur_seq, snap.invalidate_seq));
+    sub->v->Add(
+        absl::StrFormat("P3: callback on subscription %d with cur_seq %#x while the "
+                        "global seq is %#x",
+                        sub->id, cur_seq, snap.invalidate_seq));
   }
   const bool in_tree = std::any_of(snap.tree.begin(), snap.tree.end(),
                                    [s](const Snapshot::Interval& i) { return i.sub == s; });
   if (!in_tree || !Overlaps(r, sub->start(), sub->last())) {
-    sub->v->Add(absl::StrFormat("P3: callback on subscription %d (%s the tree) for range "
-                                "[%#x,%#x), which it %s",
-                                sub->id, in_tree ? "in" : "not in", r.start, r.end,
-                                Overlaps(r, sub->start(), sub->last()) ? "overlaps"
-                                                                       : "does not overlap"));
+    sub->v->Add(
+        absl::StrFormat("P3: callback on subscription %d (%s the tree) for range "
+                        "[%#x,%#x), which it %s",
+                        sub->id, in_tree ? "in" : "not in", r.start, r.end,
+                        Overlaps(r, sub->start(), sub->last()) ? "overlaps" : "does not overlap"));
   }
   if (tl_walk != nullptr) tl_walk->emplace_back(sub->id, cur_seq);
   std::lock_guard<std::mutex> l(sub->mu);
@@ -109,9 +110,10 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
           read_begins.fetch_add(1, std::memory_order_relaxed);
           const Seq global = space->Inspect().invalidate_seq;
           if ((seq & 1) == 0 || seq == global) {
-            v.Add(absl::StrFormat("ReadBegin on subscription %d returned %#x with the global seq "
-                                  "at %#x (want odd, and an epoch that is over)",
-                                  sub.id, seq, global));
+            v.Add(
+                absl::StrFormat("ReadBegin on subscription %d returned %#x with the global seq "
+                                "at %#x (want odd, and an epoch that is over)",
+                                sub.id, seq, global));
           }
           Yields(rng, 2);
         }
@@ -143,9 +145,10 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
             for (const auto& c : calls) got.push_back(c.first);
             std::sort(got.begin(), got.end());
             if (got != want) {
-              v.Add(absl::StrFormat("P3: a walk over [%#x,%#x) called %d subscription(s), %d "
-                                    "overlap it (or not the same ones, or one twice)",
-                                    r.start, r.end, got.size(), want.size()));
+              v.Add(
+                  absl::StrFormat("P3: a walk over [%#x,%#x) called %d subscription(s), %d "
+                                  "overlap it (or not the same ones, or one twice)",
+                                  r.start, r.end, got.size(), want.size()));
             }
             for (const auto& c : calls) {
               if (c.second != calls.front().second) {
@@ -155,23 +158,25 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
             }
             if (!calls.empty()) {
               if (held != 0 && calls.front().second != held) {
-                v.Add(absl::StrFormat("P3: a nested walk got cur_seq %#x while this thread "
-                                      "holds epoch %#x open",
-                                      calls.front().second, held));
+                v.Add(
+                    absl::StrFormat("P3: a nested walk got cur_seq %#x while this thread "
+                                    "holds epoch %#x open",
+                                    calls.front().second, held));
               }
               held = calls.front().second;
             }
             const Snapshot snap = space->Inspect();
             if (held != 0 && snap.invalidate_seq != held) {
-              v.Add(absl::StrFormat("this thread holds %d start(s) of epoch %#x open, but the "
-                                    "global seq is %#x",
-                                    open.size(), held, snap.invalidate_seq));
+              v.Add(
+                  absl::StrFormat("this thread holds %d start(s) of epoch %#x open, but the "
+                                  "global seq is %#x",
+                                  open.size(), held, snap.invalidate_seq));
             } else if (held == 0 && (snap.invalidate_seq & 1) != 0) {
               held = snap.invalidate_seq;  // another thread's epoch, kept alive by ours
             }
             if (snap.active_invalidate_ranges < long(open.size())) {
-              v.Add(absl::StrFormat("this thread holds %d start(s) open, active is %d",
-                                    open.size(), snap.active_invalidate_ranges));
+              v.Add(absl::StrFormat("this thread holds %d start(s) open, active is %d", open.size(),
+                                    snap.active_invalidate_ranges));
             }
             Yields(rng, 2);
           }
@@ -181,9 +186,10 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
             if (!open.empty() && held != 0) {
               const Seq global = space->Inspect().invalidate_seq;
               if (global != held) {
-                v.Add(absl::StrFormat("an end that was not the last closed epoch %#x (the "
-                                      "global seq is %#x with %d start(s) of it still open)",
-                                      held, global, open.size()));
+                v.Add(
+                    absl::StrFormat("an end that was not the last closed epoch %#x (the "
+                                    "global seq is %#x with %d start(s) of it still open)",
+                                    held, global, open.size()));
               }
             }
             Yields(rng, 2);
@@ -194,9 +200,10 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
     } while (!stop);
   });
 
-  std::printf("[   info   ] %ld rounds: %ld starts (%ld nested), %ld callbacks, %ld "
-              "read_begin\n",
-              round, starts.load(), nested_starts.load(), callbacks.load(), read_begins.load());
+  std::printf(
+      "[   info   ] %ld rounds: %ld starts (%ld nested), %ld callbacks, %ld "
+      "read_begin\n",
+      round, starts.load(), nested_starts.load(), callbacks.load(), read_begins.load());
   CheckQuiet(space, &v, "end");
   EXPECT_GT(nested_starts.load(), 0);
   EXPECT_GT(callbacks.load(), 0);

@@ -31,14 +31,13 @@ namespace {
 
 using fuzz::Driver;
 using fuzz::kTablePages;
-using fuzz::PageTable;
 using fuzz::PagesOfRange;
+using fuzz::PageTable;
 
 constexpr int kInvalidators = 2;
 constexpr int kRounds = 50000;
 constexpr int kOpsPerRound = 30;
-constexpr std::array<PageRange, 4> kSubPages = {
-    {{0, 10}, {8, 20}, {18, kTablePages}, {4, 28}}};
+constexpr std::array<PageRange, 4> kSubPages = {{{0, 10}, {8, 20}, {18, kTablePages}, {4, 28}}};
 constexpr int kSubs = kSubPages.size();
 constexpr int kPairing = 2;
 constexpr int kFailing = 2;
@@ -135,18 +134,20 @@ TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
                                     r.blockable ? "blockable" : "non-blockable", st.ToString()));
             }
             if (tl_open_classic_starts != 0) {
-              v.Add(absl::StrFormat("P8: after a failed start this thread still holds %d "
-                                    "classic start(s) without an end",
-                                    tl_open_classic_starts));
+              v.Add(
+                  absl::StrFormat("P8: after a failed start this thread still holds %d "
+                                  "classic start(s) without an end",
+                                  tl_open_classic_starts));
               tl_open_classic_starts = 0;
             }
             continue;
           }
           ok_starts.fetch_add(1, std::memory_order_relaxed);
           if (tl_open_classic_starts != kPairing) {
-            v.Add(absl::StrFormat("after a successful start this thread holds %d classic "
-                                  "start(s), want %d",
-                                  tl_open_classic_starts, kPairing));
+            v.Add(
+                absl::StrFormat("after a successful start this thread holds %d classic "
+                                "start(s), want %d",
+                                tl_open_classic_starts, kPairing));
           }
           pt.Change(PagesOfRange(r));
           Yields(rng, 2);
@@ -164,10 +165,10 @@ TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
 
   long classic_failures = 0;
   for (const CountingClassic& c : failing) classic_failures += c.failures.load();
-  std::printf("[   info   ] %ld rounds: %ld starts ok, %ld failed (%ld interval callbacks "
-              "refused, %ld classic starts refused)\n",
-              round, ok_starts.load(), failed_starts.load(), g_interval_failures.load(),
-              classic_failures);
+  std::printf(
+      "[   info   ] %ld rounds: %ld starts ok, %ld failed (%ld interval callbacks "
+      "refused, %ld classic starts refused)\n",
+      round, ok_starts.load(), failed_starts.load(), g_interval_failures.load(), classic_failures);
   CheckQuiet(space, &v, "end");
   // Not vacuous: both kinds of failure happened.
   EXPECT_GT(g_interval_failures.load(), 0);

@@ -88,17 +88,19 @@ bool IntervalCb(IntervalSubscription* s, const Range& r, Seq cur_seq) {
   Iteration* const it = sub->it;  // reads the subscription: freed memory if removed
   sub->calls.fetch_add(1);
   if (it->interval_removed[sub->id].load()) {
-    it->v->Add(absl::StrFormat("iteration %d: P5: invalidate on interval %d after its "
-                               "RemoveInterval returned",
-                               it->index, sub->id));
+    it->v->Add(
+        absl::StrFormat("iteration %d: P5: invalidate on interval %d after its "
+                        "RemoveInterval returned",
+                        it->index, sub->id));
   }
   if (r.event == Event::kRelease) {
     it->release_invalidates[sub->id].fetch_add(1);
     it->released = true;
   } else if (it->released.load()) {
-    it->v->Add(absl::StrFormat("iteration %d: P9: %s invalidate on interval %d after the "
-                               "RELEASE walk",
-                               it->index, EventName(r.event), sub->id));
+    it->v->Add(
+        absl::StrFormat("iteration %d: P9: %s invalidate on interval %d after the "
+                        "RELEASE walk",
+                        it->index, EventName(r.event), sub->id));
   }
   sub->SetSeq(cur_seq);
   return true;
@@ -115,9 +117,10 @@ RelClassic* Alive(ClassicSubscription* s, const char* callback) {
                                it->index, callback, c->id));
   }
   if (!c->got && it->unregistered[c->id].load()) {
-    it->v->Add(absl::StrFormat("iteration %d: %s of registered subscriber %d after "
-                               "UnregisterClassic returned",
-                               it->index, callback, c->id));
+    it->v->Add(
+        absl::StrFormat("iteration %d: %s of registered subscriber %d after "
+                        "UnregisterClassic returned",
+                        it->index, callback, c->id));
   }
   return c;
 }
@@ -151,8 +154,8 @@ void FreeCb(ClassicSubscription* s) {
   auto* c = static_cast<RelClassic*>(s);
   Iteration* const it = c->it;
   if (it->frees[c->id].fetch_add(1) != 0) {
-    it->v->Add(absl::StrFormat("iteration %d: get/put subscriber %d freed twice", it->index,
-                               c->id));
+    it->v->Add(
+        absl::StrFormat("iteration %d: get/put subscriber %d freed twice", it->index, c->id));
   }
   delete c;
 }
@@ -180,8 +183,8 @@ void BuildIteration(Iteration* it, Rng& rng) {
   for (int i = 0; i < kIntervals; ++i) {
     it->intervals[i] = new RelInterval(it, i);
     const PageRange p = RandomPages(rng);
-    const absl::Status st = sp->InsertInterval(it->intervals[i], p.start(), p.length(),
-                                               &kIntervalOps);
+    const absl::Status st =
+        sp->InsertInterval(it->intervals[i], p.start(), p.length(), &kIntervalOps);
     if (!st.ok()) v->Add("InsertInterval failed: " + st.ToString());
   }
   for (int i = 0; i < kRegistered; ++i) {
@@ -218,12 +221,12 @@ void CheckAndTearDown(Iteration* it) {
   if (s.users != 0 || !s.released || s.refs != 1 || s.pending_frees != 0 || !s.classic.empty() ||
       !s.tree.empty() || !s.deferred.empty() || s.active_invalidate_ranges != 0 ||
       s.open_invalidations != 0) {
-    v->Add(absl::StrFormat("iteration %d: after release and cleanup: users=%d released=%d "
-                           "refs=%d (want 1: ours) pending_frees=%d classic=%d tree=%d "
-                           "deferred=%d active=%d open=%d",
-                           it->index, s.users, s.released, s.refs, s.pending_frees,
-                           s.classic.size(), s.tree.size(), s.deferred.size(),
-                           s.active_invalidate_ranges, s.open_invalidations));
+    v->Add(absl::StrFormat(
+        "iteration %d: after release and cleanup: users=%d released=%d "
+        "refs=%d (want 1: ours) pending_frees=%d classic=%d tree=%d "
+        "deferred=%d active=%d open=%d",
+        it->index, s.users, s.released, s.refs, s.pending_frees, s.classic.size(), s.tree.size(),
+        s.deferred.size(), s.active_invalidate_ranges, s.open_invalidations));
   }
   for (int i = 0; i < kIntervals; ++i) {
     const int n = it->release_invalidates[i].load();
@@ -235,18 +238,18 @@ void CheckAndTearDown(Iteration* it) {
   }
   for (int i = 0; i < kRegistered; ++i) {
     if (it->registered_releases[i].load() != 1) {
-      v->Add(absl::StrFormat("iteration %d: P9: registered subscriber %d released %d times "
-                             "(want exactly once)",
-                             it->index, i, it->registered_releases[i].load()));
+      v->Add(
+          absl::StrFormat("iteration %d: P9: registered subscriber %d released %d times "
+                          "(want exactly once)",
+                          it->index, i, it->registered_releases[i].load()));
     }
   }
   for (int k = 0; k < kGetKinds; ++k) {
-    if (it->allocs[k].load() != 1 || it->frees[k].load() != 1 ||
-        it->got_releases[k].load() > 1) {
-      v->Add(absl::StrFormat("iteration %d: get/put kind %d: %d alloc(s), %d free(s), %d "
-                             "release(s) (want 1, 1, at most 1)",
-                             it->index, k, it->allocs[k].load(), it->frees[k].load(),
-                             it->got_releases[k].load()));
+    if (it->allocs[k].load() != 1 || it->frees[k].load() != 1 || it->got_releases[k].load() > 1) {
+      v->Add(absl::StrFormat(
+          "iteration %d: get/put kind %d: %d alloc(s), %d free(s), %d "
+          "release(s) (want 1, 1, at most 1)",
+          it->index, k, it->allocs[k].load(), it->frees[k].load(), it->got_releases[k].load()));
     }
   }
   sp->Drop();  // the last reference: frees the space
@@ -291,7 +294,7 @@ TEST(StressRelease, ReleaseRacingUnregisterAndPut) {
           Yields(rng, 40);
           sp->PutUser();
           break;
-        case 1: {  // unregister, and remove some interval subscriptions
+        case 1: {                    // unregister, and remove some interval subscriptions
           std::vector<int> actions;  // >= 0: registered slot; < 0: -1 - interval
           for (int i = 0; i < kRegistered; ++i) actions.push_back(i);
           for (int i = kKept; i < kIntervals; ++i) actions.push_back(-1 - i);
@@ -341,9 +344,10 @@ TEST(StressRelease, ReleaseRacingUnregisterAndPut) {
     }
   });
 
-  std::printf("[   info   ] %ld iterations; registered/get releases: %ld by the space's "
-              "release, %ld by unregister\n",
-              done, by_space, by_unregister);
+  std::printf(
+      "[   info   ] %ld iterations; registered/get releases: %ld by the space's "
+      "release, %ld by unregister\n",
+      done, by_space, by_unregister);
   ExpectNoViolations(v, seed);
   // Not vacuous: release won some races and unregister others.
   EXPECT_GT(by_space, 0);

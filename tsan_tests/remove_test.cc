@@ -39,9 +39,9 @@ struct GenSub : IntervalSubscription {
   GenSub(RemoveWorld* w, uint64_t g) : world(w), gen(g) {}
   RemoveWorld* const world;
   const uint64_t gen;
-  std::mutex mu;  // the driver's user lock
-  long calls = 0;          // guarded by mu
-  Seq last_cur_seq = 0;    // guarded by mu
+  std::mutex mu;         // the driver's user lock
+  long calls = 0;        // guarded by mu
+  Seq last_cur_seq = 0;  // guarded by mu
 };
 
 struct RemoveWorld {
@@ -56,9 +56,10 @@ struct RemoveWorld {
 
   void CheckNotRemoved(uint64_t gen, const char* when) {
     if (removed[gen].load(std::memory_order_acquire) != 0) {
-      v->Add(absl::StrFormat("P5: invalidate callback (%s) on subscription generation %d after "
-                             "its RemoveInterval returned",
-                             when, gen));
+      v->Add(
+          absl::StrFormat("P5: invalidate callback (%s) on subscription generation %d after "
+                          "its RemoveInterval returned",
+                          when, gen));
     }
   }
 };
@@ -105,9 +106,10 @@ TEST(StressRemove, NoCallbackAfterRemoveReturns) {
     std::set<const IntervalSubscription*> got;
     for (const Snapshot::Interval& i : space->Inspect().tree) got.insert(i.sub);
     if (got != want) {
-      v.Add(absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are inserted and "
-                            "not removed (or they differ)",
-                            where, got.size(), want.size()));
+      v.Add(
+          absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are inserted and "
+                          "not removed (or they differ)",
+                          where, got.size(), want.size()));
     }
     ++round;
     stop = round >= rounds || v.count() > 0;
@@ -170,10 +172,11 @@ TEST(StressRemove, NoCallbackAfterRemoveReturns) {
     } while (!stop);
   });
 
-  std::printf("[   info   ] %ld rounds: %ld inserts, %ld removes while invalidating, %ld "
-              "callbacks, %ld EAGAIN\n",
-              round, inserts.load(), world.removes_while_invalidating.load(),
-              world.callbacks.load(), eagain.load());
+  std::printf(
+      "[   info   ] %ld rounds: %ld inserts, %ld removes while invalidating, %ld "
+      "callbacks, %ld EAGAIN\n",
+      round, inserts.load(), world.removes_while_invalidating.load(), world.callbacks.load(),
+      eagain.load());
   CheckQuiet(space, &v, "end");
   // Not vacuous: callbacks ran, and removes raced open invalidations.
   EXPECT_GT(world.callbacks.load(), 0);

@@ -122,9 +122,9 @@ void CheckQuiet(AddressSpace* space, Violations* v, std::string_view where) {
   const Snapshot s = space->Inspect();
   if (s.active_invalidate_ranges != 0 || (s.invalidate_seq & 1) != 0 || !s.deferred.empty() ||
       s.open_invalidations != 0) {
-    v->Add(absl::StrFormat(
-        "P1 at %s: active=%d seq=%#x deferred=%d open=%d (want 0, even, 0, 0)", where,
-        s.active_invalidate_ranges, s.invalidate_seq, s.deferred.size(), s.open_invalidations));
+    v->Add(absl::StrFormat("P1 at %s: active=%d seq=%#x deferred=%d open=%d (want 0, even, 0, 0)",
+                           where, s.active_invalidate_ranges, s.invalidate_seq, s.deferred.size(),
+                           s.open_invalidations));
   }
   for (const Snapshot::Interval& i : s.tree) {
     if ((i.seq & 1) == 0) {
