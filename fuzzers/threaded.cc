@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <latch>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -85,7 +84,12 @@ void RunThreaded(const Program& program) {
   ThreadHost host(program);
   ConcurrentWorld world(program, &host);
   const int n = static_cast<int>(program.threads.size());
-  std::latch start(n);
+  // The start gate: a mutex and a condition variable, not std::latch, whose wait
+  // on a ptrdiff_t counter goes through libstdc++ 12's proxy waiter pool, where we
+  // saw a run of one thread and no ops never start (the watchdog fired).
+  std::mutex start_mu;
+  std::condition_variable start_cv;
+  int arrived = 0;
   std::mutex done_mu;
   std::condition_variable done_cv;
   int done = 0;
@@ -96,7 +100,11 @@ void RunThreaded(const Program& program) {
       t_thread_index = t;
       {
         CallbackSink::Scope scope(&world);
-        start.arrive_and_wait();
+        {
+          std::unique_lock<std::mutex> l(start_mu);
+          if (++arrived == n) start_cv.notify_all();
+          start_cv.wait(l, [&] { return arrived == n; });
+        }
         world.RunThread(t);
       }
       t_thread_index = -1;

@@ -10,7 +10,7 @@ Ways (each skipped, and said so, if its binary is not built):
   concurrent   concurrent_fuzzer_mut_<m>, libFuzzer, -seed=<seed>
   tsan         tsan_stress_mut_<m>: the TSan stress suite on real threads,
                NF_SEED=<seed>, until it fails or the budget ends
-  naive        naive_fuzzer_mut_<m>: random programs on real threads, no coverage
+  naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
 Wall-clock time is measured here because this is a benchmark: it is printed,
@@ -45,7 +45,7 @@ TREES = {
     "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}"),
     "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}"),
     "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}"),
-    "naive": ("asan", "build/asan", "mutants/naive_fuzzer_mut_{m}"),
+    "naive": ("asan", "build/asan", "mutants/naive_baseline_mut_{m}"),
 }
 
 

@@ -1,9 +1,9 @@
-// fuzzers/naive_fuzzer.cc: the naive baseline of `./nf mutants`. Random op
+// fuzzers/naive_baseline.cc: the naive baseline of `./nf mutants`. Random op
 // programs (the shared codec over seeded random bytes) run on OS threads
 // (threaded.h): no coverage guidance, no schedule control. It answers "what would
 // a plain random stress test find in the same time?".
 //
-//   NF_SEED=<n> (default 1)  NF_BUDGET_SECONDS=<s> (default 60)  naive_fuzzer
+//   NF_SEED=<n> (default 1)  NF_BUDGET_SECONDS=<s> (default 60)  naive_baseline
 //
 // The byte stream is a pure function of the seed; the interleavings are the OS's,
 // so a failure is not reproducible by seed alone (that is the point of the
@@ -34,7 +34,7 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 int main() {
   const uint64_t seed = EnvOr("NF_SEED", 1);
   const uint64_t budget = EnvOr("NF_BUDGET_SECONDS", 60);
-  std::printf("naive_fuzzer: seed %llu, budget %llu s\n", static_cast<unsigned long long>(seed),
+  std::printf("naive_baseline: seed %llu, budget %llu s\n", static_cast<unsigned long long>(seed),
               static_cast<unsigned long long>(budget));
   std::fflush(stdout);
   std::mt19937_64 rng(seed);
