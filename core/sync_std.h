@@ -2,8 +2,8 @@
 // Include core/sync.h, not this file.
 //
 // Built on std::mutex, std::condition_variable and std::atomic, deliberately not on
-// absl::Mutex: the Abseil we build against is not TSan-instrumented and gives false
-// race reports (see README, "Why not absl::Mutex").
+// Abseil's mutex: the Abseil we build against is not TSan-instrumented and gives false
+// race reports (see the README section on why the seam avoids it).
 #ifndef NF_CORE_SYNC_STD_H_
 #define NF_CORE_SYNC_STD_H_
 
