@@ -3,7 +3,8 @@
 #
 #   ./nf setup      install the Debian packages the project needs (only those missing)
 #   ./nf fuzz       build the fuzz targets and fuzz on all cores for N minutes
-#   ./nf test       build dev, asan, ubsan and tsan, and run ctest in each
+#   ./nf test       build dev, asan, ubsan and tsan, run ctest in each, then the
+#                   OSS-Fuzz build check (tools/oss_fuzz_check.sh)
 #   ./nf help       everything else
 #
 # Every subcommand but help first runs ensure_deps (one dpkg-query call when all
@@ -19,6 +20,8 @@ readonly ROOT
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
                    libgtest-dev libbenchmark-dev python3)
 readonly TEST_PRESETS=(dev asan ubsan tsan)
+# What ./nf test runs: the presets, then the OSS-Fuzz emulation (not a CMake preset).
+readonly TEST_STAGES=("${TEST_PRESETS[@]}" oss-fuzz)
 
 usage() {
   cat <<'EOF'
@@ -32,11 +35,13 @@ usage: ./nf <command> [options]
                               a crash prints its file and decoded program, exit 1;
                               --engine afl: AFL++ on one target (tools/afl_fuzz.sh)
   test [--preset P]... [--label L] [--timeout S] [--verbose]
-                              build and ctest the presets dev, asan, ubsan, tsan (or the
-                              P given; repeat or comma-separate); L: ctest -L regex
-                              (label tsan runs in the tsan and asan presets only);
+                              build and ctest the presets dev, asan, ubsan, tsan, then
+                              run oss-fuzz-check (stage oss-fuzz: one test per target
+                              and sanitizer); or only the P given (repeat or
+                              comma-separate); L: ctest -L regex, presets only (label
+                              tsan runs in the tsan and asan presets only);
                               S: per-test timeout (default 300); logs in
-                              build/<preset>/nf-test.log; last line "N passed, N failed"
+                              build/<stage>/nf-test.log; last line "N passed, N failed"
   decode FILE                 print any input file as a text program (nf_tool)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
   replay [--sequential] FILE...
@@ -293,6 +298,29 @@ test_preset() {
   fi
 }
 
+# test_oss_fuzz: tools/oss_fuzz_check.sh as a test stage; each row of its table
+# (a target under a sanitizer, or a failed build) counts as one test.
+test_oss_fuzz() {
+  local dir=$ROOT/build/oss-fuzz start=$SECONDS rc=0 passed failed note=""
+  local log=$dir/nf-test.log
+  mkdir -p "$dir"
+  say "oss-fuzz: OSS-Fuzz build emulation and build check (log: build/oss-fuzz/nf-test.log)"
+  "$ROOT/tools/oss_fuzz_check.sh" >"$log" 2>&1 || rc=$?
+  passed=$(grep -cE '^[A-Za-z_(][^ ]* +(address|undefined) .* PASS$' "$log" || true)
+  failed=$(grep -cE '^[A-Za-z_(][^ ]* +(address|undefined) .* FAIL$' "$log" || true)
+  if ((rc != 0 && failed == 0)); then
+    failed=1
+    note="; oss_fuzz_check.sh exited with status $rc, counted as 1 failed"
+  fi
+  PASSED=$((PASSED + passed))
+  FAILED=$((FAILED + failed))
+  printf 'oss-fuzz: %d passed, %d failed (%d s%s)\n' "$passed" "$failed" $((SECONDS - start)) "$note"
+  if ((failed > 0)); then
+    show_tail "$log" 40 1
+    return 1
+  fi
+}
+
 cmd_test() {
   local -a presets=()
   local label="" timeout=300 p
@@ -312,16 +340,23 @@ cmd_test() {
   if ! is_uint "$timeout" || ((10#$timeout == 0)); then
     usage_error "test: --timeout needs a number of seconds"
   fi
-  ((${#presets[@]})) || presets=("${TEST_PRESETS[@]}")
+  if ((${#presets[@]} == 0)); then
+    presets=("${TEST_PRESETS[@]}")
+    [[ -n $label ]] || presets+=(oss-fuzz)  # a label selects ctest tests only
+  fi
   for p in "${presets[@]}"; do
-    [[ " ${TEST_PRESETS[*]} " == *" $p "* ]] ||
-      usage_error "test: no test preset '$p' (have: ${TEST_PRESETS[*]})"
+    [[ " ${TEST_STAGES[*]} " == *" $p "* ]] ||
+      usage_error "test: no test preset '$p' (have: ${TEST_STAGES[*]})"
   done
   ensure_deps
 
   local failed_presets=()
   for p in "${presets[@]}"; do
-    test_preset "$p" "$timeout" "$label" || failed_presets+=("$p")
+    if [[ $p == oss-fuzz ]]; then
+      test_oss_fuzz || failed_presets+=("$p")
+    else
+      test_preset "$p" "$timeout" "$label" || failed_presets+=("$p")
+    fi
   done
   ((${#failed_presets[@]} == 0)) || say "failing: ${failed_presets[*]}"
   printf '%d passed, %d failed\n' "$PASSED" "$FAILED"

@@ -6,6 +6,7 @@
 // default build compiles none of them.
 #include "core/notifier.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +73,10 @@ struct AddressSpace::Subscriptions {
   IntervalSubscription* deferred ABSL_GUARDED_BY(lock) = nullptr;
   // Waiters in ReadBegin and RemoveInterval; woken when an odd epoch ends.
   sync::WaitQueue wq;
+  // Set, under `lock`, by a thread that is about to wait on `wq` for the odd
+  // epoch to end; the end that closes the epoch (also under `lock`) wakes `wq`
+  // only if it is set. Most epochs have no waiter, and a wake costs a lock.
+  bool epoch_waiters ABSL_GUARDED_BY(lock) = false;
   // The classic subscribers: written under `lock`, read under `srcu`.
   sync::Atomic<ClassicSubscription*> list_head{nullptr};
   sync::ReadSide srcu;
@@ -157,28 +162,40 @@ void AddressSpace::Drop() {
 // The exclusion between invalidations and registration. Reader-preferring: a
 // waiting registration does not stop new (or nested) invalidations.
 
+// A thread that finds it must wait says so (exclusion_waiters_, under the lock)
+// before WaitUntil reads the queue's generation again, so an end that sees no
+// waiter can skip the wake: the common case, an invalidation with no
+// registration anywhere near, then costs no wake-up at all.
+
 void AddressSpace::BeginInvalidation() {
   exclusion_wq_.WaitUntil([this] {
     sync::MutexLock l(&exclusion_mu_);
-    if (registering_) return false;
+    if (registering_) {
+      exclusion_waiters_ = true;
+      return false;
+    }
     ++running_invalidations_;
     return true;
   });
 }
 
 void AddressSpace::EndInvalidationExclusion() {
-  bool idle;
+  bool wake;
   {
     sync::MutexLock l(&exclusion_mu_);
-    idle = --running_invalidations_ == 0;
+    wake = --running_invalidations_ == 0 && exclusion_waiters_;
+    if (wake) exclusion_waiters_ = false;
   }
-  if (idle) exclusion_wq_.WakeAll();
+  if (wake) exclusion_wq_.WakeAll();
 }
 
 void AddressSpace::BeginRegistration() {
   exclusion_wq_.WaitUntil([this] {
     sync::MutexLock l(&exclusion_mu_);
-    if (registering_ || running_invalidations_ > 0) return false;
+    if (registering_ || running_invalidations_ > 0) {
+      exclusion_waiters_ = true;
+      return false;
+    }
     registering_ = true;
     return true;
   });
@@ -188,6 +205,7 @@ void AddressSpace::EndRegistration() {
   {
     sync::MutexLock l(&exclusion_mu_);
     registering_ = false;
+    exclusion_waiters_ = false;
   }
   exclusion_wq_.WakeAll();
 }
@@ -220,7 +238,7 @@ void IntervalSubscription::SetSeq(Seq cur_seq) {
   // itself, outside the driver's lock (set_seq_outside_lock, see Walk).
   return;
 #endif
-  seq_.Store(cur_seq);
+  seq_.Store(cur_seq, std::memory_order_release);  // ordered by the user lock
 }
 
 absl::Status AddressSpace::InsertInterval(IntervalSubscription* sub, uint64_t start,
@@ -265,15 +283,16 @@ absl::Status AddressSpace::InsertInterval(IntervalSubscription* sub, uint64_t st
       } else {
         // Partial exclusion: a running invalidation may cover the new range, so
         // open an odd epoch; the new subscription sees a collision until it ends.
-        s->invalidate_seq.Store(global | 1);
+        s->invalidate_seq.Store(global | 1, std::memory_order_release);
         s->itree.Insert(sub->node());
         sub->state_ = IntervalSubscription::State::kInTree;
       }
-      sub->seq_.Store(s->invalidate_seq.Load());
+      sub->seq_.Store(s->invalidate_seq.Load(), std::memory_order_release);
     } else {
       s->itree.Insert(sub->node());
       sub->state_ = IntervalSubscription::State::kInTree;
-      sub->seq_.Store(global - 1);  // odd, and not equal to the global seq
+      // Odd, and not equal to the global seq.
+      sub->seq_.Store(global - 1, std::memory_order_release);
     }
   }
 #if defined(NF_MUTANT_ops_after_insert)
@@ -315,6 +334,7 @@ void AddressSpace::RemoveInterval(IntervalSubscription* sub) {
         sub->state_ = State::kDeferredRemove;
         seq = s->invalidate_seq.Load();
         wait = true;
+        s->epoch_waiters = true;
       }
     } else {
       s->itree.Remove(sub->node());
@@ -353,6 +373,7 @@ Seq AddressSpace::ReadBegin(IntervalSubscription* sub) {
     sync::MutexLock l(&s->lock);
     seq = sub->seq_.Load();
     invalidating = seq == s->invalidate_seq.Load();
+    if (invalidating) s->epoch_waiters = true;
   }
   // This subscription is being invalidated now: wait for the epoch to end. The
   // caller's ReadRetry then decides; no loop here.
@@ -374,7 +395,9 @@ absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t f
     sync::MutexLock l(&s->lock);
     ++s->active;
     if (first <= last) node = s->itree.FirstOverlap(first, last);
-    if (node != nullptr) s->invalidate_seq.Store(s->invalidate_seq.Load() | 1);
+    if (node != nullptr) {
+      s->invalidate_seq.Store(s->invalidate_seq.Load() | 1, std::memory_order_release);
+    }
     cur_seq = s->invalidate_seq.Load();
   }
   for (; node != nullptr; node = internal::IntervalTree::NextOverlap(node, first, last)) {
@@ -417,11 +440,14 @@ absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t f
 // mn_itree_inv_end: the last end of an odd epoch makes the seq even, applies the
 // deferred list, then wakes every waiter.
 void AddressSpace::IntervalInvalidateEnd(Subscriptions* s) {
+  bool wake;
   {
     sync::MutexLock l(&s->lock);
     --s->active;
     if (s->active > 0 || !IsOdd(s->invalidate_seq.Load())) return;
-    s->invalidate_seq.Store(s->invalidate_seq.Load() + 1);
+    s->invalidate_seq.Store(s->invalidate_seq.Load() + 1, std::memory_order_release);
+    wake = s->epoch_waiters;
+    s->epoch_waiters = false;
     using State = IntervalSubscription::State;
     while (IntervalSubscription* sub = s->deferred) {
       // The new seq is visible to lockless readers before the drain is done: a
@@ -439,7 +465,7 @@ void AddressSpace::IntervalInvalidateEnd(Subscriptions* s) {
       }
     }
   }
-  s->wq.WakeAll();
+  if (wake) s->wq.WakeAll();
 }
 
 absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {

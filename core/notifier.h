@@ -359,6 +359,8 @@ class AddressSpace {
   sync::Mutex exclusion_mu_;
   long running_invalidations_ ABSL_GUARDED_BY(exclusion_mu_) = 0;
   bool registering_ ABSL_GUARDED_BY(exclusion_mu_) = false;
+  // A thread waits on exclusion_wq_ (see BeginInvalidation).
+  bool exclusion_waiters_ ABSL_GUARDED_BY(exclusion_mu_) = false;
   sync::WaitQueue exclusion_wq_;
 };
 

@@ -38,11 +38,18 @@ class ABSL_LOCKABLE Mutex {
   std::mutex mu_;
 };
 
-// A generation counter makes WaitUntil immune to lost wakeups: the generation is
-// read before cond() is evaluated, and any WakeAll() after that read bumps it.
-// WakeAll() with no waiter returns at once: a waiter registers (waiters_++, a
-// full fence) before it evaluates cond(), and a waker fences after its change and
-// before it reads waiters_, so one of them sees the other (Dekker's argument).
+// WaitUntil reads a generation counter under the queue's mutex, evaluates cond()
+// without it, then sleeps only while the generation is unchanged; WakeAll bumps
+// the generation under the same mutex. The mutex orders the two, so no wakeup is
+// lost: either the wake's critical section came before the read, and cond()
+// (evaluated after it) sees the change, or it came after, and the sleep ends.
+//
+// WakeAll always takes the mutex. A lock-free "no waiter" check would need a
+// store-load fence on the waker's side, which costs more than this uncontended
+// lock on x86 (an mfence: about 19 ns on these machines, against 3 ns for a lock
+// and unlock), and which ThreadSanitizer does not model. Callers that wake often
+// and rarely have waiters skip the call themselves, under their own lock (see
+// AddressSpace::IntervalInvalidateEnd).
 class WaitQueue {
  public:
   WaitQueue() = default;
@@ -51,25 +58,20 @@ class WaitQueue {
 
   template <typename Cond>
   void WaitUntil(Cond cond) {
-    if (cond()) return;  // the common case: no wait, no queue lock
-    waiters_.fetch_add(1);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (cond()) return;
     for (;;) {
       uint64_t seen;
       {
         std::lock_guard<std::mutex> g(mu_);
         seen = generation_;
       }
-      if (cond()) break;
+      if (cond()) return;
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return generation_ != seen; });
     }
-    waiters_.fetch_sub(1);
   }
 
   void WakeAll() {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (waiters_.load() == 0) return;
     // Notify under the lock: a waiter that returns may destroy this queue.
     std::lock_guard<std::mutex> g(mu_);
     ++generation_;
@@ -77,7 +79,6 @@ class WaitQueue {
   }
 
  private:
-  std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;

@@ -13,11 +13,22 @@ Ways (each skipped, and said so, if its binary is not built):
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
+A control row, `none`, runs every way on the correct core in the same way: a
+"found" there is a false alarm of that way, and says its other cells are noise.
+The summary under the table counts, per way, the mutants found, and compares
+the toolkit (for each mutant, its fastest way among the fuzzers and the TSan
+suite) with the naive baseline: the ratio of median times to first detection.
+
+Runs are independent single-threaded processes (the TSan suite and the naive
+baseline start OS threads, but one run at a time still fits one core); --jobs N
+runs N of them side by side, for a machine with N cores to spare.
+
 Wall-clock time is measured here because this is a benchmark: it is printed,
 never asserted. Output: a Markdown table (stdout and build/mutants/matrix.md) and
 a CSV (build/mutants/matrix.csv), both with the machine and the date.
 """
 import argparse
+import concurrent.futures
 import csv
 import datetime
 import os
@@ -38,15 +49,27 @@ MUTANTS = [
     "eagain_leaks_epoch", "set_seq_outside_lock", "skip_set_seq",
     "free_without_grace_period", "ops_after_insert",
 ]
+CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]
+TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
 # Build trees: libFuzzer ways in a fuzz-preset tree, the TSan suite in a
 # tsan-preset tree, the naive baseline in an asan-preset tree; all with mutants.
+# Each: (preset, tree, binary of a mutant, binary of the correct core).
 TREES = {
-    "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}"),
-    "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}"),
-    "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}"),
-    "naive": ("asan", "build/asan", "mutants/naive_baseline_mut_{m}"),
+    "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}",
+                   "fuzzers/sequential_fuzzer"),
+    "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}",
+                   "fuzzers/concurrent_fuzzer"),
+    "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}",
+             "tsan_tests/tsan_stress"),
+    "naive": ("asan", "build/asan", "mutants/naive_baseline_mut_{m}", "fuzzers/naive_baseline"),
 }
+
+
+def binary_of(way, mutant):
+    """The binary's path in its tree, relative to the tree."""
+    _, _, pattern, control = TREES[way]
+    return control if mutant == CONTROL else pattern.format(m=mutant)
 
 
 def log(msg):
@@ -56,9 +79,9 @@ def log(msg):
 def build(ways, mutants):
     by_tree = {}
     for w in ways:
-        preset, tree, pattern = TREES[w]
+        preset, tree, _, _ = TREES[w]
         by_tree.setdefault((preset, tree), []).extend(
-            pattern.format(m=m).split("/")[-1] for m in mutants)
+            binary_of(w, m).split("/")[-1] for m in mutants)
     available = set()
     for (preset, tree), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
@@ -84,8 +107,7 @@ def build(ways, mutants):
 
 
 def run_one(way, mutant, seed, budget):
-    preset, tree, pattern = TREES[way]
-    binary = os.path.join(ROOT, tree, pattern.format(m=mutant))
+    binary = os.path.join(ROOT, TREES[way][1], binary_of(way, mutant))
     work = tempfile.mkdtemp(prefix=f"nf-mut-{way}-")
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=0"
@@ -131,40 +153,107 @@ def run_one(way, mutant, seed, budget):
             "what": signature(out) if detected else ""}
 
 
+def summarize(rows, mutants, ways):
+    """Per-way counts, and the toolkit against the naive baseline."""
+    def cell(m, w):
+        return next((r for r in rows if r["mutant"] == m and r["way"] == w), None)
+
+    def median_s(m, w):
+        r = cell(m, w)
+        return float(r["median_s"]) if r and r["median_s"] else None
+
+    real = [m for m in mutants if m != CONTROL]
+    lines = []
+    for w in ways:
+        found = [m for m in real if median_s(m, w) is not None]
+        lines.append(f"- {w}: found {len(found)} of {len(real)} mutants")
+    if CONTROL in mutants:
+        alarms = [w for w in ways if median_s(CONTROL, w) is not None]
+        lines.append("- control (correct core): " + (
+            "no way reported anything" if not alarms else
+            "FALSE ALARMS from " + ", ".join(alarms) + ": their cells above are not evidence"))
+    tk_ways = [w for w in ways if w in TOOLKIT_WAYS]
+    if "naive" in ways and tk_ways:
+        tk_found, naive_found, ratios, only_tk, only_naive = 0, 0, [], [], []
+        for m in real:
+            times = [t for t in (median_s(m, w) for w in tk_ways) if t is not None]
+            best = min(times) if times else None
+            naive = median_s(m, "naive")
+            tk_found += best is not None
+            naive_found += naive is not None
+            if best is not None and naive is not None:
+                ratios.append(naive / max(best, 0.01))
+            elif best is not None:
+                only_tk.append(m)
+            elif naive is not None:
+                only_naive.append(m)
+        lines.append(f"- toolkit ({', '.join(tk_ways)}; fastest way per mutant) found {tk_found}, "
+                     f"the naive baseline {naive_found}")
+        if ratios:
+            gm = statistics.geometric_mean(ratios)
+            lines.append(f"- where both found a mutant ({len(ratios)}), the naive baseline took "
+                         f"{gm:.1f}x the toolkit's median time (geometric mean; range "
+                         f"{min(ratios):.1f}x to {max(ratios):.1f}x)")
+        if only_tk:
+            lines.append("- found only by the toolkit: " + ", ".join(f"`{m}`" for m in only_tk))
+        if only_naive:
+            lines.append("- found only by the naive baseline: "
+                         + ", ".join(f"`{m}`" for m in only_naive))
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
-    ap.add_argument("--mutants", default=",".join(MUTANTS))
+    ap.add_argument("--mutants", default=",".join(MUTANTS),
+                    help=f"comma-separated; '{CONTROL}' is the correct core (default: all)")
     ap.add_argument("--ways", default=",".join(WAYS))
+    ap.add_argument("--no-control", action="store_true",
+                    help=f"skip the control row ('{CONTROL}': every way on the correct core)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
     mutants = [m for m in args.mutants.split(",") if m]
     ways = [w for w in args.ways.split(",") if w]
     for m in mutants:
-        if m not in MUTANTS:
-            ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)})")
+        if m not in MUTANTS + [CONTROL]:
+            ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)}, {CONTROL})")
     for w in ways:
         if w not in WAYS:
             ap.error(f"unknown way {w!r} (have: {', '.join(WAYS)})")
-    if args.budget < 1 or args.seeds < 1:
-        ap.error("--budget and --seeds must be positive")
+    if args.budget < 1 or args.seeds < 1 or args.jobs < 1:
+        ap.error("--budget, --seeds and --jobs must be positive")
+    if not args.no_control and CONTROL not in mutants:
+        mutants.append(CONTROL)
 
     log("building the mutant binaries (build/mutants*/)")
     available = build(ways, mutants)
+    work = []
+    for m in mutants:
+        for w in ways:
+            if binary_of(w, m).split("/")[-1] in available:
+                work.extend((m, w, seed) for seed in range(1, args.seeds + 1))
+    results = {}
+
+    def one(item):
+        m, w, seed = item
+        r = run_one(w, m, seed, args.budget)
+        log(f"{m:26} {w:11} seed {seed}: "
+            + (f"found in {r['seconds']:.1f} s ({r['what']})" if r["found"] else "not found"))
+        return item, r
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for item, r in pool.map(one, work):
+            results[item] = r
     rows = []
     for m in mutants:
         for w in ways:
-            target = TREES[w][2].format(m=m).split("/")[-1]
-            if target not in available:
+            if binary_of(w, m).split("/")[-1] not in available:
                 rows.append({"mutant": m, "way": w, "found": "not built", "median_s": "",
                              "median_execs": "", "what": ""})
                 continue
-            runs = []
-            for seed in range(1, args.seeds + 1):
-                r = run_one(w, m, seed, args.budget)
-                log(f"{m:26} {w:11} seed {seed}: "
-                    + (f"found in {r['seconds']:.1f} s ({r['what']})" if r["found"] else "not found"))
-                runs.append(r)
+            runs = [results[(m, w, seed)] for seed in range(1, args.seeds + 1)]
             hits = [r for r in runs if r["found"]]
             execs = [int(r["execs"]) for r in hits if r["execs"].isdigit()]
             rows.append({
@@ -193,7 +282,9 @@ def main():
         for r in rows:
             wr.writerow([r[k] for k in ("mutant", "way", "found", "median_s", "median_execs", "what")])
     md = [f"Detection matrix: {stamp}; {machine}; empty corpus, one core per run, "
-          f"budget {args.budget} s, {args.seeds} seeds; median over the seeds that found it.",
+          f"budget {args.budget} s, {args.seeds} seeds, {args.jobs} run(s) at a time; "
+          f"each cell: seeds that found it, median time and executions over those seeds, "
+          f"what fired.",
           "", "| mutant | " + " | ".join(ways) + " |", "|---|" + "---|" * len(ways)]
     for m in mutants:
         cells = []
@@ -204,7 +295,9 @@ def main():
                 cells.append(f"{r['found']} in {r['median_s']} s{ex} ({r['what']})")
             else:
                 cells.append("not found" if r["found"] != "not built" else "not built")
-        md.append(f"| `{m}` | " + " | ".join(cells) + " |")
+        name = f"`{m}`" if m != CONTROL else f"`{CONTROL}` (correct core: control)"
+        md.append(f"| {name} | " + " | ".join(cells) + " |")
+    md += [""] + summarize(rows, mutants, ways)
     text = "\n".join(md) + "\n"
     with open(os.path.join(out_dir, "matrix.md"), "w") as f:
         f.write(text)
