@@ -8,8 +8,10 @@ and executions to the first detection (or "not found") and what fired.
 Ways (each skipped, and said so, if its binary is not built):
   sequential   sequential_fuzzer_mut_<m>, libFuzzer, -seed=<seed>
   concurrent   concurrent_fuzzer_mut_<m>, libFuzzer, -seed=<seed>
-  tsan         tsan_stress_mut_<m>: the TSan stress suite on real threads,
-               NF_SEED=<seed>, until it fails or the budget ends
+  tsan         tsan_stress_mut_<m>: the TSan stress suite on real threads, in
+               short rounds (NF_SOAK=0.05: about 9 s for the 7 tests) repeated
+               (--gtest_repeat=-1, NF_SEED=<seed>, then +1 per repeat) until it
+               fails or the budget ends
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
@@ -52,6 +54,7 @@ MUTANTS = [
 CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]
 TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
+TSAN_SOAK = "0.05"  # the stress suite's round counts, scaled: short rounds, repeated
 # Build trees: libFuzzer ways in a fuzz-preset tree, the TSan suite in a
 # tsan-preset tree, the naive baseline in an asan-preset tree; all with mutants.
 # Each: (preset, tree, binary of a mutant, binary of the correct core).
@@ -125,15 +128,16 @@ def run_one(way, mutant, seed, budget):
                     cmd.append(f"-{m.group(1)}={m.group(2)}")
     elif way == "tsan":
         env["TSAN_OPTIONS"] = "halt_on_error=1"
-        env["NF_SOAK"] = "1000"  # keep going until the budget ends
-        cmd = [binary]
+        env["NF_SOAK"] = TSAN_SOAK
+        cmd = [binary, "--gtest_repeat=-1", "--gtest_break_on_failure"]
     else:
         env["NF_BUDGET_SECONDS"] = str(budget)
         cmd = [binary]
     start = time.monotonic()
     try:
         p = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=budget + 30)
+                           stderr=subprocess.STDOUT,
+                           timeout=budget if way == "tsan" else budget + 30)
         elapsed = time.monotonic() - start
         out = p.stdout.decode(errors="replace")
         rc = p.returncode
@@ -143,12 +147,15 @@ def run_one(way, mutant, seed, budget):
         rc = 0  # the budget ended: not found
     shutil.rmtree(work, ignore_errors=True)
     execs = ""
-    for pat in (r"stat::number_of_executed_units:\s*(\d+)", r"^#(\d+)\s", r"executions?[:=]\s*(\d+)"):
+    if way == "tsan":  # executions: test runs begun
+        out_runs = out.count("[ RUN      ]")
+        execs = str(out_runs) if out_runs else ""
+    for pat in () if way == "tsan" else (r"stat::number_of_executed_units:\s*(\d+)", r"^#(\d+)\s", r"executions?[:=]\s*(\d+)"):
         found = re.findall(pat, out, re.MULTILINE)
         if found:
             execs = found[-1]
             break
-    detected = rc != 0 and elapsed < budget + 25
+    detected = rc != 0 and elapsed < budget + (0 if way == "tsan" else 25)
     return {"found": detected, "seconds": elapsed if detected else None, "execs": execs,
             "what": signature(out) if detected else ""}
 
@@ -182,7 +189,7 @@ def summarize(rows, mutants, ways):
             tk_found += best is not None
             naive_found += naive is not None
             if best is not None and naive is not None:
-                ratios.append(naive / max(best, 0.01))
+                ratios.append(max(naive, 0.01) / max(best, 0.01))
             elif best is not None:
                 only_tk.append(m)
             elif naive is not None:
@@ -194,6 +201,9 @@ def summarize(rows, mutants, ways):
             lines.append(f"- where both found a mutant ({len(ratios)}), the naive baseline took "
                          f"{gm:.1f}x the toolkit's median time (geometric mean; range "
                          f"{min(ratios):.1f}x to {max(ratios):.1f}x)")
+            faster = sum(r > 1 for r in ratios)
+            lines.append(f"- the toolkit was faster on {faster} of those {len(ratios)}, "
+                         f"slower on {sum(r < 1 for r in ratios)}")
         if only_tk:
             lines.append("- found only by the toolkit: " + ", ".join(f"`{m}`" for m in only_tk))
         if only_naive:
@@ -258,7 +268,7 @@ def main():
             execs = [int(r["execs"]) for r in hits if r["execs"].isdigit()]
             rows.append({
                 "mutant": m, "way": w, "found": f"{len(hits)}/{len(runs)}",
-                "median_s": f"{statistics.median(r['seconds'] for r in hits):.1f}" if hits else "",
+                "median_s": f"{statistics.median(r['seconds'] for r in hits):.2f}" if hits else "",
                 "median_execs": str(int(statistics.median(execs))) if execs else "",
                 "what": "; ".join(sorted({r["what"] for r in hits})),
             })

@@ -3,6 +3,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -20,6 +22,14 @@ uint64_t SubSeed(uint64_t seed, uint64_t stream) {
 }
 
 uint64_t TestSeed() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info != nullptr ? absl::StrFormat("%s.%s", info->test_suite_name(), info->name()) : "?";
+  // Under --gtest_repeat a test runs again in the same process: its k-th run
+  // (from 0) takes NF_SEED + k, so repeats explore new programs, and the seed
+  // printed for a run replays it (as a first run) with NF_SEED set to it.
+  static std::map<std::string, uint64_t>* runs = new std::map<std::string, uint64_t>;
+  const uint64_t run = (*runs)[name]++;
   uint64_t seed;
   const char* env = std::getenv("NF_SEED");
   if (env != nullptr && *env != '\0') {
@@ -29,13 +39,11 @@ uint64_t TestSeed() {
       std::fprintf(stderr, "NF_SEED=%s is not a number\n", env);
       std::abort();
     }
+    seed += run;
   } else {
     std::random_device rd;
     seed = (uint64_t(rd()) << 32) ^ rd();
   }
-  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string name =
-      info != nullptr ? absl::StrFormat("%s.%s", info->test_suite_name(), info->name()) : "?";
   std::printf("[   seed   ] %s: NF_SEED=%" PRIu64 " NF_SOAK=%g\n", name.c_str(), seed,
               SoakFactor());
   std::fflush(stdout);

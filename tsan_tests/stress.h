@@ -37,7 +37,8 @@ namespace nf::stress {
 
 // --- Seeds and budgets ---------------------------------------------------------
 
-// The calling test's base seed: NF_SEED if set, else a fresh random one. Prints it
+// The calling test's base seed: NF_SEED if set (plus k on the k-th repeat of the
+// test in one process, --gtest_repeat), else a fresh random one. Prints it
 // with the test's name and records it as the test's "seed" property.
 uint64_t TestSeed();
 // A seed for stream `stream` of a base seed (SplitMix64): one per thread.
