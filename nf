@@ -56,10 +56,11 @@ usage: ./nf <command> [options]
                               table, then each fuzzer 60 s on one core (exec/s)
   oss-fuzz-check              emulate OSS-Fuzz's build (libc++, Abseil from source) for
                               address and undefined, and repeat its build checks
-  mutants [--budget S] [--seeds N] [--mutants a,b] [--ways w,...]
-                              the detection matrix: every mutant of the bug catalogue,
+  mutants [--budget S] [--seeds N] [--mutants a,b] [--ways w,...] [--jobs J]
+          [--no-control]      the detection matrix: every mutant of the bug catalogue,
                               searched from an empty corpus by each fuzzer, the TSan
-                              suite and a naive baseline (tools/mutants.py)
+                              suite and a naive baseline, plus a control row on the
+                              correct core; J runs side by side (tools/mutants.py)
   triage CRASH [--fuzzer NAME] [--out DIR]
                               replay a crash from any engine, name what failed, minimize
                               it, write its text and an HTML timeline (tools/triage.py)

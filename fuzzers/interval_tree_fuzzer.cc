@@ -6,6 +6,9 @@
 //   0 insert  node, start, length   node n of a pool of kNodes (skipped if in the tree)
 //   1 remove  node                  (skipped if not in the tree)
 //   2 query   start, length         FirstOverlap/NextOverlap vs brute force
+//   3 corrupt node, field           (skipped if not in the tree) break one field of
+//                                   an inserted node: CheckInvariants must fail
+//                                   and say why; then the field is put back
 //
 // Values come from a tiny range (so identical intervals are common) or from the
 // top of the 64-bit space (so `last` reaches UINT64_MAX): a value byte below 0xf0
@@ -15,7 +18,10 @@
 // After every op: CheckInvariants(); the in-order walk visits exactly the
 // inserted nodes by ascending start; size(); the height bound 2*log2(n + 1).
 // After a query: the overlap iteration returns exactly the overlapping nodes,
-// each once, by ascending start.
+// each once, by ascending start. A corruption checks the checker: the oracle of
+// every op above is CheckInvariants, so it must see each kind of damage (a wrong
+// subtree_last, a flipped colour, a wrong parent, a cleared in_tree flag), at
+// whatever node and depth the input picks.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -42,8 +48,7 @@ constexpr int kNodes = 48;
 // Each op costs O(n) in checks; inputs past this many ops add little.
 constexpr int kMaxOps = 1024;
 
-enum TreeOp : uint8_t { kInsert = 0, kRemove = 1, kQuery = 2, kNumTreeOps = 3 };
-
+enum TreeOp : uint8_t { kInsert = 0, kRemove = 1, kQuery = 2, kCorrupt = 3, kNumTreeOps = 4 };
 uint64_t Value(ByteReader& in) {
   const uint8_t b = in.Byte();
   if (b >= 0xf0) return std::numeric_limits<uint64_t>::max() - (b & 0xf);
@@ -85,6 +90,38 @@ void CheckAll(const IntervalTree& tree, const std::array<IntervalNode, kNodes>& 
     Fail(absl::StrFormat("height %d exceeds 2*log2(n+1) = %.2f", tree.HeightForTesting(), bound),
          step);
   }
+}
+
+enum Damage : uint8_t { kSubtreeLast = 0, kColour = 1, kParent = 2, kInTree = 3, kNumDamages = 4 };
+
+// Breaks one field of `n` (in the tree), checks that CheckInvariants fails, with
+// a reason and without one, then repairs the field.
+void CorruptAndCheck(IntervalTree& tree, IntervalNode& n, uint8_t damage, int step) {
+  const IntervalNode saved = n;
+  switch (damage) {
+    case kSubtreeLast:  // any other value is wrong
+      n.subtree_last += n.subtree_last == std::numeric_limits<uint64_t>::max() ? -1 : 1;
+      break;
+    case kColour:  // a red root; or a black height off by one; or red under red
+      n.red = !n.red;
+      break;
+    case kParent:  // the root gets a parent; any other node loses its own
+      n.parent = n.parent == nullptr ? &n : nullptr;
+      break;
+    case kInTree:
+      n.in_tree = false;
+      break;
+  }
+  std::string why;
+  const bool with_reason = tree.CheckInvariants(&why);
+  const bool without = tree.CheckInvariants(nullptr);
+  n = saved;
+  if (with_reason || without) {
+    Fail(absl::StrFormat("CheckInvariants missed damage %d to node [%#x, %#x]", damage, n.start,
+                         n.last),
+         step);
+  }
+  if (why.empty()) Fail("CheckInvariants failed without saying why", step);
 }
 
 }  // namespace
@@ -139,6 +176,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                got.size(), want.size()),
                step);
         }
+        break;
+      }
+      case kCorrupt: {
+        const int i = in.Below(kNodes);
+        const uint8_t damage = in.Below(kNumDamages);
+        if (!nodes[i].in_tree) break;
+        CorruptAndCheck(tree, nodes[i], damage, step);
         break;
       }
     }

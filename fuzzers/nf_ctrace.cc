@@ -13,23 +13,20 @@
 //                                     files) twice with the trace on and compare
 //                                     the two traces byte for byte
 //
-// Exit status: 0 success, 1 I/O error or a determinism mismatch, 2 bad usage or
-// bad text; a violation aborts (the report, with the trace, is on stderr).
-#include <algorithm>
+// Exit status: 0 success, 1 an unreadable file or a determinism mismatch, 2 bad
+// usage, a missing path or bad text; a violation aborts (the report, with the trace, is on stderr).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "fuzzers/codec.h"
 #include "fuzzers/concurrent.h"
+#include "fuzzers/input_files.h"
 #include "fuzzers/program_text.h"
 
 namespace {
@@ -43,17 +40,10 @@ int Usage() {
   return 2;
 }
 
-bool ReadFile(const std::filesystem::path& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
-}
-
 // 0 ok, else the exit status.
 int Load(const std::filesystem::path& path, Program* p) {
   std::string contents;
-  if (!ReadFile(path, &contents)) {
+  if (!nf::fuzz::ReadFile(path, &contents)) {
     std::fprintf(stderr, "%s: cannot read\n", path.c_str());
     return 1;
   }
@@ -68,12 +58,6 @@ int Load(const std::filesystem::path& path, Program* p) {
     *p = nf::fuzz::Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
   }
   return 0;
-}
-
-// Files that sit beside inputs in corpus/regress/ and are not inputs.
-bool IsNotAnInput(const std::filesystem::path& p) {
-  const std::string name = p.filename().string();
-  return name == "EXPECT" || absl::EndsWith(name, ".nfp") || absl::EndsWith(name, ".md");
 }
 
 int Replay(int n, char** paths) {
@@ -93,28 +77,7 @@ int Replay(int n, char** paths) {
 
 int Determinism(int n, char** args) {
   std::vector<std::filesystem::path> files;
-  for (int i = 0; i < n; ++i) {
-    const std::filesystem::path arg(args[i]);
-    std::error_code ec;
-    if (std::filesystem::is_directory(arg, ec)) {
-      std::vector<std::filesystem::path> found;
-      for (auto it = std::filesystem::recursive_directory_iterator(arg, ec);
-           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && !IsNotAnInput(it->path())) found.push_back(it->path());
-      }
-      if (ec) {
-        std::fprintf(stderr, "%s: %s\n", args[i], ec.message().c_str());
-        return 1;
-      }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (std::filesystem::is_regular_file(arg, ec)) {
-      files.push_back(arg);
-    } else {
-      std::fprintf(stderr, "%s: no such file or directory\n", args[i]);
-      return 2;
-    }
-  }
+  if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
   int mismatches = 0;
   size_t bytes = 0;
   for (const auto& f : files) {

@@ -17,10 +17,11 @@
 namespace nf::fuzz {
 namespace {
 
-constexpr std::array<absl::string_view, kNumEvents> kEventNames = {
-    "unmap", "clear", "protection_vma", "protection_page",
-    "soft_dirty", "release", "migrate", "exclusive",
-};
+// The core's name of an event (core/notifier.cc has the one table of them).
+absl::string_view EventText(Event e) {
+  const std::string_view n = EventName(e);
+  return absl::string_view(n.data(), n.size());
+}
 
 struct BehaviourName {
   uint8_t bit;
@@ -182,8 +183,9 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
     }
     ++i;
     bool found = false;
-    for (size_t e = 0; e < kEventNames.size(); ++e) {
-      if (kEventNames[e] == tok[i]) {
+    // The text names are the core's (EventName): one table, in core/notifier.cc.
+    for (int e = 0; e < kNumEvents; ++e) {
+      if (EventText(static_cast<Event>(e)) == tok[i]) {
         op.event = static_cast<Event>(e);
         found = true;
       }
@@ -201,11 +203,7 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
 
 }  // namespace
 
-std::string_view EventTextName(Event e) {
-  const auto i = static_cast<size_t>(e);
-  if (i >= kEventNames.size()) return "?";
-  return std::string_view(kEventNames[i].data(), kEventNames[i].size());
-}
+std::string_view EventTextName(Event e) { return EventName(e); }
 
 std::string BehaviourText(uint8_t behaviour) {
   std::string out;
@@ -222,7 +220,7 @@ std::string PrintOp(const Op& op) {
   if (UsesClassicSlot(op.code)) absl::StrAppend(&out, " c", op.slot);
   if (UsesRange(op.code)) absl::StrAppend(&out, " ", RangeText(op));
   if (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) {
-    absl::StrAppend(&out, op.blockable ? " block " : " nonblock ", kEventNames[static_cast<size_t>(op.event)]);
+    absl::StrAppend(&out, op.blockable ? " block " : " nonblock ", EventText(op.event));
   }
   if (UsesBehaviour(op.code)) absl::StrAppend(&out, " ", BehaviourText(op.behaviour));
   return out;

@@ -27,12 +27,15 @@ runs N of them side by side, for a machine with N cores to spare.
 
 Wall-clock time is measured here because this is a benchmark: it is printed,
 never asserted. Output: a Markdown table (stdout and build/mutants/matrix.md) and
-a CSV (build/mutants/matrix.csv), both with the machine and the date.
+a CSV (build/mutants/matrix.csv), both with the machine and the date; each run's
+output in build/mutants/logs/<mutant>.<way>.<seed>.log, and every run's result in
+build/mutants/runs.json, which --merge reuses: re-run some cells, keep the rest.
 """
 import argparse
 import concurrent.futures
 import csv
 import datetime
+import json
 import os
 import platform
 import re
@@ -109,6 +112,10 @@ def build(ways, mutants):
     return available
 
 
+LOG_DIR = os.path.join(ROOT, "build", "mutants", "logs")
+RUNS_FILE = os.path.join(ROOT, "build", "mutants", "runs.json")
+
+
 def run_one(way, mutant, seed, budget):
     binary = os.path.join(ROOT, TREES[way][1], binary_of(way, mutant))
     work = tempfile.mkdtemp(prefix=f"nf-mut-{way}-")
@@ -146,6 +153,10 @@ def run_one(way, mutant, seed, budget):
         out = (e.stdout or b"").decode(errors="replace")
         rc = 0  # the budget ended: not found
     shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    log_path = os.path.join(LOG_DIR, f"{mutant}.{way}.{seed}.log")
+    with open(log_path, "w") as f:  # the evidence behind the cell (the tail of long runs)
+        f.write(out[-200000:])
     execs = ""
     if way == "tsan":  # executions: test runs begun
         out_runs = out.count("[ RUN      ]")
@@ -157,7 +168,8 @@ def run_one(way, mutant, seed, budget):
             break
     detected = rc != 0 and elapsed < budget + (0 if way == "tsan" else 25)
     return {"found": detected, "seconds": elapsed if detected else None, "execs": execs,
-            "what": signature(out) if detected else ""}
+            "what": signature(out) if detected else "",
+            "log": os.path.relpath(log_path, ROOT)}
 
 
 def summarize(rows, mutants, ways):
@@ -221,6 +233,9 @@ def main():
     ap.add_argument("--ways", default=",".join(WAYS))
     ap.add_argument("--no-control", action="store_true",
                     help=f"skip the control row ('{CONTROL}': every way on the correct core)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the runs of the previous matrix (build/mutants/runs.json, same "
+                         "budget and seeds) and re-run only the mutants and ways given")
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
@@ -245,6 +260,20 @@ def main():
             if binary_of(w, m).split("/")[-1] in available:
                 work.extend((m, w, seed) for seed in range(1, args.seeds + 1))
     results = {}
+    if args.merge and os.path.exists(RUNS_FILE):
+        with open(RUNS_FILE) as f:
+            old = json.load(f)
+        if old.get("budget") == args.budget and old.get("seeds") == args.seeds:
+            for key, r in old["runs"].items():
+                m, w, seed = key.split("|")
+                results[(m, w, int(seed))] = r
+            mutants = [m for m in MUTANTS + [CONTROL]
+                       if m in mutants or any(k[0] == m for k in results)]
+            ways = [w for w in WAYS if w in ways or any(k[1] == w for k in results)]
+            available |= {binary_of(k[1], k[0]).split("/")[-1] for k in results}
+            log(f"--merge: kept {len(results)} runs of {RUNS_FILE}")
+        else:
+            log(f"--merge: {RUNS_FILE} has another budget or seed count; not merged")
 
     def one(item):
         m, w, seed = item
@@ -256,6 +285,10 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for item, r in pool.map(one, work):
             results[item] = r
+    with open(RUNS_FILE, "w") as f:
+        json.dump({"budget": args.budget, "seeds": args.seeds,
+                   "runs": {f"{m}|{w}|{seed}": r for (m, w, seed), r in results.items()}},
+                  f, indent=1)
     rows = []
     for m in mutants:
         for w in ways:
@@ -263,7 +296,8 @@ def main():
                 rows.append({"mutant": m, "way": w, "found": "not built", "median_s": "",
                              "median_execs": "", "what": ""})
                 continue
-            runs = [results[(m, w, seed)] for seed in range(1, args.seeds + 1)]
+            runs = [results[(m, w, seed)] for seed in range(1, args.seeds + 1)
+                    if (m, w, seed) in results]
             hits = [r for r in runs if r["found"]]
             execs = [int(r["execs"]) for r in hits if r["execs"].isdigit()]
             rows.append({

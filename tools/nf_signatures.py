@@ -25,7 +25,7 @@ SIGNATURES = [
     (r"runtime error: ([^\n]{0,60})", "UBSan {0}"),
     (r"ERROR: libFuzzer: (timeout|out-of-memory)", "libFuzzer {0}"),
     (r"\b(P[1-9])\b[^\n]{0,50}", "{0}"),
-    (r"(deadlock|step bound|step-bound|livelock|hang)", "P7 {0}"),
+    (r"\b(deadlock|step bound|step-bound|livelock|hang|HANG)\b", "P7 {0}"),
     (r"(seq: core)", "model: sub seq"),
     (r"(differ|mismatch)", "model mismatch"),
     (r"(SEGV|Segmentation fault)", "SEGV"),
@@ -36,7 +36,17 @@ _NF_BLOCK = re.compile(r"^==== nf (\S+): ([^\n]*?) ====\n(?:step: ([^\n]*)\n)?([
                        re.MULTILINE)
 
 
+# Where a report begins: what a fuzzer printed before it (libFuzzer's NEW_FUNC
+# lines name library functions such as std::exchange) must not be read as one.
+_REPORT_START = re.compile(
+    r"^(==== nf |==\d+==ERROR|WARNING: ThreadSanitizer|\S*:\d+:\d+: runtime error|"
+    r"\[  FAILED  \]|\S+:\d+: Failure|[^\n]*\b(deadlock|step-bound)\b)", re.MULTILINE)
+
+
 def signature(text):
+    start = _REPORT_START.search(text)
+    if start:
+        text = text[start.start():]
     for pat, fmt in SIGNATURES:
         m = re.search(pat, text, re.MULTILINE)
         if m:

@@ -1,0 +1,71 @@
+// fuzzers/input_files.h: the input files of a replay command line, shared by the
+// fuzz targets' replay main (replay_main.cc) and nf_ctrace --determinism.
+//
+// Every file named, and every regular file under every directory named
+// (recursively, in sorted path order, so runs are deterministic). Files that sit
+// beside regression inputs in corpus/regress/ and are not inputs are skipped: the
+// EXPECT regex, each input's decoded *.nfp, and *.md notes. Header-only: the
+// replay main is a single source added to each fuzz target.
+#ifndef NF_FUZZERS_INPUT_FILES_H_
+#define NF_FUZZERS_INPUT_FILES_H_
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace nf::fuzz {
+
+inline bool IsNotAnInput(const std::filesystem::path& p) {
+  const std::string name = p.filename().string();
+  auto ends_with = [&name](const std::string& suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name == "EXPECT" || ends_with(".nfp") || ends_with(".md");
+}
+
+// Appends the inputs of args[0..n) to *files. On a missing path or an unreadable
+// directory prints the reason to stderr and returns false.
+inline bool CollectInputs(int n, char** args, std::vector<std::filesystem::path>* files) {
+  for (int i = 0; i < n; ++i) {
+    const std::filesystem::path arg(args[i]);
+    std::error_code ec;
+    if (std::filesystem::is_directory(arg, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (auto it = std::filesystem::recursive_directory_iterator(arg, ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && !IsNotAnInput(it->path())) found.push_back(it->path());
+      }
+      if (ec) {
+        std::fprintf(stderr, "%s: %s\n", args[i], ec.message().c_str());
+        return false;
+      }
+      std::sort(found.begin(), found.end());
+      files->insert(files->end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(arg, ec)) {
+      files->push_back(arg);
+    } else {
+      std::fprintf(stderr, "%s: no such file or directory\n", args[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The bytes of a file (any container of char-sized elements).
+template <typename Container>
+bool ReadFile(const std::filesystem::path& path, Container* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+}  // namespace nf::fuzz
+
+#endif  // NF_FUZZERS_INPUT_FILES_H_
