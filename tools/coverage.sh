@@ -7,7 +7,9 @@
 #    fuzzers/replay_main.cc and replay files).
 # 2. Replays through every fuzz target F (build/coverage/fuzzers/*_fuzzer) its
 #    corpus, corpus/F/, and its regression inputs, corpus/regress/F/ (the inputs
-#    the ctest label 'replay' runs), each with LLVM_PROFILE_FILE set.
+#    the ctest label 'replay' runs), each with LLVM_PROFILE_FILE set; then the
+#    op programs of the concurrent and sequential corpora on OS threads
+#    (tsan_replay, the ctest of the same name).
 # 3. Merges the profiles (llvm-profdata) into build/coverage/nf.profdata and
 #    writes the HTML report of core/ and fuzzers/ to build/coverage/html/index.html.
 # 4. Prints line, region and branch coverage per file of core/ (llvm-cov report),
@@ -76,6 +78,10 @@ mkdir -p "$profiles"
 status=0
 objects=()
 shopt -s nullglob
+# count_inputs DIR...: the files a replay runs (it skips EXPECT, *.nfp and *.md).
+count_inputs() {
+  find "$@" -type f ! -name EXPECT ! -name '*.nfp' ! -name '*.md' | wc -l
+}
 for bin in "$BUILD"/fuzzers/*_fuzzer; do
   [[ -f $bin && -x $bin ]] || continue
   name=${bin##*/}
@@ -84,7 +90,7 @@ for bin in "$BUILD"/fuzzers/*_fuzzer; do
     [[ -d $d ]] && dirs+=("$d")
   done
   n=0
-  ((${#dirs[@]} == 0)) || n=$(find "${dirs[@]}" -type f | wc -l)
+  ((${#dirs[@]} == 0)) || n=$(count_inputs "${dirs[@]}")
   if ((n == 0)); then
     say "$name: no input in corpus/$name/ nor corpus/regress/$name/" >&2
     status=1
@@ -100,6 +106,27 @@ for bin in "$BUILD"/fuzzers/*_fuzzer; do
     status=1
   fi
 done
+# The same programs on OS threads (tsan_replay, as the ctest 'tsan_replay' runs
+# them in CI): the real-thread flavour of the seam (core/sync_std.h) sleeps only
+# there. Which waits happen is up to the OS, so these lines may vary by a few
+# between runs; the fuzz targets' replays above are deterministic.
+bin=$BUILD/fuzzers/tsan_replay
+if [[ -f $bin && -x $bin ]]; then
+  dirs=()
+  for d in corpus/concurrent_fuzzer corpus/sequential_fuzzer \
+           corpus/regress/concurrent_fuzzer corpus/regress/sequential_fuzzer; do
+    [[ -d $d ]] && dirs+=("$d")
+  done
+  objects+=("$bin")
+  if LLVM_PROFILE_FILE="$profiles/tsan_replay-%p.profraw" "$bin" "${dirs[@]}" \
+    >"$BUILD/replay-tsan_replay.log" 2>&1; then
+    say "tsan_replay: replayed $(count_inputs "${dirs[@]}") input(s) on OS threads"
+  else
+    say "tsan_replay: an input failed (log: build/coverage/replay-tsan_replay.log)" >&2
+    tail -n 20 "$BUILD/replay-tsan_replay.log" | sed 's/^/  /' >&2
+    status=1
+  fi
+fi
 raw=("$profiles"/*.profraw)
 ((${#raw[@]} > 0)) || die "no profile was written (no fuzz target ran)"
 

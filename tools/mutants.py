@@ -11,7 +11,8 @@ Ways (each skipped, and said so, if its binary is not built):
   tsan         tsan_stress_mut_<m>: the TSan stress suite on real threads, in
                short rounds (NF_SOAK=0.05: about 9 s for the 7 tests) repeated
                (--gtest_repeat=-1, NF_SEED=<seed>, then +1 per repeat) until it
-               fails or the budget ends
+               fails or the budget ends; a test without progress for 10 s
+               (NF_STRESS_WATCHDOG) fails as a P7 hang
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
@@ -58,6 +59,9 @@ CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]
 TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
 TSAN_SOAK = "0.05"  # the stress suite's round counts, scaled: short rounds, repeated
+# Seconds without progress before a stress test reports P7 (a hang); a round takes
+# milliseconds, and the default (60) would leave no budget for the search.
+TSAN_WATCHDOG = "10"
 # Build trees: libFuzzer ways in a fuzz-preset tree, the TSan suite in a
 # tsan-preset tree, the naive baseline in an asan-preset tree; all with mutants.
 # Each: (preset, tree, binary of a mutant, binary of the correct core).
@@ -136,6 +140,7 @@ def run_one(way, mutant, seed, budget):
     elif way == "tsan":
         env["TSAN_OPTIONS"] = "halt_on_error=1"
         env["NF_SOAK"] = TSAN_SOAK
+        env["NF_STRESS_WATCHDOG"] = TSAN_WATCHDOG
         cmd = [binary, "--gtest_repeat=-1", "--gtest_break_on_failure"]
     else:
         env["NF_BUDGET_SECONDS"] = str(budget)

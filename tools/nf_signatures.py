@@ -40,7 +40,8 @@ _NF_BLOCK = re.compile(r"^==== nf (\S+): ([^\n]*?) ====\n(?:step: ([^\n]*)\n)?([
 # lines name library functions such as std::exchange) must not be read as one.
 _REPORT_START = re.compile(
     r"^(==== nf |==\d+==ERROR|WARNING: ThreadSanitizer|\S*:\d+:\d+: runtime error|"
-    r"\[  FAILED  \]|\S+:\d+: Failure|[^\n]*\b(deadlock|step-bound)\b)", re.MULTILINE)
+    r"\[  FAILED  \]|\S+:\d+: Failure|P7 \(liveness\)|[^\n]*\b(deadlock|step-bound)\b)",
+    re.MULTILINE)
 
 
 def signature(text):

@@ -122,7 +122,7 @@ TEST(StressFaults, NoStaleMirrorEntry) {
       }
     }
     ++round;
-    stop = round >= rounds || v.count() > 0;
+    stop = Enough(round, rounds) || v.count() > 0;
   };
 
   Barrier barrier(kFaulters + kInvalidators);

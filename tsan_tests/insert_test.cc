@@ -143,7 +143,7 @@ TEST(StressInsert, InsertWhileOpenIsDeferredAndReadBeginWaits) {
     }
     if (y_deferred) ++odd_cases;
     ++iteration;
-    stop = iteration >= iterations || v.count() > 0;
+    stop = Enough(iteration, iterations) || v.count() > 0;
     choose();
   };
 
@@ -316,7 +316,7 @@ TEST(StressInsert, ReadBeginWaitsWhileInsertsRace) {
                           where, got.size(), want.size()));
     }
     ++round;
-    stop = round >= rounds || v.count() > 0;
+    stop = Enough(round, rounds) || v.count() > 0;
   };
 
   Barrier barrier(kInvalidators + kInserters);

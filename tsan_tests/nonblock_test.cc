@@ -108,7 +108,7 @@ TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
   auto at_quiescence = [&] {
     CheckQuiet(space, &v, absl::StrFormat("round %d", round));
     ++round;
-    stop = round >= rounds || v.count() > 0;
+    stop = Enough(round, rounds) || v.count() > 0;
   };
 
   Barrier barrier(kInvalidators + 1);

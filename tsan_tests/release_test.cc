@@ -274,7 +274,7 @@ TEST(StressRelease, ReleaseRacingUnregisterAndPut) {
       it = nullptr;
       ++done;
     }
-    stop = done >= iterations || v.count() > 0;
+    stop = Enough(done, iterations) || v.count() > 0;
     if (stop) return;
     it = new Iteration;
     it->v = &v;

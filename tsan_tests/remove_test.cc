@@ -112,7 +112,7 @@ TEST(StressRemove, NoCallbackAfterRemoveReturns) {
                           where, got.size(), want.size()));
     }
     ++round;
-    stop = round >= rounds || v.count() > 0;
+    stop = Enough(round, rounds) || v.count() > 0;
   };
 
   Barrier barrier(kInvalidators + kRemovers);

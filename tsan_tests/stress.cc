@@ -3,6 +3,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
 #include <thread>
@@ -20,6 +22,10 @@ uint64_t SubSeed(uint64_t seed, uint64_t stream) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+namespace {
+void NoteSeedForWatchdog(uint64_t seed);
+}  // namespace
 
 uint64_t TestSeed() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -46,6 +52,7 @@ uint64_t TestSeed() {
   }
   std::printf("[   seed   ] %s: NF_SEED=%" PRIu64 " NF_SOAK=%g\n", name.c_str(), seed,
               SoakFactor());
+  NoteSeedForWatchdog(seed);
   std::fflush(stdout);
   ::testing::Test::RecordProperty("seed", std::to_string(seed));
   return seed;
@@ -66,6 +73,41 @@ double SoakFactor() {
 long Scaled(long n) {
   const double scaled = double(n) * SoakFactor();
   return scaled < 1 ? 1 : long(scaled);
+}
+
+namespace {
+// When the current test started (the watchdog's OnTestStart sets it).
+std::atomic<int64_t> g_test_start_ns{0};
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool Enough(long done, long planned) {
+  if (done >= planned) return true;
+  static const double cap = [] {
+    const char* env = std::getenv("NF_STRESS_SECONDS");
+    double seconds = 100;
+    if (env != nullptr && *env != '\0') {
+      char* end = nullptr;
+      seconds = std::strtod(env, &end);
+      if (end == nullptr || *end != '\0' || !(seconds >= 0)) {
+        std::fprintf(stderr, "NF_STRESS_SECONDS=%s is not a number of seconds\n", env);
+        std::abort();
+      }
+    }
+    return SoakFactor() > 1 ? seconds * SoakFactor() : seconds;
+  }();
+  if (cap == 0) return false;
+  const double elapsed = double(NowNs() - g_test_start_ns.load()) * 1e-9;
+  if (elapsed < cap) return false;
+  std::printf("[   info   ] time cap: stopping after %ld of %ld planned rounds (%.0f s; "
+              "NF_STRESS_SECONDS)\n",
+              done, planned, cap);
+  std::fflush(stdout);
+  return true;
 }
 
 void Yields(Rng& rng, int max) {
@@ -149,6 +191,7 @@ void Barrier::ArriveAndWait(const std::function<void()>& at_quiescence) {
   const uint64_t gen = generation_;
   if (++arrived_ == n_) {
     if (at_quiescence) at_quiescence();
+    Progress();
     arrived_ = 0;
     ++generation_;
     cv_.notify_all();
@@ -160,6 +203,7 @@ void Barrier::ArriveAndWait(const std::function<void()>& at_quiescence) {
 void Signal::Add(int n) {
   std::lock_guard<std::mutex> l(mu_);
   value_ += n;
+  Progress();
   cv_.notify_all();
 }
 
@@ -177,8 +221,107 @@ void RunThreads(int n, const std::function<void(int)>& fn) {
   std::vector<std::thread> threads;
   threads.reserve(n);
   for (int i = 0; i < n; ++i) threads.emplace_back(fn, i);
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads) {
+    t.join();
+    Progress();
+  }
 }
+
+// --- The watchdog ----------------------------------------------------------------------
+
+namespace {
+
+std::atomic<uint64_t> g_progress{0};
+std::atomic<uint64_t> g_seed{0};
+std::atomic<bool> g_has_seed{false};
+
+void NoteSeedForWatchdog(uint64_t seed) {
+  g_seed.store(seed);
+  g_has_seed.store(true);
+}
+
+// NF_STRESS_WATCHDOG: seconds without progress before a test counts as hung.
+long WatchdogSeconds() {
+  const char* env = std::getenv("NF_STRESS_WATCHDOG");
+  if (env == nullptr || *env == '\0') return 60;
+  char* end = nullptr;
+  const long s = std::strtol(env, &end, 10);
+  if (end == nullptr || *end != '\0' || s < 0) {
+    std::fprintf(stderr, "NF_STRESS_WATCHDOG=%s is not a number of seconds\n", env);
+    std::abort();
+  }
+  return s;
+}
+
+// Started by OnTestStart, stopped by OnTestEnd: one watchdog thread per test.
+class Watchdog : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestStart(const ::testing::TestInfo& info) override {
+    g_test_start_ns.store(NowNs());
+    const long seconds = WatchdogSeconds();
+    if (seconds == 0) return;
+    name_ = absl::StrFormat("%s.%s", info.test_suite_name(), info.name());
+    g_has_seed.store(false);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = false;
+    }
+    thread_ = std::thread([this, seconds] { Watch(seconds); });
+  }
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Watch(long seconds) {
+    std::unique_lock<std::mutex> l(mu_);
+    uint64_t seen = g_progress.load();
+    long still = 0;  // whole seconds without progress
+    while (!cv_.wait_for(l, std::chrono::seconds(1), [this] { return stop_; })) {
+      const uint64_t now = g_progress.load();
+      if (now != seen) {
+        seen = now;
+        still = 0;
+        continue;
+      }
+      if (++still < seconds) continue;
+      std::fflush(stdout);
+      if (g_has_seed.load()) {
+        std::fprintf(stderr,
+                     "P7 (liveness): hang: %s made no progress for %ld s; replay: "
+                     "NF_SEED=%" PRIu64 "\n",
+                     name_.c_str(), seconds, g_seed.load());
+      } else {
+        std::fprintf(stderr, "P7 (liveness): hang: %s made no progress for %ld s\n",
+                     name_.c_str(), seconds);
+      }
+      std::fflush(stderr);
+      std::_Exit(3);  // the hung threads cannot be joined
+    }
+  }
+
+  std::string name_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Registered before main runs (the tests link gtest_main); gtest owns it.
+[[maybe_unused]] const bool kWatchdogRegistered = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new Watchdog);
+  return true;
+}();
+
+}  // namespace
+
+void Progress() { g_progress.fetch_add(1, std::memory_order_relaxed); }
 
 // --- MirroredSub ---------------------------------------------------------------------
 

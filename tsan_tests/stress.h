@@ -3,7 +3,8 @@
 // The stress tests run the notifier core (real-thread flavour, nf_core) on OS
 // threads, under ThreadSanitizer in the `tsan` preset, and check an invariant of
 // shared/spec/notifier.md §7 that a bug would break. They never assert a
-// duration; a liveness bug shows as a hang (the ctest TIMEOUT).
+// duration. A liveness bug (P7) would hang a test: a watchdog (below) turns a
+// test that stops making progress into a failure that says so.
 //
 // Each test
 //   - prints its seed ("NF_SEED=<n>") and replays it when NF_SEED is set. The
@@ -47,6 +48,14 @@ uint64_t SubSeed(uint64_t seed, uint64_t stream);
 double SoakFactor();
 // n * SoakFactor(), at least 1.
 long Scaled(long n);
+// Whether a test that planned `planned` rounds (or iterations) and has done `done`
+// should stop: when done >= planned, or when the test has run for its time cap,
+// NF_STRESS_SECONDS (default 100; times NF_SOAK when that is above 1; 0: no cap).
+// The cap keeps a loaded machine within ctest's TIMEOUT (300 s): rounds there can
+// be 10x slower (every yield hands the core to another process). It decides how
+// much work is done, never whether a test passes; a capped test says so, with
+// the rounds it did.
+bool Enough(long done, long planned);
 
 // A seeded generator. Not thread-safe: one per thread.
 class Rng {
@@ -148,6 +157,18 @@ class Signal {
 
 // Runs fn(0) .. fn(n - 1) on n threads and joins them.
 void RunThreads(int n, const std::function<void(int)>& fn);
+
+// --- The liveness watchdog (P7) -------------------------------------------------------
+//
+// While a test runs, a watchdog thread (started and joined around every test by a
+// gtest listener in stress.cc) watches a progress count: Progress() adds one, and
+// so do every Barrier round, Signal::Add and thread RunThreads joins. When the
+// count does not move for NF_STRESS_WATCHDOG seconds (default 60; 0 turns it
+// off) the watchdog prints
+//   P7 (liveness): hang: <test> made no progress for N s; replay: NF_SEED=<n>
+// and ends the process with status 3. It measures no speed: a round of any test
+// takes milliseconds, so a minute without one is a hang, never a slow machine.
+void Progress();
 
 // --- The driver model's interval subscription --------------------------------------
 
