@@ -44,7 +44,7 @@ usage: ./nf <command> [options]
                               build/<stage>/nf-test.log; last line "N passed, N failed"
   decode FILE                 print any input file as a text program (nf_tool)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
-  replay [--sequential] FILE...
+  replay [--sequential] FILE_OR_DIR...
                               run an input under the concurrent fuzzer's checks and print
                               its program, full interleaving trace and verdict (nf_tool
                               creplay); --sequential: the sequential checks and op log
@@ -790,7 +790,7 @@ cmd_tool() {
   case $sub in
     decode) (($# == 1)) || usage_error "usage: ./nf decode FILE" ;;
     encode) (($# == 1 || $# == 2)) || usage_error "usage: ./nf encode FILE.nfp [OUT]" ;;
-    replay) (($# >= 1)) || usage_error "usage: ./nf replay FILE..." ;;
+    replay) (($# >= 1)) || usage_error "usage: ./nf replay [--sequential] FILE_OR_DIR..." ;;
   esac
   [[ $1 != -h && $1 != --help ]] || { usage; exit 0; }
   ensure_deps
@@ -838,11 +838,15 @@ cmd_bench() {
   configure fuzz >build/nf-bench-build.log 2>&1 && compile fuzz >>build/nf-bench-build.log 2>&1 ||
     { show_build_failure build/nf-bench-build.log; die "building the fuzz preset failed"; }
   local f name scratch
+  local -a opts
   for f in build/fuzz/fuzzers/*_fuzzer; do
     name=${f##*/}
     scratch=$(mktemp -d)
     cp -r "corpus/$name/." "$scratch/" 2>/dev/null || true
-    "$f" "$scratch" -max_total_time=60 -print_final_stats=1 -seed=1 2>&1 |
+    # The fuzzer's own flags (max_len, dict), as ./nf fuzz and OSS-Fuzz run it.
+    mapfile -t opts < <(fuzzer_options "$name")
+    [[ ! -f fuzzers/$name.dict ]] || opts+=("-dict=fuzzers/$name.dict")
+    "$f" "$scratch" "${opts[@]}" -max_total_time=60 -print_final_stats=1 -seed=1 2>&1 |
       awk -v n="$name" '/stat::number_of_executed_units/ {u=$2} /stat::average_exec_per_sec/ {e=$2}
         END {printf "  %-24s %12s execs  %8s exec/s\n", n, u, e}'
     rm -rf "$scratch"

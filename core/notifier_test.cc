@@ -8,6 +8,7 @@
 #include <chrono>
 #include <limits>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -294,6 +295,76 @@ TEST_F(NotifierTest, RemoveFromCallbackIsAHardFailure) {
         (void)space_->InvalidateRangeStart(MakeRange(0, kPage));
       },
       "RemoveInterval inside a notifier callback");
+}
+
+// Every other fatal misuse: a blocking call from inside a callback (spec §2: "never
+// from a callback"), and the lifetime errors the core cannot survive. Each aborts
+// with a message that names the misuse.
+enum class FromCallback { kReadBegin, kRegister, kUnregister, kGet };
+thread_local FromCallback tl_from_callback;
+TestClassic g_unregistered_classic(&kFullOps);
+bool CallBlockingApi(IntervalSubscription* sub, const Range&, Seq) {
+  AddressSpace* space = sub->address_space();
+  switch (tl_from_callback) {
+    case FromCallback::kReadBegin: (void)sub->ReadBegin(); break;
+    case FromCallback::kRegister: (void)space->RegisterClassic(&g_unregistered_classic); break;
+    case FromCallback::kUnregister: space->UnregisterClassic(&g_unregistered_classic); break;
+    case FromCallback::kGet: (void)space->GetClassic(&kFullOps); break;
+  }
+  return true;
+}
+const IntervalOps kBlockingApiOps = {&CallBlockingApi};
+
+TEST_F(NotifierTest, BlockingCallsFromACallbackAreHardFailures) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::pair<FromCallback, const char*> cases[] = {
+      {FromCallback::kReadBegin, "ReadBegin inside a notifier callback"},
+      {FromCallback::kRegister, "RegisterClassic inside a notifier callback"},
+      {FromCallback::kUnregister, "UnregisterClassic inside a notifier callback"},
+      {FromCallback::kGet, "GetClassic inside a notifier callback"},
+  };
+  for (const auto& [what, message] : cases) {
+    EXPECT_DEATH(
+        {
+          tl_from_callback = what;
+          TestInterval t;
+          t.space = space_;
+          (void)space_->InsertInterval(&t, 0, kPage, &kBlockingApiOps);
+          (void)space_->InvalidateRangeStart(MakeRange(0, kPage));
+        },
+        message);
+  }
+}
+
+TEST_F(NotifierTest, LifetimeMisuseIsAHardFailure) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Release();
+        space_->GetUser();
+      },
+      "GetUser after the last user exited");
+  EXPECT_DEATH(
+      {
+        auto* t = new TestInterval;
+        t->space = space_;
+        (void)space_->InsertInterval(t, 0, kPage, &kIntervalOps);
+        delete t;
+      },
+      "destroyed while inserted");
+  EXPECT_DEATH(
+      {
+        TestInterval t;
+        (void)t.ReadBegin();
+      },
+      "ReadBegin on a subscription that is not inserted");
+  EXPECT_DEATH(
+      {
+        AddressSpaceOptions o;
+        o.testing_only_initial_seq = 3;
+        (void)AddressSpace::Create(o);
+      },
+      "testing_only_initial_seq must be even");
 }
 
 // ---- §2 read_begin / read_retry / check_retry / set_seq ----------------------

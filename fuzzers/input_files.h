@@ -1,5 +1,5 @@
 // fuzzers/input_files.h: the input files of a replay command line, shared by the
-// fuzz targets' replay main (replay_main.cc) and nf_ctrace --determinism.
+// fuzz targets' replay main (replay_main.cc), nf_tool and nf_ctrace.
 //
 // Every file named, and every regular file under every directory named
 // (recursively, in sorted path order, so runs are deterministic). Files that sit
@@ -57,12 +57,19 @@ inline bool CollectInputs(int n, char** args, std::vector<std::filesystem::path>
   return true;
 }
 
-// The bytes of a file (any container of char-sized elements).
+// The bytes of a regular file (any container of char-sized elements). False for
+// a directory, a missing file or a read error; never throws.
 template <typename Container>
 bool ReadFile(const std::filesystem::path& path, Container* out) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  try {
+    out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return false;
+  }
   return !in.bad();
 }
 

@@ -40,36 +40,29 @@ int Usage() {
   return 2;
 }
 
-// 0 ok, else the exit status.
+// 0 ok, else the exit status (1: unreadable, 2: bad text), the reason on stderr.
 int Load(const std::filesystem::path& path, Program* p) {
-  std::string contents;
-  if (!nf::fuzz::ReadFile(path, &contents)) {
-    std::fprintf(stderr, "%s: cannot read\n", path.c_str());
-    return 1;
+  absl::StatusOr<Program> loaded = nf::fuzz::LoadProgramFile(path.string());
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    return absl::IsNotFound(loaded.status()) ? 1 : 2;
   }
-  if (absl::EndsWith(path.string(), ".nfp")) {
-    absl::StatusOr<Program> parsed = nf::fuzz::Parse(contents, path.string());
-    if (!parsed.ok()) {
-      std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
-      return 2;
-    }
-    *p = *std::move(parsed);
-  } else {
-    *p = nf::fuzz::Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
-  }
+  *p = *std::move(loaded);
   return 0;
 }
 
-int Replay(int n, char** paths) {
-  for (int i = 0; i < n; ++i) {
+int Replay(int n, char** args) {
+  std::vector<std::filesystem::path> files;
+  if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
+  for (const auto& f : files) {
     Program p;
-    if (const int rc = Load(paths[i], &p); rc != 0) return rc;
-    std::printf("==== creplay %s ====\n", paths[i]);
+    if (const int rc = Load(f, &p); rc != 0) return rc;
+    std::printf("==== creplay %s ====\n", f.c_str());
     std::fflush(stdout);
     nf::fuzz::ConcurrentOptions options;
     options.trace = stdout;
     nf::fuzz::RunConcurrent(p, options);
-    std::printf("==== %s: no violation ====\n", paths[i]);
+    std::printf("==== %s: no violation ====\n", f.c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "fuzzers/codec.h"
+#include "fuzzers/input_files.h"
 #include "fuzzers/program_text.h"
 #include "fuzzers/sched/scheduler.h"
 #include "fuzzers/sequential.h"
@@ -50,12 +51,7 @@ int Usage() {
   return 2;
 }
 
-bool ReadFile(const char* path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
-}
+using nf::fuzz::ReadFile;
 
 Program FromBytes(const std::string& bytes) {
   return nf::fuzz::Decode(
@@ -120,29 +116,20 @@ int Encode(const char* path, const char* out_path) {
   return 0;
 }
 
-int Replay(int n, char** paths) {
-  for (int i = 0; i < n; ++i) {
-    std::string contents;
-    if (!ReadFile(paths[i], &contents)) {
-      std::fprintf(stderr, "%s: cannot read\n", paths[i]);
-      return 1;
+int Replay(int n, char** args) {
+  std::vector<std::filesystem::path> files;
+  if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
+  for (const auto& f : files) {
+    absl::StatusOr<Program> p = nf::fuzz::LoadProgramFile(f.string());
+    if (!p.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
+      return absl::IsNotFound(p.status()) ? 1 : 2;
     }
-    Program p;
-    if (absl::EndsWith(paths[i], ".nfp")) {
-      absl::StatusOr<Program> parsed = nf::fuzz::Parse(contents, paths[i]);
-      if (!parsed.ok()) {
-        std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
-        return 2;
-      }
-      p = *std::move(parsed);
-    } else {
-      p = FromBytes(contents);
-    }
-    std::printf("==== replay %s ====\n", paths[i]);
+    std::printf("==== replay %s ====\n", f.c_str());
     nf::fuzz::SequentialOptions options;
     options.verbose = stdout;
-    nf::fuzz::TestOneInput(p, options);
-    std::printf("==== %s: no violation ====\n", paths[i]);
+    nf::fuzz::TestOneInput(*p, options);
+    std::printf("==== %s: no violation ====\n", f.c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -1,5 +1,9 @@
 // Property tests of the op vocabulary, the byte codec and the text form.
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -7,6 +11,7 @@
 #include "fuzzers/codec.h"
 #include "fuzzers/program.h"
 #include "fuzzers/program_text.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace nf::fuzz {
@@ -286,6 +291,37 @@ TEST(Text, TooManyOpsIsAnError) {
   const absl::StatusOr<Program> p = Parse(text, "f.nfp");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(std::string(p.status().message()).find("f.nfp:65: "), 0u) << p.status();
+}
+
+
+// The file loader behind nf_tool and nf_ctrace: a directory or a missing path
+// is a clear error (no exception, nothing loaded); text and bytes both load.
+TEST(LoadProgramFile, RejectsDirectoriesAndMissingFilesAndLoadsBothForms) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("nf_program_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (const std::string& path : {dir.string(), (dir / "missing").string()}) {
+    const absl::StatusOr<Program> p = LoadProgramFile(path);
+    EXPECT_TRUE(absl::IsNotFound(p.status())) << path << ": " << p.status();
+    EXPECT_EQ(p.status().message(), path + ": cannot read");
+  }
+  auto write = [&](const std::string& name, const std::string& contents) {
+    std::ofstream(dir / name, std::ios::binary) << contents;
+    return (dir / name).string();
+  };
+  const std::string bad = write("bad.nfp", "threads 1\nT0: bogus\n");
+  EXPECT_THAT(std::string(LoadProgramFile(bad).status().message()),
+              ::testing::StartsWith(bad + ":2: "));
+  const absl::StatusOr<Program> text = LoadProgramFile(write("ok.nfp", "threads 1\nT0: release\n"));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->num_ops(), 1u);
+  const std::vector<uint8_t> bytes = Encode(*text);
+  const absl::StatusOr<Program> decoded =
+      LoadProgramFile(write("ok.bin", std::string(bytes.begin(), bytes.end())));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, *text);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

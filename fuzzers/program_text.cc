@@ -7,12 +7,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "fuzzers/codec.h"
+#include "fuzzers/input_files.h"
 
 namespace nf::fuzz {
 namespace {
@@ -316,6 +319,13 @@ absl::StatusOr<Program> Parse(std::string_view text_in, std::string_view filenam
   const size_t n = declared_threads ? *declared_threads : p.threads.size();
   p.threads.resize(n == 0 ? 1 : n);
   return p;
+}
+
+absl::StatusOr<Program> LoadProgramFile(const std::string& path) {
+  std::string contents;
+  if (!ReadFile(path, &contents)) return absl::NotFoundError(path + ": cannot read");
+  if (absl::EndsWith(path, ".nfp")) return Parse(contents, path);
+  return Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
 }
 
 }  // namespace nf::fuzz

@@ -55,6 +55,11 @@ std::string Print(const Program& p);
 std::string PrintOp(const Op& op);
 absl::StatusOr<Program> Parse(std::string_view text, std::string_view filename);
 
+// The program in a file: a text program if its name ends in ".nfp" (Parse),
+// else input bytes (Decode, which never fails). An unreadable path (missing, a
+// directory) is NotFound "PATH: cannot read"; bad text is Parse's error.
+absl::StatusOr<Program> LoadProgramFile(const std::string& path);
+
 std::string_view EventTextName(Event e);
 std::string BehaviourText(uint8_t behaviour);
 

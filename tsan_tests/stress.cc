@@ -1,10 +1,10 @@
 #include "tsan_tests/stress.h"
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <atomic>
-#include <chrono>
 #include <map>
 #include <string>
 #include <thread>
@@ -76,6 +76,20 @@ long Scaled(long n) {
 }
 
 namespace {
+// The value of the environment variable `name`, a number of seconds >= 0, or
+// `fallback` if it is unset or empty. Anything else aborts with a message.
+double EnvSeconds(const char* name, double fallback) {
+  const char* env = std::getenv(name);
+  if (env == nullptr || *env == '\0') return fallback;
+  char* end = nullptr;
+  const double seconds = std::strtod(env, &end);
+  if (end == nullptr || *end != '\0' || !(seconds >= 0)) {
+    std::fprintf(stderr, "%s=%s is not a number of seconds\n", name, env);
+    std::abort();
+  }
+  return seconds;
+}
+
 // When the current test started (the watchdog's OnTestStart sets it).
 std::atomic<int64_t> g_test_start_ns{0};
 int64_t NowNs() {
@@ -88,16 +102,7 @@ int64_t NowNs() {
 bool Enough(long done, long planned) {
   if (done >= planned) return true;
   static const double cap = [] {
-    const char* env = std::getenv("NF_STRESS_SECONDS");
-    double seconds = 100;
-    if (env != nullptr && *env != '\0') {
-      char* end = nullptr;
-      seconds = std::strtod(env, &end);
-      if (end == nullptr || *end != '\0' || !(seconds >= 0)) {
-        std::fprintf(stderr, "NF_STRESS_SECONDS=%s is not a number of seconds\n", env);
-        std::abort();
-      }
-    }
+    const double seconds = EnvSeconds("NF_STRESS_SECONDS", 100);
     return SoakFactor() > 1 ? seconds * SoakFactor() : seconds;
   }();
   if (cap == 0) return false;
@@ -240,18 +245,8 @@ void NoteSeedForWatchdog(uint64_t seed) {
   g_has_seed.store(true);
 }
 
-// NF_STRESS_WATCHDOG: seconds without progress before a test counts as hung.
-long WatchdogSeconds() {
-  const char* env = std::getenv("NF_STRESS_WATCHDOG");
-  if (env == nullptr || *env == '\0') return 60;
-  char* end = nullptr;
-  const long s = std::strtol(env, &end, 10);
-  if (end == nullptr || *end != '\0' || s < 0) {
-    std::fprintf(stderr, "NF_STRESS_WATCHDOG=%s is not a number of seconds\n", env);
-    std::abort();
-  }
-  return s;
-}
+// NF_STRESS_WATCHDOG: whole seconds without progress before a test counts as hung.
+long WatchdogSeconds() { return long(EnvSeconds("NF_STRESS_WATCHDOG", 60)); }
 
 // Started by OnTestStart, stopped by OnTestEnd: one watchdog thread per test.
 class Watchdog : public ::testing::EmptyTestEventListener {
