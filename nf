@@ -45,8 +45,9 @@ usage: ./nf <command> [options]
   decode FILE                 print any input file as a text program (nf_tool)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
   replay [--sequential] FILE_OR_DIR...
-                              run an input under the concurrent fuzzer's checks and print
-                              its program, full interleaving trace and verdict (nf_tool
+                              run each input (every file under a directory) under the
+                              concurrent fuzzer's checks and print its program, full
+                              interleaving trace and verdict (nf_tool
                               creplay); --sequential: the sequential checks and op log
   help                        this text
 

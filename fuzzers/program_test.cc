@@ -293,7 +293,6 @@ TEST(Text, TooManyOpsIsAnError) {
   EXPECT_EQ(std::string(p.status().message()).find("f.nfp:65: "), 0u) << p.status();
 }
 
-
 // The file loader behind nf_tool and nf_ctrace: a directory or a missing path
 // is a clear error (no exception, nothing loaded); text and bytes both load.
 TEST(LoadProgramFile, RejectsDirectoriesAndMissingFilesAndLoadsBothForms) {
