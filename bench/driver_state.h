@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 
 namespace nf::bench {
 

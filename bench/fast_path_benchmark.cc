@@ -11,7 +11,7 @@
 #include "bench/driver_state.h"
 #include "benchmark/benchmark.h"
 #include "core/notifier.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 
 namespace nf::bench {
 namespace {

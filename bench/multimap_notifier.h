@@ -21,7 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "bench/driver_state.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 
 namespace nf::bench {
 

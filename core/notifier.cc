@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "core/internal/thread_state.h"
 
 namespace nf {
 namespace {
@@ -303,7 +304,7 @@ absl::Status AddressSpace::InsertInterval(IntervalSubscription* sub, uint64_t st
 }
 
 void AddressSpace::RemoveInterval(IntervalSubscription* sub) {
-  if (sync::InCallback()) {
+  if (internal::InCallback()) {
     HardFailure(Warning::kRemoveFromCallback, "RemoveInterval inside a notifier callback");
   }
   Subscriptions* s = subscriptions_.Load();
@@ -363,7 +364,7 @@ bool AddressSpace::SeqReleased(Subscriptions* s, Seq seq) {
 }
 
 Seq AddressSpace::ReadBegin(IntervalSubscription* sub) {
-  if (sync::InCallback()) {
+  if (internal::InCallback()) {
     HardFailure(Warning::kBlockingInCallback, "ReadBegin inside a notifier callback");
   }
   Subscriptions* s = subscriptions_.Load();
@@ -405,7 +406,7 @@ absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t f
     sync::YieldPoint("walk.next");
     bool ok;
     {
-      sync::CallbackScope in_callback;
+      internal::CallbackScope in_callback;
       ok = sub->ops_->invalidate(sub, range, cur_seq);
     }
 #if defined(NF_MUTANT_set_seq_outside_lock)
@@ -480,7 +481,7 @@ absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
   }
   Subscriptions* s = subscriptions_.Load();
   if (s == nullptr) {
-    ++sync::CurrentThread().open_invalidations;
+    ++internal::CurrentThreadState().open_invalidations;
     return absl::OkStatus();
   }
   const bool itree = has_itree_.Load();
@@ -504,16 +505,16 @@ absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
       return st;
     }
   }
-  ++sync::CurrentThread().open_invalidations;
+  ++internal::CurrentThreadState().open_invalidations;
   return absl::OkStatus();
 }
 
 void AddressSpace::InvalidateRangeEnd(const Range& range) {
-  if (sync::CurrentThread().open_invalidations == 0) {
+  if (internal::CurrentThreadState().open_invalidations == 0) {
     Warn(Warning::kEndWithoutStart, "InvalidateRangeEnd without a successful start");
     return;
   }
-  --sync::CurrentThread().open_invalidations;
+  --internal::CurrentThreadState().open_invalidations;
   Subscriptions* s = subscriptions_.Load();
   if (s != nullptr) {
     if (has_itree_.Load()) IntervalInvalidateEnd(s);
@@ -549,7 +550,7 @@ absl::Status AddressSpace::ClassicInvalidateStart(Subscriptions* s, const Range&
     if (sub->ops_->invalidate_range_start == nullptr) continue;
     bool ok;
     {
-      sync::CallbackScope in_callback;
+      internal::CallbackScope in_callback;
       ok = sub->ops_->invalidate_range_start(sub, range);
     }
     if (ok) continue;
@@ -568,7 +569,7 @@ absl::Status AddressSpace::ClassicInvalidateStart(Subscriptions* s, const Range&
     for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr;
          sub = sub->next_.Load()) {
       if (sub->ops_->invalidate_range_end == nullptr) continue;
-      sync::CallbackScope in_callback;
+      internal::CallbackScope in_callback;
       sub->ops_->invalidate_range_end(sub, range);
     }
   }
@@ -581,13 +582,13 @@ void AddressSpace::ClassicInvalidateEnd(Subscriptions* s, const Range& range) {
   sync::ReadSection section(&s->srcu);
   for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr; sub = sub->next_.Load()) {
     if (sub->ops_->invalidate_range_end == nullptr) continue;
-    sync::CallbackScope in_callback;
+    internal::CallbackScope in_callback;
     sub->ops_->invalidate_range_end(sub, range);
   }
 }
 
 absl::Status AddressSpace::RegisterClassic(ClassicSubscription* sub) {
-  if (sync::InCallback()) {
+  if (internal::InCallback()) {
     HardFailure(Warning::kBlockingInCallback, "RegisterClassic inside a notifier callback");
   }
   if (!HasUsers()) return absl::FailedPreconditionError("address space has no live users");
@@ -635,12 +636,12 @@ bool AddressSpace::ClaimRelease(Subscriptions* s, ClassicSubscription* sub) {
 // Inside a read-side section.
 void AddressSpace::CallRelease(Subscriptions* s, ClassicSubscription* sub) {
   if (!ClaimRelease(s, sub) || sub->ops_->release == nullptr) return;
-  sync::CallbackScope in_callback;
+  internal::CallbackScope in_callback;
   sub->ops_->release(sub, this);
 }
 
 void AddressSpace::UnregisterClassic(ClassicSubscription* sub) {
-  if (sync::InCallback()) {
+  if (internal::InCallback()) {
     HardFailure(Warning::kBlockingInCallback, "UnregisterClassic inside a notifier callback");
   }
   Subscriptions* s = subscriptions_.Load();
@@ -674,7 +675,7 @@ void AddressSpace::UnregisterClassic(ClassicSubscription* sub) {
 }
 
 absl::StatusOr<ClassicSubscription*> AddressSpace::GetClassic(const ClassicOps* ops) {
-  if (sync::InCallback()) {
+  if (internal::InCallback()) {
     HardFailure(Warning::kBlockingInCallback, "GetClassic inside a notifier callback");
   }
   if (ops == nullptr || ops->alloc_notifier == nullptr || ops->free_notifier == nullptr) {

@@ -51,7 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/interval_tree.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 
 namespace nf {
 

@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 #include "fuzzers/concurrent_world.h"
 #include "fuzzers/program_text.h"
-#include "fuzzers/sched/scheduler.h"
+#include "sync/scheduler.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

@@ -1,5 +1,5 @@
 // fuzzers/concurrent.h: runs a Program's threads at the same time, as fibers of
-// the deterministic scheduler (fuzzers/sched/scheduler.h), interleaved by the
+// the deterministic scheduler (sync/scheduler.h), interleaved by the
 // program's schedule bytes, on the core's deterministic flavour (nf_core_sched).
 // What is checked, the slot states and the skip rule: concurrent_world.h.
 //

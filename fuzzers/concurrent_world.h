@@ -106,8 +106,7 @@
 //   P8   after every failed start: every classic subscriber with an end whose
 //        start succeeded in that call, and on which no put or unregister began
 //        meanwhile (that may unlink it before the failure path walks the list),
-//        got its end in that call; the thread's
-//        count of open invalidations (the core's per-thread state) is unchanged.
+//        got its end in that call.
 //        (A leaked active count shows at the end, or as a deadlock: P7.)
 //   P9   at every callback of the RELEASE walk (range [0, UINT64_MAX), event
 //        RELEASE): the subscription had no RELEASE before; once a RELEASE walk
@@ -131,7 +130,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "core/notifier.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 #include "fuzzers/driver.h"
 #include "fuzzers/program.h"
 

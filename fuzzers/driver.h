@@ -32,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "core/notifier.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 #include "fuzzers/program.h"
 
 namespace nf::fuzz {

@@ -34,7 +34,7 @@
 #include "fuzzers/codec.h"
 #include "fuzzers/input_files.h"
 #include "fuzzers/program_text.h"
-#include "fuzzers/sched/scheduler.h"
+#include "sync/scheduler.h"
 #include "fuzzers/sequential.h"
 
 namespace {

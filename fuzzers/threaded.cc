@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/sync.h"
+#include "sync/sync.h"
 #include "fuzzers/concurrent_world.h"
 #include "fuzzers/program_text.h"
 

@@ -107,7 +107,7 @@ for bin in "$BUILD"/fuzzers/*_fuzzer; do
   fi
 done
 # The same programs on OS threads (tsan_replay, as the ctest 'tsan_replay' runs
-# them in CI): the real-thread flavour of the seam (core/sync_std.h) sleeps only
+# them in CI): the real-thread flavour of the seam (sync/sync_std.h) sleeps only
 # there. Which waits happen is up to the OS, so these lines may vary by a few
 # between runs; the fuzz targets' replays above are deterministic.
 bin=$BUILD/fuzzers/tsan_replay

@@ -1,15 +1,17 @@
-// core/sync.h: the one synchronization seam of the notifier core.
+// sync/sync.h: the one synchronization seam of the notifier core (and of
+// everything else that must run both on real threads and under the
+// deterministic scheduler: the kernel target's shim, the test driver model).
 //
 // The core never names a concrete primitive (no std::mutex, no std::atomic, no
 // thread_local). Everything it synchronizes with comes from this header, so the
 // same core source runs in two flavours, chosen at compile time:
 //
-//   real threads (default)       core/sync_std.h, on std::mutex,
+//   real threads (default)       sync/sync_std.h, on std::mutex,
 //                                std::condition_variable and std::atomic. Used by
 //                                the unit tests, the TSan stress tests, the TSan
 //                                replay and the benchmarks.
-//   deterministic (NF_SYNC_SCHED) core/sync_sched.h: cooperative fibers on one OS
-//                                thread, run by fuzzers/sched/. Every primitive
+//   deterministic (NF_SYNC_SCHED) sync/sync_sched.h: cooperative fibers on one OS
+//                                thread, run by sync/. Every primitive
 //                                operation below is a point where the scheduler may
 //                                switch threads, chosen by the fuzzer's input bytes.
 //                                Outside a scheduler run yields do nothing and a
@@ -31,35 +33,62 @@
 //                        consistent unless an order is passed.
 //   YieldPoint(name)     A named point where another thread may run. A no-op on
 //                        real threads.
-//   CurrentThread()      The calling logical thread's ThreadState (a fiber's own
-//                        under the scheduler).
+//   CurrentThreadBlock() The calling logical thread's ThreadLocalBlock (a fiber's
+//                        own under the scheduler, zeroed when the fiber starts;
+//                        an OS thread's own thread_local otherwise).
 //
 // On top of those, this header builds the pieces both flavours share: MutexLock,
-// CallbackScope and ReadSide (the SRCU-like read side of the classic subscribers).
-#ifndef NF_CORE_SYNC_H_
-#define NF_CORE_SYNC_H_
+// ThreadLocal<T> (per logical thread storage for the libraries above) and
+// ReadSide (an SRCU-like read side).
+//
+// This library knows nothing of notifiers: what a library keeps per logical
+// thread it declares itself, as a ThreadLocal<T> (the core's is in
+// core/internal/thread_state.h).
+#ifndef NF_SYNC_SYNC_H_
+#define NF_SYNC_SYNC_H_
 
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
 
+#include <atomic>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+
 namespace nf::sync {
 
-// Per logical thread bookkeeping used by the core for its misuse diagnostics.
-struct ThreadState {
-  // > 0 while a notifier callback (interval invalidate, classic start, end or
-  // release) is running on this thread.
-  int callback_depth = 0;
-  // Successful InvalidateRangeStart calls of this thread not yet ended.
-  int open_invalidations = 0;
+// Storage of one logical thread for the libraries above the seam: a fixed block,
+// zeroed when the logical thread starts (each fiber of a scheduler run, each OS
+// thread). Carved up by ThreadLocal<T> at static initialization.
+inline constexpr size_t kThreadLocalBytes = 64;
+struct alignas(alignof(std::max_align_t)) ThreadLocalBlock {
+  unsigned char bytes[kThreadLocalBytes] = {};
 };
+
+// Reserves `size` bytes (aligned to `align`) of every logical thread's block and
+// returns their offset. Aborts when the block is full: raise kThreadLocalBytes.
+inline size_t ReserveThreadLocal(size_t size, size_t align) {
+  static std::atomic<size_t> next{0};
+  size_t offset = next.load();
+  size_t aligned;
+  do {
+    aligned = (offset + align - 1) / align * align;
+  } while (!next.compare_exchange_weak(offset, aligned + size));
+  if (aligned + size > kThreadLocalBytes) {
+    std::fprintf(stderr, "nf::sync: ThreadLocalBlock is full (%zu bytes)\n", kThreadLocalBytes);
+    std::abort();
+  }
+  return aligned;
+}
 
 }  // namespace nf::sync
 
 #if defined(NF_SYNC_SCHED)
-#include "core/sync_sched.h"
+#include "sync/sync_sched.h"
 #else
-#include "core/sync_std.h"
+#include "sync/sync_std.h"
 #endif
 
 namespace nf::sync {
@@ -78,23 +107,29 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   Mutex* const mu_;
 };
 
-// Marks the calling thread as running a notifier callback for its scope, and
-// gives the scheduler a switch point on entry and on exit.
-class CallbackScope {
- public:
-  CallbackScope() {
-    YieldPoint("callback.enter");
-    ++CurrentThread().callback_depth;
-  }
-  ~CallbackScope() {
-    --CurrentThread().callback_depth;
-    YieldPoint("callback.exit");
-  }
-  CallbackScope(const CallbackScope&) = delete;
-  CallbackScope& operator=(const CallbackScope&) = delete;
-};
+// Per logical thread state of type T: each logical thread sees its own T, which
+// starts as all zero bytes (T must be trivial and valid when zeroed). Declare
+// one per purpose, with static storage duration (a function-local static):
+//
+//   struct Depth { int n; };
+//   Depth& MyDepth() {
+//     static const sync::ThreadLocal<Depth> tl;
+//     return tl.Get();
+//   }
+template <typename T>
+class ThreadLocal {
+  static_assert(std::is_trivial_v<T>, "ThreadLocal<T> holds zeroed bytes: T must be trivial");
 
-inline bool InCallback() { return CurrentThread().callback_depth > 0; }
+ public:
+  ThreadLocal() : offset_(ReserveThreadLocal(sizeof(T), alignof(T))) {}
+  ThreadLocal(const ThreadLocal&) = delete;
+  ThreadLocal& operator=(const ThreadLocal&) = delete;
+
+  T& Get() const { return *reinterpret_cast<T*>(CurrentThreadBlock().bytes + offset_); }
+
+ private:
+  const size_t offset_;
+};
 
 // ReadSide: an SRCU-like read side (the kernel's srcu_read_lock and friends).
 //
@@ -214,4 +249,4 @@ class ReadSection {
 
 }  // namespace nf::sync
 
-#endif  // NF_CORE_SYNC_H_
+#endif  // NF_SYNC_SYNC_H_

@@ -1,6 +1,6 @@
-// fuzzers/sched/fiber.cc: stacks, the x86-64 context switch and the sanitizer
+// sync/fiber.cc: stacks, the x86-64 context switch and the sanitizer
 // annotations of every switch. See fiber.h.
-#include "fuzzers/sched/fiber.h"
+#include "sync/fiber.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 
 #if !defined(__x86_64__)
-#error "fuzzers/sched/fiber.cc: the context switch is written for x86-64 System V only"
+#error "sync/fiber.cc: the context switch is written for x86-64 System V only"
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,6 +1,6 @@
 // Tests of the deterministic scheduler and of the NF_SYNC_SCHED flavour of the
-// sync seam (core/sync_sched.h). Built with NF_SYNC_SCHED; links nf_sched only.
-#include "fuzzers/sched/scheduler.h"
+// sync seam (sync/sync_sched.h). Built with NF_SYNC_SCHED; links nf_sched only.
+#include "sync/scheduler.h"
 
 #include <cfenv>
 #include <cstdint>
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "core/sync.h"
-#include "fuzzers/sched/fiber.h"
+#include "sync/sync.h"
+#include "sync/fiber.h"
 #include "gtest/gtest.h"
 
 namespace nf::sched {
@@ -559,7 +559,7 @@ TEST(SyncSchedTest, ProducerConsumerInvariantHoldsUnderManySchedules) {
   }
 }
 
-// core/sync.h's ReadSide on this flavour: a section active when Synchronize()
+// sync/sync.h's ReadSide on this flavour: a section active when Synchronize()
 // is called has ended by the time it returns.
 TEST(SyncSchedTest, ReadSideSynchronizeWaitsForEarlierSectionsUnderManySchedules) {
   Scheduler s;
@@ -655,22 +655,36 @@ TEST(SyncSchedTest, TraceRecordsLabelsNotesWakesAndBlocks) {
   EXPECT_EQ(CurrentThreadId(), -1);
 }
 
-TEST(SyncSchedTest, EachThreadHasItsOwnThreadState) {
+struct Depth {
+  int n;
+};
+Depth& CurrentDepth() {
+  static const sync::ThreadLocal<Depth> depth;
+  return depth.Get();
+}
+
+TEST(SyncSchedTest, EachThreadHasItsOwnThreadLocal) {
   Scheduler s;
   int depths[2] = {-1, -1};
   Bodies threads;
   for (int id = 0; id < 2; ++id) {
     threads.push_back([&depths, id] {
-      sync::CallbackScope scope;  // yields on entry and exit
+      ++CurrentDepth().n;
       sync::YieldPoint("inside");
-      depths[id] = sync::CurrentThread().callback_depth;
+      ++CurrentDepth().n;
+      sync::YieldPoint("inside");
+      depths[id] = CurrentDepth().n;
     });
   }
   const Bytes alternate = {0, 1, 0, 1, 0, 1, 0, 1};
   ASSERT_TRUE(s.Run(threads, ScheduleInput::Direct(alternate)).ok());
-  EXPECT_EQ(depths[0], 1);
-  EXPECT_EQ(depths[1], 1);
-  EXPECT_EQ(sync::CurrentThread().callback_depth, 0);
+  EXPECT_EQ(depths[0], 2);
+  EXPECT_EQ(depths[1], 2);
+  EXPECT_EQ(CurrentDepth().n, 0);  // the OS thread's own block, untouched
+  // A second run starts every fiber's block at zero again.
+  ASSERT_TRUE(s.Run(threads, ScheduleInput::Direct(alternate)).ok());
+  EXPECT_EQ(depths[0], 2);
+  EXPECT_EQ(depths[1], 2);
 }
 
 TEST(SyncSchedTest, FloatingPointControlStateIsPerFiber) {
@@ -719,7 +733,7 @@ TEST(SyncSchedTest, PrimitivesWorkWithNoSchedulerRunning) {
   wq.WaitUntil([] { return true; });
   wq.WakeAll();
   sync::YieldPoint("nothing");
-  EXPECT_EQ(&sync::CurrentThread(), &sync::CurrentThread());
+  EXPECT_EQ(&sync::CurrentThreadBlock(), &sync::CurrentThreadBlock());
   sync::ReadSide rs;
   { sync::ReadSection section(&rs); }
   rs.Synchronize();

@@ -1,6 +1,6 @@
-// fuzzers/sched/scheduler.h: a deterministic scheduler for 1 to 4 logical
+// sync/scheduler.h: a deterministic scheduler for 1 to 4 logical
 // threads, run as cooperative fibers (fiber.h) on the calling OS thread. It backs
-// the NF_SYNC_SCHED flavour of the sync seam (core/sync_sched.h): every primitive
+// the NF_SYNC_SCHED flavour of the sync seam (sync/sync_sched.h): every primitive
 // operation there is a yield point, where the scheduler may switch threads, and
 // the choice is made by a ScheduleInput decoded from fuzzer bytes.
 //
@@ -47,8 +47,8 @@
 //
 // and, to replay with a trace: `sched::Trace t; scheduler.Run(bodies, in, &t);
 // std::cout << t.ToString();`.
-#ifndef NF_FUZZERS_SCHED_SCHEDULER_H_
-#define NF_FUZZERS_SCHED_SCHEDULER_H_
+#ifndef NF_SYNC_SCHEDULER_H_
+#define NF_SYNC_SCHEDULER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +59,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "fuzzers/sched/fiber.h"
+#include "sync/fiber.h"
 
 namespace nf::sched {
 
@@ -228,4 +228,4 @@ int CurrentThreadId();
 
 }  // namespace nf::sched
 
-#endif  // NF_FUZZERS_SCHED_SCHEDULER_H_
+#endif  // NF_SYNC_SCHEDULER_H_

@@ -1,10 +1,10 @@
-// fuzzers/sched/scheduler.cc: the deterministic scheduler (scheduler.h) and the
-// hooks of the NF_SYNC_SCHED flavour of the sync seam (core/sync_sched.h).
+// sync/scheduler.cc: the deterministic scheduler (scheduler.h) and the
+// hooks of the NF_SYNC_SCHED flavour of the sync seam (sync/sync_sched.h).
 #if !defined(NF_SYNC_SCHED)
-#error "nf_sched is compiled with NF_SYNC_SCHED (see fuzzers/sched/CMakeLists.txt)"
+#error "nf_sched is compiled with NF_SYNC_SCHED (see sync/CMakeLists.txt)"
 #endif
 
-#include "fuzzers/sched/scheduler.h"
+#include "sync/scheduler.h"
 
 #include <atomic>
 #include <cstdio>
@@ -13,8 +13,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "core/sync.h"
-#include "fuzzers/sched/fiber.h"
+#include "sync/sync.h"
+#include "sync/fiber.h"
 
 namespace nf::sched {
 namespace {
@@ -56,7 +56,7 @@ struct SchedThread {
   const void* blocked_on = nullptr;  // the wait key while kBlocked
   const char* point = "start";       // last yield or block point
   std::string label;                 // SetLabel(); keeps its capacity across runs
-  sync::ThreadState state;           // what sync::CurrentThread() returns
+  sync::ThreadLocalBlock block;      // what sync::CurrentThreadBlock() returns
 };
 
 class SchedulerImpl {
@@ -122,8 +122,8 @@ namespace {
 
 // The scheduler whose run is in progress on this OS thread, if any.
 thread_local SchedulerImpl* t_running = nullptr;
-// sync::CurrentThread() outside a run.
-thread_local sync::ThreadState t_os_thread_state;
+// sync::CurrentThreadBlock() outside a run.
+thread_local sync::ThreadLocalBlock t_os_thread_state;
 
 // Runs started in this process; numbers each run for OwnerToken.
 std::atomic<uint64_t> g_runs{0};
@@ -304,7 +304,7 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
     t.blocked_on = nullptr;
     t.point = "start";
     t.label.clear();
-    t.state = sync::ThreadState{};
+    t.block = sync::ThreadLocalBlock{};
     t.fiber->Start(&SchedulerImpl::ThreadMain, &t);
   }
   trace_ = trace;
@@ -499,7 +499,7 @@ int CurrentThreadId() {
 }  // namespace nf::sched
 
 // ---------------------------------------------------------------------------
-// The hooks of core/sync_sched.h
+// The hooks of sync/sync_sched.h
 
 namespace nf::sync::sched_hooks {
 
@@ -523,9 +523,9 @@ void WakeAll(const void* key) {
   if (sched::SchedulerImpl* s = sched::t_running) s->WakeAll(key);
 }
 
-ThreadState& Current() {
+ThreadLocalBlock& Current() {
   sched::SchedulerImpl* s = sched::t_running;
-  return s != nullptr ? s->current()->state : sched::t_os_thread_state;
+  return s != nullptr ? s->current()->block : sched::t_os_thread_state;
 }
 
 uint64_t OwnerToken() {

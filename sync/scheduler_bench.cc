@@ -13,9 +13,9 @@
 #include <functional>
 #include <vector>
 
-#include "core/sync.h"
-#include "fuzzers/sched/fiber.h"
-#include "fuzzers/sched/scheduler.h"
+#include "sync/sync.h"
+#include "sync/fiber.h"
+#include "sync/scheduler.h"
 
 namespace nf::sched {
 namespace {

@@ -1,7 +1,7 @@
-// core/sync_sched.h: the deterministic flavour of the sync seam (see core/sync.h),
-// chosen with NF_SYNC_SCHED. Include core/sync.h, not this file.
+// sync/sync_sched.h: the deterministic flavour of the sync seam (see sync/sync.h),
+// chosen with NF_SYNC_SCHED. Include sync/sync.h, not this file.
 //
-// Logical threads are fibers of fuzzers/sched/scheduler.h, all on one OS thread,
+// Logical threads are fibers of sync/scheduler.h, all on one OS thread,
 // and only one runs at a time. Every primitive operation below is a yield point:
 // the scheduler may switch to another runnable thread there, as the schedule
 // input dictates. Between two yield points a thread runs alone, so the
@@ -22,13 +22,13 @@
 // a mutex the caller does not hold (this flavour checks what sync_std.h's only
 // tells the analysis).
 //
-// The hooks below are implemented in fuzzers/sched/scheduler.cc (nf_sched).
+// The hooks below are implemented in sync/scheduler.cc (nf_sched, this library).
 // Yield point names must be string literals (the trace keeps the pointer).
-#ifndef NF_CORE_SYNC_SCHED_H_
-#define NF_CORE_SYNC_SCHED_H_
+#ifndef NF_SYNC_SYNC_SCHED_H_
+#define NF_SYNC_SYNC_SCHED_H_
 
-#if !defined(NF_CORE_SYNC_H_)
-#error "include core/sync.h, not core/sync_sched.h"
+#if !defined(NF_SYNC_SYNC_H_)
+#error "include sync/sync.h, not sync/sync_sched.h"
 #endif
 
 #include <atomic>
@@ -51,9 +51,9 @@ void Block(const void* key, const char* point);
 // Makes every thread blocked on `key` runnable. Does not yield. No-op outside a
 // run or when nobody waits.
 void WakeAll(const void* key);
-// The calling logical thread's state: the running fiber's, or the OS thread's own
+// The calling logical thread's block: the running fiber's, or the OS thread's own
 // outside a run.
-ThreadState& Current();
+ThreadLocalBlock& Current();
 // A nonzero token naming the calling logical thread, unique across runs (a thread
 // of a later run never matches a holder left behind by an abandoned one).
 uint64_t OwnerToken();
@@ -195,8 +195,8 @@ class Atomic {
 
 inline void YieldPoint(const char* name) { sched_hooks::Yield(name); }
 
-inline ThreadState& CurrentThread() { return sched_hooks::Current(); }
+inline ThreadLocalBlock& CurrentThreadBlock() { return sched_hooks::Current(); }
 
 }  // namespace nf::sync
 
-#endif  // NF_CORE_SYNC_SCHED_H_
+#endif  // NF_SYNC_SYNC_SCHED_H_

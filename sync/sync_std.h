@@ -1,14 +1,14 @@
-// core/sync_std.h: the real-thread flavour of the sync seam (see core/sync.h).
-// Include core/sync.h, not this file.
+// sync/sync_std.h: the real-thread flavour of the sync seam (see sync/sync.h).
+// Include sync/sync.h, not this file.
 //
 // Built on std::mutex, std::condition_variable and std::atomic, deliberately not on
 // Abseil's mutex: the Abseil we build against is not TSan-instrumented and gives false
 // race reports (see the README section on why the seam avoids it).
-#ifndef NF_CORE_SYNC_STD_H_
-#define NF_CORE_SYNC_STD_H_
+#ifndef NF_SYNC_SYNC_STD_H_
+#define NF_SYNC_SYNC_STD_H_
 
-#if !defined(NF_CORE_SYNC_H_)
-#error "include core/sync.h, not core/sync_std.h"
+#if !defined(NF_SYNC_SYNC_H_)
+#error "include sync/sync.h, not sync/sync_std.h"
 #endif
 
 #include <atomic>
@@ -104,11 +104,11 @@ class Atomic {
 
 inline void YieldPoint(const char* /*name*/) {}
 
-inline ThreadState& CurrentThread() {
-  thread_local ThreadState state;
-  return state;
+inline ThreadLocalBlock& CurrentThreadBlock() {
+  thread_local ThreadLocalBlock block;
+  return block;
 }
 
 }  // namespace nf::sync
 
-#endif  // NF_CORE_SYNC_STD_H_
+#endif  // NF_SYNC_SYNC_STD_H_

@@ -1,4 +1,4 @@
-// fuzzers/sched/fiber.h: cooperative user-space execution contexts ("fibers")
+// sync/fiber.h: cooperative user-space execution contexts ("fibers")
 // inside one OS thread, for the deterministic scheduler (scheduler.h).
 //
 // A Fiber owns a stack (mapped once, with a guard page below it, and reused for
@@ -25,8 +25,8 @@
 //     its old frames are dropped, NOT unwound, so destructors of objects on the
 //     abandoned stack never run. Under ASan the stale stack poisoning is cleared.
 //   - Stack overflow hits the guard page (SIGSEGV; ASan reports stack-overflow).
-#ifndef NF_FUZZERS_SCHED_FIBER_H_
-#define NF_FUZZERS_SCHED_FIBER_H_
+#ifndef NF_SYNC_FIBER_H_
+#define NF_SYNC_FIBER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -127,4 +127,4 @@ void SwitchContext(Context* from, Context* to);
 
 }  // namespace nf::sched
 
-#endif  // NF_FUZZERS_SCHED_FIBER_H_
+#endif  // NF_SYNC_FIBER_H_
