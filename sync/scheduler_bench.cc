@@ -1,5 +1,5 @@
 // sched_bench: what a context switch and a scheduled run cost. Prints medians of
-// a few repetitions; asserts nothing. (The only clock in fuzzers/sched.)
+// a few repetitions; asserts nothing. (The only clock in sync/.)
 //
 //   switch      one raw SwitchContext between two fibers
 //   yield       one scheduler decision that keeps the running thread
