@@ -1,7 +1,7 @@
 // core/notifier.cc: see core/notifier.h for the states, the seq table, the
-// locking rule and the guarantees; § refers to shared/spec/notifier.md.
+// locking rule and the guarantees; § refers to docs/contract.md.
 //
-// Build-time mutants (shared/spec/bugs.md) live here only, each behind
+// Build-time mutants (docs/bugs.md) live here only, each behind
 // `#if defined(NF_MUTANT_<name>)` at the one place the historical bug was. The
 // default build compiles none of them.
 #include "core/notifier.h"

@@ -1,6 +1,6 @@
 // core/notifier.h: address spaces, interval subscriptions with collision-retry
 // sequence numbers, and classic subscribers: a userspace model of the kernel's
-// mm/mmu_notifier.c (v5.5 onwards). The contract is shared/spec/notifier.md; the
+// mm/mmu_notifier.c (v5.5 onwards). The contract is docs/contract.md; the
 // section numbers below (§) are that file's.
 //
 // THE SEQ (§1). Each address space's subscriptions carry one sequence number,

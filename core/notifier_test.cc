@@ -668,7 +668,7 @@ TEST_F(NotifierTest, UnregisterNotRegisteredWarns) {
 
 // ---- §5 release --------------------------------------------------------------
 
-// The review of v2 of the series (2019-10-29, shared/seeds/000_...): with both
+// The review of v2 of the series (2019-10-29, the review that started the project: docs/bugs.md): with both
 // interval and classic subscribers, the interval release ran twice.
 TEST_F(NotifierTest, ReviewDoubleItreeRelease_OneReleaseWalkWithClassicSubscribers) {
   TestInterval a, b;

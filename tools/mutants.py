@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/mutants.py: the detection matrix behind `./nf mutants` (a benchmark).
 
-For each mutant of shared/spec/bugs.md and each way of finding it, search from an
+For each mutant of docs/bugs.md and each way of finding it, search from an
 EMPTY corpus on one core, for N seeds, within a time budget, and record the time
 and executions to the first detection (or "not found") and what fired.
 

@@ -2,7 +2,7 @@
 //
 // The stress tests run the notifier core (real-thread flavour, nf_core) on OS
 // threads, under ThreadSanitizer in the `tsan` preset, and check an invariant of
-// shared/spec/notifier.md §7 that a bug would break. They never assert a
+// docs/contract.md §7 that a bug would break. They never assert a
 // duration. A liveness bug (P7) would hang a test: a watchdog (below) turns a
 // test that stops making progress into a failure that says so.
 //
