@@ -53,7 +53,7 @@ endif()
 
 # nf_fuzz_target(NAME SOURCES...): a fuzz target. It links NF_LIB_FUZZING_ENGINE
 # when that is set, else libFuzzer in the 'fuzz' preset; everywhere else it links
-# fuzzers/replay_main.cc and replays files.
+# fuzzers/tools/replay_main.cc and replays files.
 function(nf_fuzz_target name)
   add_executable(${name} ${ARGN})
   if(NF_LIB_FUZZING_ENGINE)
@@ -62,6 +62,6 @@ function(nf_fuzz_target name)
   elseif(NF_SANITIZER STREQUAL "fuzzer")
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   else()
-    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzzers/replay_main.cc)
+    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzzers/tools/replay_main.cc)
   endif()
 endfunction()

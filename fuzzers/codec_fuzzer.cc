@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/program/program_text.h"
 
 namespace {
 

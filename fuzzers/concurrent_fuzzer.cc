@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/concurrent.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/executors/concurrent.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nf::fuzz::RunConcurrent(nf::fuzz::Decode({data, size}));

@@ -35,7 +35,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/interval_tree.h"
-#include "fuzzers/byte_reader.h"
+#include "fuzzers/program/byte_reader.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/sequential.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/executors/sequential.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nf::fuzz::TestOneInput(nf::fuzz::Decode({data, size}));

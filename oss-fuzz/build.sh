@@ -14,7 +14,7 @@
 #      targets link libc++, so Debian's libstdc++ Abseil would not link), installed
 #      into a prefix under $WORK.
 #   2. nf, configured with NF_LIB_FUZZING_ENGINE=$LIB_FUZZING_ENGINE (the fuzz
-#      targets link the engine instead of fuzzers/replay_main.cc), NF_SANITIZER
+#      targets link the engine instead of fuzzers/tools/replay_main.cc), NF_SANITIZER
 #      empty (the flags come from CFLAGS/CXXFLAGS), no tests, no -Werror.
 #   3. Into $OUT, for every fuzz target F (fuzzers/*_fuzzer): F itself,
 #      F_seed_corpus.zip (corpus/F/ and corpus/regress/F/, flattened, each file

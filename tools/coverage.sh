@@ -4,7 +4,7 @@
 #   tools/coverage.sh [--max-uncovered N]
 #
 # 1. Builds the `coverage` preset (build/coverage/; its fuzz targets link
-#    fuzzers/replay_main.cc and replay files).
+#    fuzzers/tools/replay_main.cc and replay files).
 # 2. Replays through every fuzz target F (build/coverage/fuzzers/*_fuzzer) its
 #    corpus, corpus/F/, and its regression inputs, corpus/regress/F/ (the inputs
 #    the ctest label 'replay' runs), each with LLVM_PROFILE_FILE set; then the

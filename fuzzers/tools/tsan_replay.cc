@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/threaded.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/executors/threaded.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nf::fuzz::RunThreaded(nf::fuzz::Decode({data, size}));

@@ -1,11 +1,11 @@
-#include "fuzzers/driver.h"
+#include "fuzzers/world/world.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/program_text.h"
-#include "fuzzers/sequential.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/program/program_text.h"
+#include "fuzzers/executors/sequential.h"
 #include "gtest/gtest.h"
 
 namespace nf::fuzz {

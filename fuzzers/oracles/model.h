@@ -68,8 +68,8 @@
 
 #include "absl/types/span.h"
 #include "core/notifier.h"
-#include "fuzzers/driver.h"
-#include "fuzzers/program.h"
+#include "fuzzers/world/world.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

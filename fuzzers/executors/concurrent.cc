@@ -1,4 +1,4 @@
-#include "fuzzers/concurrent.h"
+#include "fuzzers/executors/concurrent.h"
 
 #include <array>
 #include <cstdlib>
@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sync/sync.h"
-#include "fuzzers/concurrent_world.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/world/concurrent_world.h"
+#include "fuzzers/program/program_text.h"
 #include "sync/scheduler.h"
 
 #if defined(__has_feature)

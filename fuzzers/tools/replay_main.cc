@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "fuzzers/input_files.h"
+#include "fuzzers/program/input_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);

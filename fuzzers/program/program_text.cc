@@ -1,4 +1,4 @@
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/program_text.h"
 
 #include <array>
 #include <cstdlib>
@@ -14,8 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "fuzzers/codec.h"
-#include "fuzzers/input_files.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/program/input_files.h"
 
 namespace nf::fuzz {
 namespace {

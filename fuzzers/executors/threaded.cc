@@ -1,4 +1,4 @@
-#include "fuzzers/threaded.h"
+#include "fuzzers/executors/threaded.h"
 
 #include <array>
 #include <chrono>
@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "sync/sync.h"
-#include "fuzzers/concurrent_world.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/world/concurrent_world.h"
+#include "fuzzers/program/program_text.h"
 
 #if defined(NF_SYNC_SCHED)
 #error "fuzzers/threaded.cc runs OS threads: build it in the real-thread flavour"

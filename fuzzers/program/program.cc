@@ -1,4 +1,4 @@
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 #include <array>
 

@@ -46,7 +46,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

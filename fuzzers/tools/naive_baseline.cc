@@ -16,8 +16,8 @@
 #include <random>
 #include <vector>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/threaded.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/executors/threaded.h"
 
 namespace {
 

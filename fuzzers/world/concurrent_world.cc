@@ -1,4 +1,4 @@
-#include "fuzzers/concurrent_world.h"
+#include "fuzzers/world/concurrent_world.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
 namespace {

@@ -1,4 +1,4 @@
-#include "fuzzers/sequential.h"
+#include "fuzzers/executors/sequential.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/notifier.h"
-#include "fuzzers/driver.h"
-#include "fuzzers/model.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/world/world.h"
+#include "fuzzers/oracles/model.h"
+#include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
 namespace {

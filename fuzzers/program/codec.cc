@@ -1,6 +1,6 @@
-#include "fuzzers/codec.h"
+#include "fuzzers/program/codec.h"
 
-#include "fuzzers/byte_reader.h"
+#include "fuzzers/program/byte_reader.h"
 
 namespace nf::fuzz {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "fuzzers/codec.h"
-#include "fuzzers/program.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/program/program.h"
+#include "fuzzers/program/program_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -17,7 +17,7 @@
 #ifndef NF_FUZZERS_THREADED_H_
 #define NF_FUZZERS_THREADED_H_
 
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

@@ -33,7 +33,7 @@
 #include "absl/status/status.h"
 #include "core/notifier.h"
 #include "sync/sync.h"
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

@@ -33,7 +33,7 @@
 
 #include <cstdio>
 
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

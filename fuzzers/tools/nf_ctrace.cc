@@ -24,10 +24,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
-#include "fuzzers/codec.h"
-#include "fuzzers/concurrent.h"
-#include "fuzzers/input_files.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/executors/concurrent.h"
+#include "fuzzers/program/input_files.h"
+#include "fuzzers/program/program_text.h"
 
 namespace {
 

@@ -51,7 +51,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

@@ -31,11 +31,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
-#include "fuzzers/codec.h"
-#include "fuzzers/input_files.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/codec.h"
+#include "fuzzers/program/input_files.h"
+#include "fuzzers/program/program_text.h"
 #include "sync/scheduler.h"
-#include "fuzzers/sequential.h"
+#include "fuzzers/executors/sequential.h"
 
 namespace {
 

@@ -131,8 +131,8 @@
 #include "absl/container/inlined_vector.h"
 #include "core/notifier.h"
 #include "sync/sync.h"
-#include "fuzzers/driver.h"
-#include "fuzzers/program.h"
+#include "fuzzers/world/world.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

@@ -33,7 +33,7 @@
 #include <cstdio>
 #include <string>
 
-#include "fuzzers/program.h"
+#include "fuzzers/program/program.h"
 
 namespace nf::fuzz {
 

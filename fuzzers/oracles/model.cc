@@ -1,4 +1,4 @@
-#include "fuzzers/model.h"
+#include "fuzzers/oracles/model.h"
 
 #include <algorithm>
 #include <limits>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "fuzzers/program_text.h"
+#include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
 namespace {
