@@ -37,12 +37,12 @@
 namespace nf::stress {
 namespace {
 
-using fuzz::Driver;
-using fuzz::kTablePages;
-using fuzz::PagesOf;
-using fuzz::PagesOfRange;
-using fuzz::PageTable;
-using fuzz::PageValue;
+using harness::Driver;
+using harness::kTablePages;
+using harness::PagesOf;
+using harness::PagesOfRange;
+using harness::PageTable;
+using harness::PageValue;
 
 constexpr int kFaulters = 2;
 constexpr int kInvalidators = 2;

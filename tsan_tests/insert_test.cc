@@ -36,7 +36,7 @@
 namespace nf::stress {
 namespace {
 
-using fuzz::kTablePages;
+using harness::kTablePages;
 
 // A subscription whose callback behaves as a driver: user lock, set_seq.
 struct LockedSub : IntervalSubscription {

@@ -29,7 +29,7 @@
 namespace nf::stress {
 namespace {
 
-using fuzz::kTablePages;
+using harness::kTablePages;
 
 constexpr int kInvalidators = 3;
 constexpr int kMaxDepth = 3;

@@ -29,10 +29,10 @@
 namespace nf::stress {
 namespace {
 
-using fuzz::Driver;
-using fuzz::kTablePages;
-using fuzz::PagesOfRange;
-using fuzz::PageTable;
+using harness::Driver;
+using harness::kTablePages;
+using harness::PagesOfRange;
+using harness::PageTable;
 
 constexpr int kInvalidators = 2;
 constexpr int kRounds = 50000;

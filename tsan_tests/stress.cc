@@ -121,8 +121,8 @@ void Yields(Rng& rng, int max) {
 
 PageRange RandomPages(Rng& rng) {
   PageRange p;
-  p.first = rng.Uniform(0, fuzz::kTablePages - 1);
-  p.end = p.first + rng.Uniform(1, fuzz::kTablePages - p.first);
+  p.first = rng.Uniform(0, harness::kTablePages - 1);
+  p.end = p.first + rng.Uniform(1, harness::kTablePages - p.first);
   return p;
 }
 

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "core/notifier.h"
-#include "fuzzers/driver.h"
+#include "harness/driver.h"
 
 namespace nf::stress {
 
@@ -80,8 +80,8 @@ void Yields(Rng& rng, int max);
 struct PageRange {
   int first = 0;
   int end = 0;  // exclusive
-  uint64_t start() const { return uint64_t(first) * fuzz::kPageSize; }
-  uint64_t length() const { return uint64_t(end - first) * fuzz::kPageSize; }
+  uint64_t start() const { return uint64_t(first) * harness::kPageSize; }
+  uint64_t length() const { return uint64_t(end - first) * harness::kPageSize; }
 };
 PageRange RandomPages(Rng& rng);
 Range MakeRange(PageRange p, bool blockable, Event event = Event::kUnmap);
@@ -172,10 +172,10 @@ void Progress();
 
 // --- The driver model's interval subscription --------------------------------------
 
-// An interval subscription mirrored by a fuzz::Driver (spec §6): its invalidate
+// An interval subscription mirrored by a harness::Driver (spec §6): its invalidate
 // callback is Driver::Invalidate.
 struct MirroredSub : IntervalSubscription {
-  fuzz::Driver* driver = nullptr;
+  harness::Driver* driver = nullptr;
 };
 const IntervalOps* MirrorOps();
 

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/notifier.h"
 #include "fuzzers/world/world.h"
 #include "fuzzers/oracles/model.h"
 #include "fuzzers/program/program_text.h"
@@ -48,11 +47,11 @@ class SequentialRun final : public WorldObserver {
   }
 
   // --- WorldObserver ---
-  void AtIntervalCallback(const TestSub& sub, const Range& range, Seq cur_seq) override {
+  void AtIntervalCallback(const IntervalSub& sub, const Range& range, Seq cur_seq) override {
     if (!options_.check_at_callbacks) return;
-    const Snapshot snap = world_.space()->Inspect();
+    const Snapshot snap = world_.target()->Inspect();
     const std::string where = absl::StrFormat(
-        "P3: in the callback of s%d for [0x%x,0x%x) cur_seq=%#x: ", sub.slot, range.start,
+        "P3: in the callback of s%d for [0x%x,0x%x) cur_seq=%#x: ", sub.slot(), range.start,
         range.end, cur_seq);
     if (!IsOdd(snap.invalidate_seq) || snap.invalidate_seq != cur_seq) {
       Violation(absl::StrFormat("%sthe global seq is %#x", where, snap.invalidate_seq));
@@ -91,7 +90,7 @@ class SequentialRun final : public WorldObserver {
     }
     const bool invalidation = op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart;
     std::optional<Snapshot> before;
-    if (invalidation) before = world_.space()->Inspect();
+    if (invalidation) before = world_.target()->Inspect();
     world_.ClearLog();
     const OpResult res = world_.Execute(thread, op);
     if (options_.verbose) {
@@ -108,7 +107,7 @@ class SequentialRun final : public WorldObserver {
     // others (read_begin, read_retry, check_retry, fault, lock, unlock) only read
     // it, and any change they made would show at the next full check.
     if (!ChangesCoreState(op.code) && !options_.verbose) return;
-    const Snapshot after = world_.space()->Inspect();
+    const Snapshot after = world_.target()->Inspect();
     if (invalidation && res.code == absl::StatusCode::kUnavailable) CheckFailedStart(*before, after);
     CheckSnapshot(after);
     if (options_.verbose) {
@@ -167,7 +166,7 @@ class SequentialRun final : public WorldObserver {
     const Model& m = model_;
     std::string diff;
     for (int slot = 0; slot < kIntervalSlots; ++slot) {
-      const TestSub* sub = world_.sub(slot);
+      const IntervalSub* sub = world_.sub(slot);
       if ((sub != nullptr) != m.subs[slot].present) {
         absl::StrAppendFormat(&diff, "\n  s%d: %s in the world, %s in the model", slot,
                               sub ? "live" : "absent", m.subs[slot].present ? "live" : "absent");
@@ -279,7 +278,7 @@ class SequentialRun final : public WorldObserver {
                               d.insert ? "insert" : "remove");
       }
     }
-    for (const ClassicSubscription* c : s.classic) {
+    for (const ClassicSub* c : s.classic) {
       const int id = world_.ClassicIdOf(c);
       if (id < 0 || !m.classics[id].linked) {
         absl::StrAppendFormat(&diff, "\n  classic list holds %p (id %d), not predicted",
@@ -328,7 +327,7 @@ class SequentialRun final : public WorldObserver {
       }
     }
     step_ = {};
-    const Snapshot s = world_.space()->Inspect();
+    const Snapshot s = world_.target()->Inspect();
     std::string what;
     if (s.users != 0) absl::StrAppend(&what, " users=", s.users);
     if (!s.released) what += " not-released";

@@ -67,7 +67,6 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "core/notifier.h"
 #include "fuzzers/world/world.h"
 #include "fuzzers/program/program.h"
 

@@ -19,9 +19,20 @@
 #include <string_view>
 #include <vector>
 
-#include "core/notifier.h"
+#include "harness/geometry.h"
+#include "target/target.h"
 
 namespace nf::fuzz {
+
+// The contract's vocabulary (target/target.h).
+using target::Event;
+using target::EventName;
+using target::kNumEvents;
+using target::kNumWarnings;
+using target::Range;
+using target::Seq;
+using target::Warning;
+using target::WarningName;
 
 // --- Named budgets -----------------------------------------------------------
 // More threads multiply interleavings past what a schedule of bytes can steer.
@@ -39,10 +50,9 @@ inline constexpr int kSpacePages = 16;
 inline constexpr int kMaxRangePages = 16;
 // The highest page any range can reach, plus one: the page table's size.
 inline constexpr int kTablePages = kSpacePages + kMaxRangePages;
-inline constexpr uint64_t kPageSize = 0x1000;
-// A fault retries once per invalidation that collides with it; more attempts
-// than this without progress means a livelock worth reporting.
-inline constexpr int kMaxFaultAttempts = 8;
+static_assert(kTablePages == harness::kTablePages, "the driver model's page table fits the space");
+using harness::kPageSize;
+using harness::kMaxFaultAttempts;
 // The concurrent fuzzer spends at most one schedule byte per switch point; a few
 // KiB steer programs of kMaxThreads * kMaxOpsPerThread ops.
 inline constexpr size_t kMaxScheduleBytes = 4096;
@@ -92,14 +102,15 @@ enum class InsertShape : uint8_t {
 // kEnd (spec §3.2: a subscriber that can fail must not have an end);
 // kPutsSelfOnRelease implies kRelease.
 enum Behaviour : uint8_t {
-  kHasRelease = 1 << 0,
-  kHasStart = 1 << 1,
-  kHasEnd = 1 << 2,
+  kHasRelease = target::kClassicHasRelease,
+  kHasStart = target::kClassicHasStart,
+  kHasEnd = target::kClassicHasEnd,
   kFailsNonblock = 1 << 3,      // start returns false when !range.blockable
   kPutsSelfOnRelease = 1 << 4,  // release calls PutClassic on the references the
                                 //   program holds (get/put subscribers only)
 };
 inline constexpr int kNumBehaviours = 32;  // every value of the five bits
+static_assert(kNumBehaviours == target::kNumClassicBehaviours);
 // For `register`: kPutsSelfOnRelease is dropped (only get/put subscribers may).
 uint8_t NormalizeBehaviour(uint8_t bits, bool registered);
 

@@ -35,13 +35,13 @@ std::string RangeText(const Range& r) {
                          EventTextName(r.event));
 }
 
-std::string ClassicName(const TestClassic* c) {
+std::string ClassicName(const ClassicSub* c) {
   return c->id() < kClassicSlots
              ? absl::StrFormat("c%d", c->id())
              : absl::StrFormat("get(%s)", BehaviourText(c->behaviour()));
 }
 
-uint64_t ClassicBit(const TestClassic* c) { return uint64_t{1} << c->id(); }
+uint64_t ClassicBit(const ClassicSub* c) { return uint64_t{1} << c->id(); }
 
 Range RangeOf(const Op& op) {
   Range r;
@@ -60,16 +60,14 @@ ConcurrentWorld::ConcurrentWorld(const Program& program, ConcurrentHost* host)
     BookLock l(&mu_);
     shadow_.fill(1);  // the page table's initial values
   }
-  AddressSpaceOptions options;
-  options.testing_only_initial_seq = InitialSeqValue(program.initial_seq);
-  options.warn = [this](Warning w, std::string_view detail) {
-    warnings_[static_cast<int>(w)].fetch_add(1);
-    Fail(absl::StrFormat("the core warned %s (%s); the concurrent fuzzer skips every misuse, "
-                         "so no warning is expected",
-                         WarningName(w), detail));
-  };
-  space_ = AddressSpace::Create(std::move(options));
-  space_->Grab();  // the world's own reference: the space outlives release
+  target_ = NewTarget(program.initial_seq);  // with the world's own reference
+}
+
+void ConcurrentWorld::OnWarning(Warning w, std::string_view detail) {
+  warnings_[static_cast<int>(w)].fetch_add(1);
+  Fail(absl::StrFormat("the core warned %s (%s); the concurrent fuzzer skips every misuse, "
+                       "so no warning is expected",
+                       WarningName(w), detail));
 }
 
 ConcurrentWorld::~ConcurrentWorld() {
@@ -92,21 +90,21 @@ void ConcurrentWorld::NoteIfTracing(int t, const std::string& text) {
 
 // --- Lookups -----------------------------------------------------------------
 
-int ConcurrentWorld::SlotOf(const IntervalSubscription* sub) const {
+int ConcurrentWorld::SlotOf(const IntervalSub* sub) const {
   for (int i = 0; i < kIntervalSlots; ++i) {
     if (slots_[i].sub != nullptr && slots_[i].sub == sub) return i;
   }
   return -1;
 }
 
-ConcurrentWorld::ClassicObject* ConcurrentWorld::ObjectOf(const ClassicSubscription* sub) {
+ConcurrentWorld::ClassicObject* ConcurrentWorld::ObjectOf(const ClassicSub* sub) {
   for (int i = 0; i < num_objects_; ++i) {
     if (objects_[i].obj != nullptr && objects_[i].obj == sub) return &objects_[i];
   }
   return nullptr;
 }
 
-ConcurrentWorld::ClassicObject* ConcurrentWorld::AddObject(TestClassic* obj, bool get_kind) {
+ConcurrentWorld::ClassicObject* ConcurrentWorld::AddObject(ClassicSub* obj, bool get_kind) {
   for (int i = 0; i < kMaxClassicObjects; ++i) {
     if (objects_[i].obj != nullptr) continue;
     objects_[i] = ClassicObject{};
@@ -179,7 +177,7 @@ std::optional<std::string_view> ConcurrentWorld::SkipReason(int t, const Op& op)
       if (held) return "may sleep while this thread holds a driver lock";
       return std::nullopt;
     case OpCode::kInsert:
-      if ((open || held) && !space_->has_itree()) {
+      if ((open || held) && !target_->HasItree()) {
         return "the first insert registers (waits for invalidations) while this thread holds "
                "an open invalidation or a driver lock";
       }
@@ -225,12 +223,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
   };
   switch (op.code) {
     case OpCode::kInsert: {
-      TestSub* sub;
+      IntervalSub* sub;
       {
         BookLock l(&mu_);
         IntervalSlot& s = slots_[op.slot];
         if (s.state != SlotState::kEmpty) return skip("slot not empty");
-        sub = new TestSub(op.slot);
+        sub = target_->NewInterval(op.slot);
         s = IntervalSlot{};
         s.state = SlotState::kInserting;
         s.sub = sub;
@@ -238,8 +236,8 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         s.last = op.start() + op.length() - 1;
         s.maybe_pending = inv_in_progress_ > 0;
       }
-      const bool got = space_->TryGetUser();
-      const absl::Status st = space_->InsertInterval(sub, op.start(), op.length(), TestIntervalOps());
+      const bool got = target_->TryGetUser();
+      const absl::Status st(target_->Insert(sub, op.start(), op.length()), "");
       {
         BookLock l(&mu_);
         IntervalSlot& s = slots_[op.slot];
@@ -250,12 +248,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
           s.sub = nullptr;
         }
       }
-      if (!st.ok()) delete sub;
+      if (!st.ok()) target_->DeleteInterval(sub);
       if (got) PutUser(t);
       return done(absl::StrCat(got ? "" : "no user; ", absl::StatusCodeToString(st.code())));
     }
     case OpCode::kRemove: {
-      TestSub* sub;
+      IntervalSub* sub;
       {
         BookLock l(&mu_);
         IntervalSlot& s = slots_[op.slot];
@@ -267,12 +265,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
           other.walk.expected &= static_cast<uint8_t>(~(1u << op.slot));
         }
       }
-      space_->RemoveInterval(sub);
+      target_->Remove(sub);
       {
         BookLock l(&mu_);
         slots_[op.slot].sub = nullptr;  // a callback from now on is a P5 report
       }
-      delete sub;  // at once: a later callback on it is a use after free
+      target_->DeleteInterval(sub);  // at once: a later callback on it is a use after free
       drivers_[op.slot].ClearMirror(/*caller_holds_lock=*/false);
       {
         BookLock l(&mu_);
@@ -291,7 +289,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     case OpCode::kReadRetry:
     case OpCode::kCheckRetry:
     case OpCode::kFault: {
-      TestSub* sub;
+      IntervalSub* sub;
       {
         BookLock l(&mu_);
         IntervalSlot& s = slots_[op.slot];
@@ -310,7 +308,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         text = retry ? "retry" : "no retry";
       } else if (op.code == OpCode::kCheckRetry) {
         text = sub->CheckRetry(ts.last_seq[op.slot]) ? "retry" : "no retry";
-      } else if (!space_->TryGetUser()) {
+      } else if (!target_->TryGetUser()) {
         text = "no user";
       } else {
         got = true;
@@ -326,21 +324,21 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       return done(std::move(text));
     }
     case OpCode::kRegister: {
-      TestClassic* obj;
+      ClassicSub* obj;
       {
         BookLock l(&mu_);
         ClassicSlot& cs = cslots_[op.slot];
         if (cs.state != SlotState::kEmpty) return skip("classic slot not empty");
-        obj = new TestClassic(RegisterOpsFor(op.behaviour), op.slot, op.behaviour);
+        obj = target_->NewClassic(op.slot, op.behaviour, /*get_kind=*/false);
         if (AddObject(obj, /*get_kind=*/false) == nullptr) {
-          delete obj;
+          target_->DeleteClassic(obj);
           return skip("too many classic objects alive (harness budget)");
         }
         cs.state = SlotState::kInserting;
         cs.obj = obj;
       }
-      const bool got = space_->TryGetUser();
-      const absl::Status st = space_->RegisterClassic(obj);
+      const bool got = target_->TryGetUser();
+      const absl::Status st(target_->Register(obj), "");
       {
         BookLock l(&mu_);
         ClassicSlot& cs = cslots_[op.slot];
@@ -352,12 +350,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
           cs.obj = nullptr;
         }
       }
-      if (!st.ok()) delete obj;
+      if (!st.ok()) target_->DeleteClassic(obj);
       if (got) PutUser(t);
       return done(absl::StrCat(got ? "" : "no user; ", absl::StatusCodeToString(st.code())));
     }
     case OpCode::kUnregister: {
-      TestClassic* obj;
+      ClassicSub* obj;
       {
         BookLock l(&mu_);
         ClassicSlot& cs = cslots_[op.slot];
@@ -366,7 +364,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         obj = cs.obj;
         ForgetClassicStarts(ObjectOf(obj));
       }
-      space_->UnregisterClassic(obj);
+      target_->Unregister(obj);
       {
         BookLock l(&mu_);
         // A callback from now on is a P5 report.
@@ -374,12 +372,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         cslots_[op.slot].obj = nullptr;
         cslots_[op.slot].state = SlotState::kEmpty;
       }
-      delete obj;  // at once: a later callback on it is a use after free
+      target_->DeleteClassic(obj);  // at once: a later callback on it is a use after free
       return done("unregistered");
     }
     case OpCode::kGet: {
-      const bool got = space_->TryGetUser();
-      const absl::StatusOr<ClassicSubscription*> res = space_->GetClassic(GetOpsFor(op.behaviour));
+      const bool got = target_->TryGetUser();
+      const absl::StatusOr<ClassicSub*> res = target_->Get(op.behaviour);
       std::string err;
       if (res.ok()) {
         BookLock l(&mu_);
@@ -398,7 +396,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
                                absl::StatusCodeToString(res.status().code())));
     }
     case OpCode::kPut: {
-      TestClassic* obj = nullptr;
+      ClassicSub* obj = nullptr;
       {
         BookLock l(&mu_);
         for (int i = 0; i < num_objects_; ++i) {
@@ -413,7 +411,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         }
       }
       if (obj == nullptr) return skip("the program holds no reference from get");
-      space_->PutClassic(obj);  // the last one frees it (OnFree) after a grace period
+      target_->Put(obj);  // the last one frees it (OnFree) after a grace period
       return done("put");
     }
     case OpCode::kRelease: {
@@ -448,7 +446,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
 void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
   ThreadState& ts = threads_[t];
   const bool tracing = host_->Tracing();
-  if (!space_->TryGetUser()) {
+  if (!target_->TryGetUser()) {
     if (tracing) *result = "no user";
     return;
   }
@@ -471,7 +469,7 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
       }
     }
   }
-  const absl::Status st = space_->InvalidateRangeStart(r);
+  const absl::Status st(target_->InvalidateStart(r), "");
   std::string err;
   bool quiescent = false;
   {
@@ -519,7 +517,7 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
     if (tracing) *result = "OK (open)";
     return;
   }
-  space_->InvalidateRangeEnd(r);
+  target_->InvalidateEnd(r);
   {
     BookLock l(&mu_);
     EndInvalidationBookkeeping(span);
@@ -536,7 +534,7 @@ void ConcurrentWorld::EndOpen(int t) {
   ThreadState& ts = threads_[t];
   const Range r = ts.open.back();
   ts.open.pop_back();
-  space_->InvalidateRangeEnd(r);
+  target_->InvalidateEnd(r);
   bool quiescent;
   {
     BookLock l(&mu_);
@@ -581,7 +579,7 @@ void ConcurrentWorld::DropUserNow(int t) {
     BookLock l(&mu_);
     ++puts_in_progress_;
   }
-  space_->PutUser();  // the last one runs release (§5)
+  target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
   --puts_in_progress_;
   if (threads_[t].walk.release) threads_[t].walk = Walk{};
@@ -589,13 +587,13 @@ void ConcurrentWorld::DropUserNow(int t) {
 
 // --- Callbacks ---------------------------------------------------------------
 
-bool ConcurrentWorld::OnInterval(IntervalSubscription* s, const Range& range, Seq cur_seq) {
+bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
-  const Seq global = space_->invalidate_seq_for_testing();
+  const Seq global = target_->GlobalSeq();
   const bool release_walk = IsReleaseWalk(range);
   std::string err;
-  TestSub* sub = nullptr;
+  IntervalSub* sub = nullptr;
   int slot;
   {
     BookLock l(&mu_);
@@ -663,10 +661,10 @@ bool ConcurrentWorld::OnInterval(IntervalSubscription* s, const Range& range, Se
   return ok;
 }
 
-void ConcurrentWorld::OnClassicRelease(ClassicSubscription* s) {
+void ConcurrentWorld::OnClassicRelease(ClassicSub* s) {
   host_->CheckNotFailed();
   std::string err;
-  TestClassic* obj = nullptr;
+  ClassicSub* obj = nullptr;
   int self_puts = 0;
   {
     BookLock l(&mu_);
@@ -691,15 +689,15 @@ void ConcurrentWorld::OnClassicRelease(ClassicSubscription* s) {
     host_->Note(absl::StrFormat("cb release %s%s", ClassicName(obj),
                                 self_puts > 0 ? absl::StrCat(", puts ", self_puts) : ""));
   }
-  for (int i = 0; i < self_puts; ++i) space_->PutClassic(obj);
+  for (int i = 0; i < self_puts; ++i) target_->Put(obj);
 }
 
-bool ConcurrentWorld::OnClassicStart(ClassicSubscription* s, const Range& range) {
+bool ConcurrentWorld::OnClassicStart(ClassicSub* s, const Range& range) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
   std::string err;
   bool result = true;
-  TestClassic* obj = nullptr;
+  ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
@@ -730,11 +728,11 @@ bool ConcurrentWorld::OnClassicStart(ClassicSubscription* s, const Range& range)
   return result;
 }
 
-void ConcurrentWorld::OnClassicEnd(ClassicSubscription* s, const Range& range) {
+void ConcurrentWorld::OnClassicEnd(ClassicSub* s, const Range& range) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
   std::string err;
-  TestClassic* obj = nullptr;
+  ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
@@ -757,26 +755,26 @@ void ConcurrentWorld::OnClassicEnd(ClassicSubscription* s, const Range& range) {
   }
 }
 
-ClassicSubscription* ConcurrentWorld::OnAlloc(uint8_t behaviour) {
+ClassicSub* ConcurrentWorld::OnAlloc(uint8_t behaviour) {
   host_->CheckNotFailed();
-  TestClassic* obj = new TestClassic(GetOpsFor(behaviour), GetKindId(behaviour), behaviour);
+  ClassicSub* obj = target_->NewClassic(GetKindId(behaviour), behaviour, /*get_kind=*/true);
   bool added;
   {
     BookLock l(&mu_);
     added = AddObject(obj, /*get_kind=*/true) != nullptr;
   }
   if (!added) {
-    delete obj;
+    target_->DeleteClassic(obj);
     Fail("internal: too many classic subscriber objects alive (kMaxClassicObjects)");
   }
   if (host_->Tracing()) host_->Note(absl::StrCat("cb alloc ", ClassicName(obj)));
   return obj;
 }
 
-void ConcurrentWorld::OnFree(ClassicSubscription* s) {
+void ConcurrentWorld::OnFree(ClassicSub* s) {
   host_->CheckNotFailed();
   std::string err;
-  TestClassic* obj = nullptr;
+  ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
@@ -792,7 +790,7 @@ void ConcurrentWorld::OnFree(ClassicSubscription* s) {
   }
   if (!err.empty()) Fail(err);
   if (host_->Tracing()) host_->Note(absl::StrCat("cb free ", ClassicName(obj)));
-  delete obj;
+  target_->DeleteClassic(obj);
 }
 
 // --- Oracles -----------------------------------------------------------------
@@ -826,7 +824,7 @@ void ConcurrentWorld::CheckMirrors(bool all_pages) {
 // read is a yield point; the counters are checked again after it, with no yield
 // in between, so they held when the value was read.
 void ConcurrentWorld::CheckQuiescentSeq() {
-  const Seq seq = space_->invalidate_seq_for_testing();
+  const Seq seq = target_->GlobalSeq();
   bool quiescent;
   {
     BookLock l(&mu_);
@@ -892,7 +890,7 @@ void ConcurrentWorld::GlobalCleanup() {
 }
 
 void ConcurrentWorld::FinalChecks() {
-  const Snapshot s = space_->Inspect();
+  const Snapshot s = target_->Inspect();
   std::string what;
   if (s.users != 0) absl::StrAppend(&what, " users=", s.users);
   if (!s.released) what += " not-released";
@@ -922,8 +920,7 @@ void ConcurrentWorld::FinalChecks() {
     if (inv_in_progress_ != 0 || puts_in_progress_ != 0) what += " world-bookkeeping";
   }
   if (!what.empty()) Fail(absl::StrCat("P7: after the cleanup:", what));
-  space_->Drop();  // the world's reference: frees the address space
-  space_ = nullptr;
+  target_->Finish();  // the world's reference: frees the address space
   finished_.store(true);
 }
 

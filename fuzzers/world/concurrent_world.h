@@ -5,7 +5,7 @@
 // seam; each executor links the core of its own flavour.
 //
 // It reuses the sequential world's pieces (driver.h): the Driver of spec §6 per
-// interval slot, the PageTable, TestSub/TestClassic and the static ops tables,
+// interval slot, the PageTable and the target's handles,
 // whose callbacks reach this world as a CallbackSink. Unlike the sequential
 // World, it has no reference model: a yield inside the core can switch threads in
 // the middle of any op, so results are not predictable; instead the oracles below
@@ -73,8 +73,8 @@
 //
 // THE ORACLES (what exactly is checked, and where):
 //   P2   at every interval callback: the subscription's seq is odd.
-//   P3   at every interval callback: the global seq (AddressSpace::
-//        invalidate_seq_for_testing, read in the callback) is odd and equals
+//   P3   at every interval callback: the global seq (Target::GlobalSeq,
+//        read in the callback) is odd and equals
 //        cur_seq; the subscription is one the world knows (Inserting, Live or
 //        Removing: its insert has begun and its remove has not returned); its
 //        interval overlaps the range; the calling thread is inside a start (or
@@ -129,7 +129,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
-#include "core/notifier.h"
 #include "sync/sync.h"
 #include "fuzzers/world/world.h"
 #include "fuzzers/program/program.h"
@@ -206,12 +205,14 @@ class ConcurrentWorld final : public CallbackSink {
   const Program& program() const { return program_; }
 
   // --- CallbackSink ---
-  bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) override;
-  void OnClassicRelease(ClassicSubscription* sub) override;
-  bool OnClassicStart(ClassicSubscription* sub, const Range& range) override;
-  void OnClassicEnd(ClassicSubscription* sub, const Range& range) override;
-  ClassicSubscription* OnAlloc(uint8_t behaviour) override;
-  void OnFree(ClassicSubscription* sub) override;
+  bool OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) override;
+  void OnClassicRelease(ClassicSub* sub) override;
+  bool OnClassicStart(ClassicSub* sub, const Range& range) override;
+  void OnClassicEnd(ClassicSub* sub, const Range& range) override;
+  ClassicSub* OnAlloc(uint8_t behaviour) override;
+  void OnFree(ClassicSub* sub) override;
+  // Any warning is a report: the skip rule keeps every misuse away.
+  void OnWarning(Warning w, std::string_view detail) override;
 
   // The state index the global cleanup uses (whatever thread runs it).
   static constexpr int kCleanupThread = kMaxThreads;
@@ -222,7 +223,7 @@ class ConcurrentWorld final : public CallbackSink {
 
   struct IntervalSlot {
     SlotState state = SlotState::kEmpty;
-    TestSub* sub = nullptr;  // set while Inserting, Live, and Removing until freed
+    IntervalSub* sub = nullptr;  // set while Inserting, Live, and Removing until freed
     uint64_t start = 0;
     uint64_t last = 0;
     int pins = 0;
@@ -231,7 +232,7 @@ class ConcurrentWorld final : public CallbackSink {
   };
   // A classic subscriber object the world allocated and has not freed.
   struct ClassicObject {
-    TestClassic* obj = nullptr;  // nullptr: the record is free
+    ClassicSub* obj = nullptr;  // nullptr: the record is free
     bool get_kind = false;
     int program_refs = 0;  // references the program holds (get/put only)
     int releases = 0;
@@ -239,7 +240,7 @@ class ConcurrentWorld final : public CallbackSink {
   };
   struct ClassicSlot {
     SlotState state = SlotState::kEmpty;
-    TestClassic* obj = nullptr;
+    ClassicSub* obj = nullptr;
   };
   // The interval walk (a start, or the RELEASE walk) a thread is in.
   struct Walk {
@@ -285,9 +286,9 @@ class ConcurrentWorld final : public CallbackSink {
   void CheckQuiescentSeq();
   [[noreturn]] void Fail(std::string what);
 
-  int SlotOf(const IntervalSubscription* sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ClassicObject* ObjectOf(const ClassicSubscription* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ClassicObject* AddObject(TestClassic* obj, bool get_kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int SlotOf(const IntervalSub* sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ClassicObject* ObjectOf(const ClassicSub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ClassicObject* AddObject(ClassicSub* obj, bool get_kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndInvalidationBookkeeping(PageSpan span) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ForgetClassicStarts(ClassicObject* o) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int ThreadIndex();
@@ -296,7 +297,7 @@ class ConcurrentWorld final : public CallbackSink {
   const Program& program_;
   ConcurrentHost* const host_;
   const int num_threads_;
-  AddressSpace* space_ = nullptr;
+  std::unique_ptr<Target> target_;
   PageTable page_table_;
   std::array<Driver, kIntervalSlots> drivers_;
   std::atomic<bool> finished_{false};

@@ -9,160 +9,11 @@
 
 namespace nf::fuzz {
 
-PageSpan PagesOf(uint64_t start, uint64_t last) {
-  if (last < start) return {};
-  const uint64_t first = start / kPageSize;
-  const uint64_t end = last / kPageSize + 1;  // no overflow: last / kPageSize < 2^52
-  PageSpan s;
-  s.first = static_cast<int>(std::min<uint64_t>(first, kTablePages));
-  s.end = static_cast<int>(std::min<uint64_t>(end, kTablePages));
-  return s;
+std::unique_ptr<Target> NewTarget(InitialSeq initial_seq) {
+  target::TargetOptions options;
+  options.initial_seq = InitialSeqValue(initial_seq);
+  return target::CreateTarget(options);
 }
-
-PageSpan PagesOfRange(const Range& r) {
-  if (r.end <= r.start) return {};
-  return PagesOf(r.start, r.end - 1);
-}
-
-// --- PageTable ---------------------------------------------------------------
-
-PageTable::PageTable() {
-  for (auto& p : pages_) p.Store(1, std::memory_order_relaxed);
-}
-
-void PageTable::Change(PageSpan span) {
-  // One read-modify-write per page: parallel invalidations over the same page
-  // (the concurrent fuzzer) each bump it, as the kernel's page table lock orders
-  // their changes.
-  for (int p = span.first; p < span.end; ++p) pages_[p].FetchAdd(1);
-}
-
-// --- Driver ------------------------------------------------------------------
-
-Driver::Driver() { mirror_.fill(0); }
-
-bool Driver::Invalidate(IntervalSubscription* sub, const Range& range, Seq cur_seq) {
-  if (range.blockable) {
-    mu_.Lock();
-  } else {
-    if (held_by_op_.Load()) return false;  // busy: see HoldLock
-    if (!mu_.TryLock()) return false;
-  }
-  sub->SetSeq(cur_seq);
-  const PageSpan r = PagesOfRange(range);
-  const PageSpan s = PagesOf(sub->start(), sub->last());
-  for (int p = std::max(r.first, s.first); p < std::min(r.end, s.end); ++p) mirror_[p] = 0;
-  mu_.Unlock();
-  return true;
-}
-
-int Driver::Fault(IntervalSubscription* sub, const PageTable& pt, PageSpan pages) {
-  const PageSpan s = PagesOf(sub->start(), sub->last());
-  const int first = std::max(pages.first, s.first);
-  const int end = std::min(pages.end, s.end);
-  std::array<PageValue, kTablePages> values;
-  for (int attempt = 1; attempt <= kMaxFaultAttempts; ++attempt) {
-    const Seq seq = sub->ReadBegin();
-    for (int p = first; p < end; ++p) values[p] = pt.Read(p);
-    mu_.Lock();
-    if (sub->ReadRetry(seq)) {
-      mu_.Unlock();
-      continue;
-    }
-    for (int p = first; p < end; ++p) mirror_[p] = values[p];
-    mu_.Unlock();
-    return attempt;
-  }
-  return -kMaxFaultAttempts;
-}
-
-bool Driver::ReadRetry(IntervalSubscription* sub, Seq seq, bool caller_holds_lock) {
-  if (caller_holds_lock) return sub->ReadRetry(seq);
-  sync::MutexLock l(&mu_);
-  return sub->ReadRetry(seq);
-}
-
-void Driver::HoldLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  mu_.Lock();
-  held_by_op_.Store(true);
-}
-
-void Driver::DropLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  held_by_op_.Store(false);
-  mu_.Unlock();
-}
-
-void Driver::ClearMirror(bool caller_holds_lock) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (caller_holds_lock) {
-    mirror_.fill(0);
-    return;
-  }
-  sync::MutexLock l(&mu_);
-  mirror_.fill(0);
-}
-
-// --- Static ops tables ---------------------------------------------------------
-
-namespace {
-
-thread_local CallbackSink* current_sink = nullptr;
-
-CallbackSink* CurrentOrDie() {
-  CallbackSink* w = CallbackSink::Current();
-  if (w == nullptr) {
-    std::fprintf(stderr, "nf fuzz: a notifier callback ran outside any CallbackSink::Scope\n");
-    std::abort();
-  }
-  return w;
-}
-
-bool IntervalInvalidateCb(IntervalSubscription* sub, const Range& range, Seq cur_seq) {
-  return CurrentOrDie()->OnInterval(sub, range, cur_seq);
-}
-void ReleaseCb(ClassicSubscription* sub, AddressSpace*) {
-  CurrentOrDie()->OnClassicRelease(sub);
-}
-bool StartCb(ClassicSubscription* sub, const Range& range) {
-  return CurrentOrDie()->OnClassicStart(sub, range);
-}
-void EndCb(ClassicSubscription* sub, const Range& range) {
-  CurrentOrDie()->OnClassicEnd(sub, range);
-}
-template <uint8_t B>
-ClassicSubscription* AllocCb(AddressSpace*) {
-  return CurrentOrDie()->OnAlloc(B);
-}
-void FreeCb(ClassicSubscription* sub) { CurrentOrDie()->OnFree(sub); }
-
-template <uint8_t B, bool kGet>
-constexpr ClassicOps MakeOps() {
-  ClassicOps o;
-  if (B & kHasRelease) o.release = &ReleaseCb;
-  if (B & kHasStart) o.invalidate_range_start = &StartCb;
-  if (B & kHasEnd) o.invalidate_range_end = &EndCb;
-  if (kGet) {
-    o.alloc_notifier = &AllocCb<B>;
-    o.free_notifier = &FreeCb;
-  }
-  return o;
-}
-
-template <bool kGet, size_t... I>
-constexpr std::array<ClassicOps, sizeof...(I)> MakeTable(std::index_sequence<I...>) {
-  return {MakeOps<static_cast<uint8_t>(I), kGet>()...};
-}
-
-constexpr std::array<ClassicOps, kNumBehaviours> kRegisterOps =
-    MakeTable<false>(std::make_index_sequence<kNumBehaviours>());
-constexpr std::array<ClassicOps, kNumBehaviours> kGetOps =
-    MakeTable<true>(std::make_index_sequence<kNumBehaviours>());
-constexpr IntervalOps kIntervalOps = {&IntervalInvalidateCb};
-
-}  // namespace
-
-const ClassicOps* RegisterOpsFor(uint8_t behaviour) { return &kRegisterOps[behaviour]; }
-const ClassicOps* GetOpsFor(uint8_t behaviour) { return &kGetOps[behaviour]; }
-const IntervalOps* TestIntervalOps() { return &kIntervalOps; }
 
 std::string DescribeRecord(const CallbackRecord& r) {
   using K = CallbackRecord::Kind;
@@ -210,19 +61,11 @@ std::string DescribeResult(OpCode code, const OpResult& r) {
 
 // --- World ---------------------------------------------------------------------
 
-CallbackSink::Scope::Scope(CallbackSink* sink) : prev_(current_sink) { current_sink = sink; }
-CallbackSink::Scope::~Scope() { current_sink = prev_; }
-CallbackSink* CallbackSink::Current() { return current_sink; }
-
 World::World(InitialSeq initial_seq, int num_threads, WorldObserver* observer)
     : observer_(observer), threads_(num_threads) {
   lock_holder_.fill(-1);
   log_.reserve(64);
-  AddressSpaceOptions options;
-  options.testing_only_initial_seq = InitialSeqValue(initial_seq);
-  options.warn = [this](Warning w, std::string_view) { ++warnings_[static_cast<int>(w)]; };
-  space_ = AddressSpace::Create(std::move(options));
-  space_->Grab();  // the world's own reference: the space outlives release
+  target_ = NewTarget(initial_seq);  // with the world's own reference
 }
 
 World::~World() {
@@ -234,18 +77,17 @@ World::~World() {
 
 void World::Finish() {
   finished_ = true;
-  space_->Drop();
-  space_ = nullptr;
+  target_->Finish();
 }
 
-int World::SlotOf(const IntervalSubscription* sub) const {
+int World::SlotOf(const IntervalSub* sub) const {
   for (int i = 0; i < kIntervalSlots; ++i) {
     if (subs_[i] != nullptr && subs_[i] == sub) return i;
   }
   return -1;
 }
 
-int World::ClassicIdOf(const ClassicSubscription* sub) const {
+int World::ClassicIdOf(const ClassicSub* sub) const {
   for (int i = 0; i < kNumClassicIds; ++i) {
     if (classics_[i] != nullptr && classics_[i] == sub) return i;
   }
@@ -255,34 +97,34 @@ int World::ClassicIdOf(const ClassicSubscription* sub) const {
 OpResult World::Execute(int thread, const Op& op) {
   OpResult res;
   ThreadState& ts = threads_[thread];
-  AddressSpace* const sp = space_;
+  Target* const sp = target_.get();
   switch (op.code) {
     case OpCode::kInsert: {
       res.got_user = sp->TryGetUser();
-      TestSub* sub = subs_[op.slot];
+      IntervalSub* sub = subs_[op.slot];
       const bool fresh = sub == nullptr;
-      if (fresh) sub = new TestSub(op.slot);
-      const absl::Status st = sp->InsertInterval(sub, op.start(), op.length(), TestIntervalOps());
-      res.code = st.code();
-      if (fresh && st.ok()) {
+      if (fresh) sub = sp->NewInterval(op.slot);
+      res.code = sp->Insert(sub, op.start(), op.length());
+      if (fresh && res.code == absl::StatusCode::kOk) {
         subs_[op.slot] = sub;
         ++live_subs_;
       } else if (fresh) {
-        delete sub;
+        sp->DeleteInterval(sub);
       }
       if (res.got_user) sp->PutUser();
       break;
     }
     case OpCode::kRemove: {
-      TestSub* sub = subs_[op.slot];
+      IntervalSub* sub = subs_[op.slot];
       if (sub == nullptr) {
-        TestSub probe(op.slot);  // never inserted: the core must only warn
-        sp->RemoveInterval(&probe);
+        IntervalSub* probe = sp->NewInterval(op.slot);  // never inserted: only a warning
+        sp->Remove(probe);
+        sp->DeleteInterval(probe);
         break;
       }
-      sp->RemoveInterval(sub);
+      sp->Remove(sub);
       subs_[op.slot] = nullptr;
-      delete sub;  // at once: a later callback on it is a use after free
+      sp->DeleteInterval(sub);  // at once: a later callback on it is a use after free
       --live_subs_;
       drivers_[op.slot].ClearMirror(lock_holder_[op.slot] == thread);
       break;
@@ -296,9 +138,8 @@ OpResult World::Execute(int thread, const Op& op) {
       r.end = op.start() + op.length();
       r.blockable = op.blockable;
       r.event = op.event;
-      const absl::Status st = sp->InvalidateRangeStart(r);
-      res.code = st.code();
-      if (!st.ok()) {
+      res.code = sp->InvalidateStart(r);
+      if (res.code != absl::StatusCode::kOk) {
         sp->PutUser();
         break;
       }
@@ -307,18 +148,18 @@ OpResult World::Execute(int thread, const Op& op) {
         ts.open.push_back(r);  // keeps the user until inv_end
         break;
       }
-      sp->InvalidateRangeEnd(r);
+      sp->InvalidateEnd(r);
       sp->PutUser();
       break;
     }
     case OpCode::kInvEnd: {
       if (ts.open.empty()) {
-        sp->InvalidateRangeEnd(Range{});  // no start anywhere: the core must warn
+        sp->InvalidateEnd(Range{});  // no start anywhere: the target must warn
         break;
       }
       const Range r = ts.open.back();
       ts.open.pop_back();
-      sp->InvalidateRangeEnd(r);
+      sp->InvalidateEnd(r);
       sp->PutUser();  // the last one runs release
       break;
     }
@@ -343,36 +184,36 @@ OpResult World::Execute(int thread, const Op& op) {
     }
     case OpCode::kRegister: {
       res.got_user = sp->TryGetUser();
-      TestClassic* sub = classics_[op.slot];
+      ClassicSub* sub = classics_[op.slot];
       const bool fresh = sub == nullptr;
-      if (fresh) sub = new TestClassic(RegisterOpsFor(op.behaviour), op.slot, op.behaviour);
-      const absl::Status st = sp->RegisterClassic(sub);
-      res.code = st.code();
-      if (fresh && st.ok()) {
+      if (fresh) sub = sp->NewClassic(op.slot, op.behaviour, /*get_kind=*/false);
+      res.code = sp->Register(sub);
+      if (fresh && res.code == absl::StatusCode::kOk) {
         classics_[op.slot] = sub;
         ++live_classics_;
       } else if (fresh) {
-        delete sub;
+        sp->DeleteClassic(sub);
       }
       if (res.got_user) sp->PutUser();
       break;
     }
     case OpCode::kUnregister: {
-      TestClassic* sub = classics_[op.slot];
+      ClassicSub* sub = classics_[op.slot];
       if (sub == nullptr) {
-        TestClassic probe(RegisterOpsFor(0), op.slot, 0);  // never registered
-        sp->UnregisterClassic(&probe);
+        ClassicSub* probe = sp->NewClassic(op.slot, 0, false);  // never registered
+        sp->Unregister(probe);
+        sp->DeleteClassic(probe);
         break;
       }
-      sp->UnregisterClassic(sub);
+      sp->Unregister(sub);
       classics_[op.slot] = nullptr;
-      delete sub;  // at once: a later callback on it is a use after free
+      sp->DeleteClassic(sub);  // at once: a later callback on it is a use after free
       --live_classics_;
       break;
     }
     case OpCode::kGet: {
       res.got_user = sp->TryGetUser();
-      const absl::StatusOr<ClassicSubscription*> got = sp->GetClassic(GetOpsFor(op.behaviour));
+      const absl::StatusOr<ClassicSub*> got = sp->Get(op.behaviour);
       res.code = got.status().code();
       if (got.ok()) {
         const int id = GetKindId(op.behaviour);
@@ -387,14 +228,16 @@ OpResult World::Execute(int thread, const Op& op) {
       break;
     }
     case OpCode::kPut: {
-      TestClassic* sub = classics_[GetKindId(op.behaviour)];
+      ClassicSub* sub = classics_[GetKindId(op.behaviour)];
       if (get_refs_[op.behaviour] == 0 || sub == nullptr) {
-        TestClassic probe(GetOpsFor(op.behaviour), GetKindId(op.behaviour), op.behaviour);
-        sp->PutClassic(&probe);  // holds no reference: the core must only warn
+        // Holds no reference: the target must only warn.
+        ClassicSub* probe = sp->NewClassic(GetKindId(op.behaviour), op.behaviour, true);
+        sp->Put(probe);
+        sp->DeleteClassic(probe);
         break;
       }
       --get_refs_[op.behaviour];
-      sp->PutClassic(sub);  // the last one frees it (OnFree) after a grace period
+      sp->Put(sub);  // the last one frees it (OnFree) after a grace period
       break;
     }
     case OpCode::kRelease:
@@ -413,7 +256,7 @@ OpResult World::Execute(int thread, const Op& op) {
   return res;
 }
 
-bool World::OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) {
+bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
   const int slot = SlotOf(sub);
   if (slot < 0) {
     observer_->Violation(absl::StrFormat(
@@ -421,7 +264,7 @@ bool World::OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_se
         "freed, or never inserted); range [0x%x,0x%x) cur_seq=%#x",
         static_cast<const void*>(sub), range.start, range.end, cur_seq));
   }
-  TestSub* ts = subs_[slot];
+  IntervalSub* ts = subs_[slot];
   observer_->AtIntervalCallback(*ts, range, cur_seq);
   CallbackRecord r;
   r.kind = CallbackRecord::Kind::kInterval;
@@ -436,7 +279,7 @@ bool World::OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_se
   return r.result;
 }
 
-TestClassic* World::CheckedClassic(ClassicSubscription* sub, const char* callback) {
+ClassicSub* World::CheckedClassic(ClassicSub* sub, const char* callback) {
   const int id = ClassicIdOf(sub);
   if (id < 0) {
     observer_->Violation(absl::StrFormat(
@@ -446,8 +289,8 @@ TestClassic* World::CheckedClassic(ClassicSubscription* sub, const char* callbac
   return classics_[id];
 }
 
-void World::OnClassicRelease(ClassicSubscription* sub) {
-  TestClassic* c = CheckedClassic(sub, "release");
+void World::OnClassicRelease(ClassicSub* sub) {
+  ClassicSub* c = CheckedClassic(sub, "release");
   CallbackRecord r;
   r.kind = CallbackRecord::Kind::kRelease;
   r.id = c->id();
@@ -458,13 +301,13 @@ void World::OnClassicRelease(ClassicSubscription* sub) {
     const uint8_t b = c->behaviour();
     while (get_refs_[b] > 0) {
       --get_refs_[b];
-      space_->PutClassic(c);
+      target_->Put(c);
     }
   }
 }
 
-bool World::OnClassicStart(ClassicSubscription* sub, const Range& range) {
-  TestClassic* c = CheckedClassic(sub, "invalidate_range_start");
+bool World::OnClassicStart(ClassicSub* sub, const Range& range) {
+  ClassicSub* c = CheckedClassic(sub, "invalidate_range_start");
   CallbackRecord r;
   r.kind = CallbackRecord::Kind::kStart;
   r.id = c->id();
@@ -477,8 +320,8 @@ bool World::OnClassicStart(ClassicSubscription* sub, const Range& range) {
   return r.result;
 }
 
-void World::OnClassicEnd(ClassicSubscription* sub, const Range& range) {
-  TestClassic* c = CheckedClassic(sub, "invalidate_range_end");
+void World::OnClassicEnd(ClassicSub* sub, const Range& range) {
+  ClassicSub* c = CheckedClassic(sub, "invalidate_range_end");
   CallbackRecord r;
   r.kind = CallbackRecord::Kind::kEnd;
   r.id = c->id();
@@ -489,20 +332,20 @@ void World::OnClassicEnd(ClassicSubscription* sub, const Range& range) {
   Record(r);
 }
 
-ClassicSubscription* World::OnAlloc(uint8_t behaviour) {
+ClassicSub* World::OnAlloc(uint8_t behaviour) {
   const int id = GetKindId(behaviour);
   if (classics_[id] != nullptr) {
     observer_->Violation(absl::StrFormat(
         "alloc_notifier for get(%s) while a subscriber with these ops is still live",
         BehaviourText(behaviour)));
   }
-  classics_[id] = new TestClassic(GetOpsFor(behaviour), id, behaviour);
+  classics_[id] = target_->NewClassic(id, behaviour, /*get_kind=*/true);
   ++live_classics_;
   return classics_[id];
 }
 
-void World::OnFree(ClassicSubscription* sub) {
-  TestClassic* c = CheckedClassic(sub, "free_notifier");
+void World::OnFree(ClassicSub* sub) {
+  ClassicSub* c = CheckedClassic(sub, "free_notifier");
   CallbackRecord r;
   r.kind = CallbackRecord::Kind::kFree;
   r.id = c->id();
@@ -514,7 +357,7 @@ void World::OnFree(ClassicSubscription* sub) {
   }
   classics_[c->id()] = nullptr;
   --live_classics_;
-  delete c;
+  target_->DeleteClassic(c);
 }
 
 }  // namespace nf::fuzz

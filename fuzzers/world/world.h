@@ -1,8 +1,8 @@
-// fuzzers/driver.h: the driver model of spec §6 and the test world around it.
-//
-// Modelled on the kernel's lib/test_hmm.c. The world owns one address space, its
-// page table, one Driver per interval slot, and the heap objects of the
-// subscriptions and classic subscribers a program creates.
+// fuzzers/world/world.h: the world of a program run: one target address space
+// (target/target.h), its page table, one Driver (harness/driver.h, spec §6) per
+// interval slot, and the handles of the subscriptions and classic subscribers a
+// program creates. The sequential World is here; the concurrent one is
+// concurrent_world.h.
 //
 // One driver per interval slot: each slot models one device mirror of its own
 // range with its own user lock (as test_hmm has one dmirror lock per mirror). A
@@ -10,142 +10,50 @@
 // the subscription whose driver lock is busy, so the reference model can say
 // which callbacks ran before it.
 //
-// Lifetimes are real: a subscription is deleted right after RemoveInterval
-// returns, a registered classic subscriber right after UnregisterClassic returns,
-// and a get/put subscriber in its free_notifier. A core that calls a callback
-// after that is a use after free under ASan (and a P5 report everywhere, since
-// callbacks first check the pointer against the live slots without touching it).
+// Lifetimes are real: a subscription is freed right after remove returns, a
+// registered classic subscriber right after unregister returns, and a get/put
+// subscriber in its free callback. A target that calls a callback after that is
+// a use after free under ASan (and a P5 report everywhere, since callbacks first
+// check the pointer against the live slots without touching it).
 //
 // The code only uses nf::sync types, so it runs unchanged in both seam flavours.
 // Callbacks find their World (a CallbackSink) through a per-OS-thread pointer
 // set by CallbackSink::Scope for the duration of a run (the deterministic
 // scheduler's fibers share their OS thread's); nothing outlives the run.
-#ifndef NF_FUZZERS_DRIVER_H_
-#define NF_FUZZERS_DRIVER_H_
+#ifndef NF_FUZZERS_WORLD_WORLD_H_
+#define NF_FUZZERS_WORLD_WORLD_H_
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "core/notifier.h"
-#include "sync/sync.h"
 #include "fuzzers/program/program.h"
+#include "harness/driver.h"
+#include "target/target.h"
 
 namespace nf::fuzz {
 
-// A page's value in the page table: a version bumped on every change. In a
-// mirror, 0 means "no entry"; the page table's values start at 1.
-using PageValue = uint32_t;
-
-// Pages [first, end) of the page table covered by the closed interval
-// [start, last], clipped to the table.
-struct PageSpan {
-  int first = 0;
-  int end = 0;  // exclusive; first >= end: empty
-  bool empty() const { return first >= end; }
-};
-PageSpan PagesOf(uint64_t start, uint64_t last);
-// The pages of a Range ([start, end) exclusive).
-PageSpan PagesOfRange(const Range& r);
-
-// The address space's page table (page -> value). Owned by the world; changed
-// only between a successful InvalidateRangeStart and its end, over the range.
-// Read without a lock by faults (hence atomics).
-class PageTable {
- public:
-  PageTable();
-  PageTable(const PageTable&) = delete;
-  PageTable& operator=(const PageTable&) = delete;
-
-  PageValue Read(int page) const { return pages_[page].Load(std::memory_order_relaxed); }
-  // Bumps every page of span by one (an atomic increment per page).
-  void Change(PageSpan span);
-
- private:
-  std::array<sync::Atomic<PageValue>, kTablePages> pages_;
-};
-
-// One device mirror (spec §6): a user lock and a mirror (page -> value).
-class Driver {
- public:
-  Driver();
-  Driver(const Driver&) = delete;
-  Driver& operator=(const Driver&) = delete;
-
-  // The interval invalidate callback: blockable: lock; non-blockable: try-lock
-  // and return false if busy. Then SetSeq(cur_seq), erase the mirror over
-  // range ∩ [sub->start(), sub->last()], unlock, return true.
-  bool Invalidate(IntervalSubscription* sub, const Range& range, Seq cur_seq);
-
-  // The fault loop: read_begin; read the page table over `pages` ∩ the
-  // subscription (no lock); lock; read_retry? unlock and loop : install, unlock.
-  // At most kMaxFaultAttempts rounds. Returns the number of rounds, negated if
-  // the last one still had to retry (nothing installed).
-  int Fault(IntervalSubscription* sub, const PageTable& pt, PageSpan pages);
-
-  // read_retry under the user lock (taken here unless an op of the calling
-  // logical thread already holds it, see HoldLock).
-  bool ReadRetry(IntervalSubscription* sub, Seq seq, bool caller_holds_lock);
-
-  // The `lock`/`unlock` ops: hold the user lock across ops, as a fault stuck
-  // between its lock and unlock would. While held this way a non-blocking
-  // callback fails without calling TryLock, which would be undefined for a
-  // std::mutex the calling OS thread owns (the sequential fuzzer runs every
-  // logical thread on one OS thread).
-  void HoldLock();
-  void DropLock();
-
-  // The driver stops mirroring (after its subscription was removed), under its
-  // user lock (taken here unless the caller holds it through HoldLock).
-  void ClearMirror(bool caller_holds_lock);
-
-  // For oracles, when no other thread runs: the mirror's entry for a page.
-  PageValue MirrorForTesting(int page) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return mirror_[page];
-  }
-  const std::array<PageValue, kTablePages>& MirrorArrayForTesting() const
-      ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return mirror_;
-  }
-
- private:
-  mutable sync::Mutex mu_;
-  std::array<PageValue, kTablePages> mirror_ ABSL_GUARDED_BY(mu_);
-  sync::Atomic<bool> held_by_op_{false};  // written with mu_ held, read without
-};
-
-// An interval subscription of the world: a heap object per insert.
-struct TestSub : IntervalSubscription {
-  explicit TestSub(int s) : slot(s) {}
-  const int slot;
-};
-
-// A classic subscriber of the world. id: the classic slot (register) or
-// kClassicSlots + behaviour (get/put).
-class TestClassic : public ClassicSubscription {
- public:
-  TestClassic(const ClassicOps* ops, int id, uint8_t behaviour)
-      : ClassicSubscription(ops), id_(id), behaviour_(behaviour) {}
-  int id() const { return id_; }
-  uint8_t behaviour() const { return behaviour_; }
-
- private:
-  const int id_;
-  const uint8_t behaviour_;
-};
+using harness::Driver;
+using harness::PagesOf;
+using harness::PagesOfRange;
+using harness::PageSpan;
+using harness::PageTable;
+using harness::PageValue;
+using target::CallbackSink;
+using target::ClassicSub;
+using target::IntervalSub;
+using target::Snapshot;
+using target::Target;
 
 inline constexpr int kNumClassicIds = kClassicSlots + kNumBehaviours;
 inline int GetKindId(uint8_t behaviour) { return kClassicSlots + behaviour; }
 
-// The static ops tables: one per behaviour, for register (no alloc/free) and for
-// get/put (with alloc/free; GetClassic finds a subscriber by its ops).
-const ClassicOps* RegisterOpsFor(uint8_t behaviour);
-const ClassicOps* GetOpsFor(uint8_t behaviour);
-const IntervalOps* TestIntervalOps();
+// A new target address space for a program that starts at this seq.
+std::unique_ptr<Target> NewTarget(InitialSeq initial_seq);
 
 // One callback as the world saw it.
 struct CallbackRecord {
@@ -173,44 +81,17 @@ struct OpResult {
 };
 std::string DescribeResult(OpCode code, const OpResult& r);
 
-// Where the static ops tables (RegisterOpsFor, GetOpsFor, TestIntervalOps) send
-// every callback: the sink of the calling OS thread, set by CallbackSink::Scope
-// for the duration of a run. The sequential World and the concurrent world
-// (concurrent_world.h) are the two sinks.
-class CallbackSink {
- public:
-  virtual ~CallbackSink() = default;
-  virtual bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) = 0;
-  virtual void OnClassicRelease(ClassicSubscription* sub) = 0;
-  virtual bool OnClassicStart(ClassicSubscription* sub, const Range& range) = 0;
-  virtual void OnClassicEnd(ClassicSubscription* sub, const Range& range) = 0;
-  virtual ClassicSubscription* OnAlloc(uint8_t behaviour) = 0;
-  virtual void OnFree(ClassicSubscription* sub) = 0;
-
-  // Sets the calling OS thread's current sink for its scope.
-  class Scope {
-   public:
-    explicit Scope(CallbackSink* sink);
-    ~Scope();
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-
-   private:
-    CallbackSink* const prev_;
-  };
-  static CallbackSink* Current();
-};
-
 // Hooks for the checker: called on every interval callback before the driver
 // runs (P3 checks there), and for any violation the world itself detects.
 class WorldObserver {
  public:
   virtual ~WorldObserver() = default;
-  virtual void AtIntervalCallback(const TestSub& sub, const Range& range, Seq cur_seq) = 0;
+  virtual void AtIntervalCallback(const IntervalSub& sub, const Range& range, Seq cur_seq) = 0;
   [[noreturn]] virtual void Violation(const std::string& what) = 0;
 };
 
-// The real side of a program run: one address space and everything around it.
+// The real side of a program run: one target address space and everything
+// around it.
 // Sequential: every logical thread runs on the calling OS thread, one op at a
 // time (sequential.h); set it as the sink with World::Scope.
 class World final : public CallbackSink {
@@ -225,17 +106,17 @@ class World final : public CallbackSink {
   OpResult Execute(int thread, const Op& op);
 
   // Drops the world's own reference: the address space is freed if nothing else
-  // holds it. Call after the program's cleanup; Inspect() is invalid after.
+  // holds it. Call after the program's cleanup; target() is invalid after.
   void Finish();
 
-  AddressSpace* space() { return space_; }
+  Target* target() { return target_.get(); }
   const PageTable& page_table() const { return page_table_; }
   const Driver& driver(int slot) const { return drivers_[slot]; }
-  const TestSub* sub(int slot) const { return subs_[slot]; }
-  const TestClassic* classic(int id) const { return classics_[id]; }
+  const IntervalSub* sub(int slot) const { return subs_[slot]; }
+  const ClassicSub* classic(int id) const { return classics_[id]; }
   // The slot of a live subscription / the id of a live classic subscriber, or -1.
-  int SlotOf(const IntervalSubscription* sub) const;
-  int ClassicIdOf(const ClassicSubscription* sub) const;
+  int SlotOf(const IntervalSub* sub) const;
+  int ClassicIdOf(const ClassicSub* sub) const;
   int live_subs() const { return live_subs_; }
   int live_classics() const { return live_classics_; }
   const std::array<long, kNumWarnings>& warnings() const { return warnings_; }
@@ -247,12 +128,13 @@ class World final : public CallbackSink {
   void ClearLog() { log_.clear(); }
 
   // Callback entry points (from the static ops tables).
-  bool OnInterval(IntervalSubscription* sub, const Range& range, Seq cur_seq) override;
-  void OnClassicRelease(ClassicSubscription* sub) override;
-  bool OnClassicStart(ClassicSubscription* sub, const Range& range) override;
-  void OnClassicEnd(ClassicSubscription* sub, const Range& range) override;
-  ClassicSubscription* OnAlloc(uint8_t behaviour) override;
-  void OnFree(ClassicSubscription* sub) override;
+  bool OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) override;
+  void OnClassicRelease(ClassicSub* sub) override;
+  bool OnClassicStart(ClassicSub* sub, const Range& range) override;
+  void OnClassicEnd(ClassicSub* sub, const Range& range) override;
+  ClassicSub* OnAlloc(uint8_t behaviour) override;
+  void OnFree(ClassicSub* sub) override;
+  void OnWarning(Warning w, std::string_view) override { ++warnings_[static_cast<int>(w)]; }
 
  private:
   struct ThreadState {
@@ -260,16 +142,16 @@ class World final : public CallbackSink {
     std::array<Seq, kIntervalSlots> last_seq{};  // per slot; 0 before read_begin
   };
 
-  TestClassic* CheckedClassic(ClassicSubscription* sub, const char* callback);
+  ClassicSub* CheckedClassic(ClassicSub* sub, const char* callback);
   void Record(const CallbackRecord& r) { log_.push_back(r); }
 
   WorldObserver* const observer_;
-  AddressSpace* space_ = nullptr;
+  std::unique_ptr<Target> target_;
   bool finished_ = false;
   PageTable page_table_;
   std::array<Driver, kIntervalSlots> drivers_;
-  std::array<TestSub*, kIntervalSlots> subs_{};
-  std::array<TestClassic*, kNumClassicIds> classics_{};
+  std::array<IntervalSub*, kIntervalSlots> subs_{};
+  std::array<ClassicSub*, kNumClassicIds> classics_{};
   std::array<int, kNumBehaviours> get_refs_{};  // references the program holds
   std::array<int, kIntervalSlots> lock_holder_;  // thread holding a driver lock, or -1
   std::vector<ThreadState> threads_;
@@ -282,4 +164,4 @@ class World final : public CallbackSink {
 
 }  // namespace nf::fuzz
 
-#endif  // NF_FUZZERS_DRIVER_H_
+#endif  // NF_FUZZERS_WORLD_WORLD_H_

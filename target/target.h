@@ -1,0 +1,277 @@
+// target/target.h: the target seam. A *target* is one implementation of the
+// contract (docs/contract.md): nf's own core (target/nf/) or, behind a shim,
+// the kernel's mm/mmu_notifier.c. Every harness (the sequential and concurrent
+// executors, the real-thread replay, the driver model, the oracles) drives a
+// target only through this header, so the same programs, schedules and
+// properties apply to each.
+//
+// THE PIECES.
+//   vocabulary  Seq, Event, Range, Warning: the contract's terms, owned by no
+//               implementation.
+//   handles     IntervalSub, ClassicSub: a target's subscription objects as the
+//               harness holds them. The target allocates them (NewInterval,
+//               NewClassic) so that it can embed its own structure; the harness
+//               frees them (DeleteInterval, DeleteClassic) at the moment the
+//               contract allows, so a target that touches one later is a use
+//               after free under ASan.
+//   verbs       Target's methods: the op vocabulary's calls.
+//   callbacks   CallbackSink: what the target calls back (invalidate, classic
+//               start, end, release, alloc and free, warnings). The target finds
+//               the sink of the calling OS thread (CallbackSink::Current), set by
+//               the executor for the duration of a run.
+//   observer    GlobalSeq, HasItree, Inspect: what the oracles read, with the
+//               capabilities a target may lack in Traits.
+//
+// LINKING. A target is a library that defines CreateTarget(). An executable links
+// exactly one, in the flavour of the sync seam it runs (sync/sync.h), last: the
+// same harness object files run on every target.
+//
+// THREADING. The verbs may be called from several logical threads at once, as
+// the contract allows; a target synchronizes only through the sync seam, so it
+// runs on real threads and under the deterministic scheduler alike.
+#ifndef NF_TARGET_TARGET_H_
+#define NF_TARGET_TARGET_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace nf::target {
+
+// --- The vocabulary of the contract ------------------------------------------
+
+using Seq = unsigned long;  // the kernel's type; wraps around, parity still holds
+
+// Why a range is invalidated (the kernel's enum mmu_notifier_event).
+enum class Event : uint8_t {
+  kUnmap = 0,
+  kClear,
+  kProtectionVma,
+  kProtectionPage,
+  kSoftDirty,
+  kRelease,
+  kMigrate,
+  kExclusive,
+};
+inline constexpr int kNumEvents = 8;
+std::string_view EventName(Event e);
+
+// A range being invalidated: [start, end), end exclusive.
+struct Range {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  bool blockable = true;  // false: callbacks may not sleep (the OOM reaper)
+  Event event = Event::kUnmap;
+  const void* owner = nullptr;  // for MIGRATE filtering by drivers
+};
+
+// Misuse and driver bugs a target may detect and report (CallbackSink::OnWarning,
+// Snapshot::warnings). Which ones a target reports is its trait
+// (Traits::reports_misuse).
+enum class Warning : uint8_t {
+  kBlockableCallbackFailed = 0,  // a callback returned false on a blockable range
+  kRemoveNotInserted,            // remove of a subscription not inserted
+  kRemoveFromCallback,           // remove inside a callback (hard failure)
+  kEndWithoutStart,              // invalidate end with no open start on this thread
+  kInsertTwice,                  // insert of a subscription already inserted
+  kSetSeqEven,                   // set_seq with an even cur_seq (ignored)
+  kReleaseCallbackFailed,        // an interval callback returned false on RELEASE
+  kUnregisterNotRegistered,      // unregister of a subscriber never registered
+  kBlockingInCallback,           // a sleeping call inside a callback (hard failure)
+  kRegisterTwice,                // register of a subscriber already registered
+  kPutNotRegistered,             // put of a subscriber not registered
+  kUserAfterExit,                // a user taken once the last user has gone (hard failure)
+};
+inline constexpr int kNumWarnings = 12;
+std::string_view WarningName(Warning w);
+
+// --- Handles -----------------------------------------------------------------
+
+// An interval subscription of a target. The harness tags it with its slot.
+class IntervalSub {
+ public:
+  explicit IntervalSub(int slot) : slot_(slot) {}
+  IntervalSub(const IntervalSub&) = delete;
+  IntervalSub& operator=(const IntervalSub&) = delete;
+
+  int slot() const { return slot_; }
+
+  // §2 read_begin, read_retry (call under the driver's user lock), check_retry,
+  // set_seq (from the invalidate callback, under the user lock).
+  virtual Seq ReadBegin() = 0;
+  virtual bool ReadRetry(Seq seq) const = 0;
+  virtual bool CheckRetry(Seq seq) const = 0;
+  virtual void SetSeq(Seq cur_seq) = 0;
+  // The inserted interval [start, last].
+  virtual uint64_t start() const = 0;
+  virtual uint64_t last() const = 0;
+  // For oracles: the subscription's seq, read without any lock.
+  virtual Seq seq_for_testing() const = 0;
+
+ protected:
+  virtual ~IntervalSub() = default;
+
+ private:
+  const int slot_;
+};
+
+// A classic subscriber's behaviour bits (which optional callbacks its ops have):
+// fuzzers/program/program.h Behaviour.
+// id: the harness's name for it (a classic slot, or a get/put kind).
+class ClassicSub {
+ public:
+  ClassicSub(int id, uint8_t behaviour) : id_(id), behaviour_(behaviour) {}
+  ClassicSub(const ClassicSub&) = delete;
+  ClassicSub& operator=(const ClassicSub&) = delete;
+
+  int id() const { return id_; }
+  uint8_t behaviour() const { return behaviour_; }
+
+ protected:
+  virtual ~ClassicSub() = default;
+
+ private:
+  const int id_;
+  const uint8_t behaviour_;
+};
+
+// Classic behaviour bits a target maps onto its ops (the same values as the
+// program vocabulary's Behaviour).
+inline constexpr uint8_t kClassicHasRelease = 1 << 0;
+inline constexpr uint8_t kClassicHasStart = 1 << 1;
+inline constexpr uint8_t kClassicHasEnd = 1 << 2;
+inline constexpr int kNumClassicBehaviours = 32;
+
+// --- Callbacks ---------------------------------------------------------------
+
+// What a target calls back. Every pointer it passes is one of its handles, passed
+// as is (never dereferenced by the target on the way), so a sink can tell a live
+// handle from a freed one by comparing pointers.
+class CallbackSink {
+ public:
+  virtual ~CallbackSink() = default;
+  virtual bool OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) = 0;
+  virtual void OnClassicRelease(ClassicSub* sub) = 0;
+  virtual bool OnClassicStart(ClassicSub* sub, const Range& range) = 0;
+  virtual void OnClassicEnd(ClassicSub* sub, const Range& range) = 0;
+  // get: make a new subscriber with this behaviour (through Target::NewClassic).
+  virtual ClassicSub* OnAlloc(uint8_t behaviour) = 0;
+  virtual void OnFree(ClassicSub* sub) = 0;
+  // A misuse the target detected (Traits::reports_misuse), on the thread that
+  // detected it. Default: ignored.
+  virtual void OnWarning(Warning w, std::string_view detail) {}
+
+  // Sets the calling OS thread's current sink for its scope.
+  class Scope {
+   public:
+    explicit Scope(CallbackSink* sink);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    CallbackSink* const prev_;
+  };
+  // The calling OS thread's sink; aborts with a message if there is none.
+  static CallbackSink* Current();
+};
+
+// --- The observer ------------------------------------------------------------
+
+// The state of a target's address space, read under its lock.
+struct Snapshot {
+  struct Interval {
+    const IntervalSub* sub;
+    uint64_t start;
+    uint64_t last;
+    Seq seq;
+  };
+  struct Deferred {
+    const IntervalSub* sub;
+    bool insert;  // false: removal
+  };
+  long users = 0;
+  long refs = 0;
+  bool released = false;
+  bool has_subscriptions = false;  // the lazily created object exists
+  bool has_itree = false;
+  Seq invalidate_seq = 0;
+  long active_invalidate_ranges = 0;
+  long open_invalidations = 0;  // successful starts not yet ended
+  std::vector<Interval> tree;   // in tree order (ascending start)
+  std::vector<Deferred> deferred;
+  std::vector<const ClassicSub*> classic;  // list order
+  int pending_frees = 0;        // put frees waiting for a grace period
+  std::array<long, kNumWarnings> warnings{};
+};
+
+// What a target is and does where the contract leaves a choice, and which
+// observations it supports.
+struct Traits {
+  const char* name = "";
+  // Reports every Warning the sequential model predicts, exactly (nf's core).
+  bool reports_misuse = false;
+  // Snapshot::open_invalidations counts the successful starts not yet ended.
+  bool counts_open_invalidations = false;
+};
+
+// --- The verbs ---------------------------------------------------------------
+
+struct TargetOptions {
+  // TESTING_ONLY: the initial global seq (even; the kernel's is 2).
+  Seq initial_seq = 2;
+};
+
+// One address space of a target, with one user (the program's) and the
+// harness's own reference, which keeps the space readable after release.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual const Traits& traits() const = 0;
+
+  // Users (mm_users). The last PutUser runs release (§5).
+  virtual bool TryGetUser() = 0;
+  virtual void PutUser() = 0;
+
+  // §2. New* allocate a handle (not inserted / registered); Delete* free one.
+  virtual IntervalSub* NewInterval(int slot) = 0;
+  virtual void DeleteInterval(IntervalSub* sub) = 0;
+  // OutOfRange (length 0 or overflow), FailedPrecondition (no live users),
+  // AlreadyExists (already inserted).
+  virtual absl::StatusCode Insert(IntervalSub* sub, uint64_t start, uint64_t length) = 0;
+  virtual void Remove(IntervalSub* sub) = 0;
+
+  // §3. Unavailable (-EAGAIN) only for a non-blockable range.
+  virtual absl::StatusCode InvalidateStart(const Range& range) = 0;
+  virtual void InvalidateEnd(const Range& range) = 0;
+
+  // §4. get_kind: a subscriber for get/put (with alloc and free callbacks).
+  virtual ClassicSub* NewClassic(int id, uint8_t behaviour, bool get_kind) = 0;
+  virtual void DeleteClassic(ClassicSub* sub) = 0;
+  virtual absl::StatusCode Register(ClassicSub* sub) = 0;
+  virtual void Unregister(ClassicSub* sub) = 0;
+  virtual absl::StatusOr<ClassicSub*> Get(uint8_t behaviour) = 0;
+  virtual void Put(ClassicSub* sub) = 0;
+
+  // Observer. GlobalSeq is read without the lock (inside a walk's callback it
+  // must equal the walk's cur_seq).
+  virtual Seq GlobalSeq() = 0;
+  virtual bool HasItree() = 0;
+  virtual Snapshot Inspect() = 0;
+
+  // Drops the harness's reference: the space is freed if nothing else holds it.
+  // Nothing but the destructor may be called after.
+  virtual void Finish() = 0;
+};
+
+// Defined by the one target library an executable links.
+std::unique_ptr<Target> CreateTarget(const TargetOptions& options);
+
+}  // namespace nf::target
+
+#endif  // NF_TARGET_TARGET_H_
