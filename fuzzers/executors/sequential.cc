@@ -146,19 +146,7 @@ class SequentialRun final : public WorldObserver {
     }
   }
 
-  static bool ChangesCoreState(OpCode c) {
-    switch (c) {
-      case OpCode::kReadBegin:
-      case OpCode::kReadRetry:
-      case OpCode::kCheckRetry:
-      case OpCode::kFault:
-      case OpCode::kLock:
-      case OpCode::kUnlock:
-        return false;
-      default:
-        return true;
-    }
-  }
+  static bool ChangesCoreState(OpCode c) { return Info(c).changes_state; }
 
   // After every op: each live subscription's seq (P2 and the model's value), the
   // mirrors and the page table (the model's values, and P6), the live objects.

@@ -14,8 +14,8 @@ uint8_t Count(ByteReader& in) { return static_cast<uint8_t>(in.Below(kMaxRangePa
 bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
   if (opcode >= kNumOpCodes) return false;
   const auto code = static_cast<OpCode>(opcode);
-  switch (code) {
-    case OpCode::kInsert: {
+  switch (Info(code).operands) {
+    case Operands::kInsert: {
       const int slot = in.Below(kIntervalSlots);
       const int page = in.Below(kSpacePages);
       const uint8_t shape = in.Byte();
@@ -28,16 +28,10 @@ bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
       }
       return true;
     }
-    case OpCode::kRemove:
-    case OpCode::kReadBegin:
-    case OpCode::kReadRetry:
-    case OpCode::kCheckRetry:
-    case OpCode::kLock:
-    case OpCode::kUnlock:
+    case Operands::kIntervalSlot:
       *op = SlotOp(code, in.Below(kIntervalSlots));
       return true;
-    case OpCode::kInvalidate:
-    case OpCode::kInvStart: {
+    case Operands::kRange: {
       const int page = in.Below(kSpacePages);
       const int pages = Count(in);
       const uint8_t flags = in.Byte();
@@ -45,26 +39,24 @@ bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
                     static_cast<Event>((flags >> 1) % kNumEvents));
       return true;
     }
-    case OpCode::kInvEnd:
-    case OpCode::kRelease:
+    case Operands::kNone:
       *op = BareOp(code);
       return true;
-    case OpCode::kFault: {
+    case Operands::kFault: {
       const int slot = in.Below(kIntervalSlots);
       const int page = in.Below(kSpacePages);
       *op = FaultOp(slot, page, Count(in));
       return true;
     }
-    case OpCode::kRegister: {
+    case Operands::kRegister: {
       const int slot = in.Below(kClassicSlots);
       *op = RegisterOp(slot, in.Byte());
       return true;
     }
-    case OpCode::kUnregister:
+    case Operands::kClassicSlot:
       *op = SlotOp(code, in.Below(kClassicSlots));
       return true;
-    case OpCode::kGet:
-    case OpCode::kPut:
+    case Operands::kBehaviour:
       *op = BehaviourOp(code, in.Byte());
       return true;
   }
@@ -72,8 +64,8 @@ bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
 }
 
 void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
-  switch (op.code) {
-    case OpCode::kInsert:
+  switch (Info(op.code).operands) {
+    case Operands::kInsert:
       out->push_back(op.slot);
       out->push_back(op.page);
       switch (op.shape) {
@@ -88,36 +80,28 @@ void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
           break;
       }
       return;
-    case OpCode::kRemove:
-    case OpCode::kReadBegin:
-    case OpCode::kReadRetry:
-    case OpCode::kCheckRetry:
-    case OpCode::kLock:
-    case OpCode::kUnlock:
-    case OpCode::kUnregister:
+    case Operands::kIntervalSlot:
+    case Operands::kClassicSlot:
       out->push_back(op.slot);
       return;
-    case OpCode::kInvalidate:
-    case OpCode::kInvStart:
+    case Operands::kRange:
       out->push_back(op.page);
       out->push_back(static_cast<uint8_t>(op.pages - 1));
       out->push_back(static_cast<uint8_t>((op.blockable ? 0 : 1) |
                                           (static_cast<uint8_t>(op.event) << 1)));
       return;
-    case OpCode::kInvEnd:
-    case OpCode::kRelease:
+    case Operands::kNone:
       return;
-    case OpCode::kFault:
+    case Operands::kFault:
       out->push_back(op.slot);
       out->push_back(op.page);
       out->push_back(static_cast<uint8_t>(op.pages - 1));
       return;
-    case OpCode::kRegister:
+    case Operands::kRegister:
       out->push_back(op.slot);
       out->push_back(op.behaviour);
       return;
-    case OpCode::kGet:
-    case OpCode::kPut:
+    case Operands::kBehaviour:
       out->push_back(op.behaviour);
       return;
   }

@@ -5,22 +5,44 @@
 namespace nf::fuzz {
 namespace {
 
-constexpr std::array<std::string_view, kNumOpCodes> kOpNames = {
-    "insert",     "remove",   "invalidate", "inv_start", "inv_end", "read_begin",
-    "read_retry", "check_retry", "fault",   "register",  "unregister", "get",
-    "put",        "release",  "lock",       "unlock",
-};
+using O = Operands;
+using R = ResultKind;
+using C = Contract;
+
+// One row per OpCode, in opcode order.
+constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
+    {"insert", O::kInsert, R::kStatus, true, C::kInsert},
+    {"remove", O::kIntervalSlot, R::kStatus, true, C::kMaySleep},
+    {"invalidate", O::kRange, R::kStatus, true, C::kWalk},
+    {"inv_start", O::kRange, R::kStatus, true, C::kWalk},
+    {"inv_end", O::kNone, R::kStatus, true, C::kEndsOpen},
+    {"read_begin", O::kIntervalSlot, R::kSeq, false, C::kMaySleep},
+    {"read_retry", O::kIntervalSlot, R::kRetry, false, C::kSlotLock},
+    {"check_retry", O::kIntervalSlot, R::kRetry, false, C::kFree},
+    {"fault", O::kFault, R::kAttempts, false, C::kMaySleep},
+    {"register", O::kRegister, R::kStatus, true, C::kMaySleep},
+    {"unregister", O::kClassicSlot, R::kStatus, true, C::kMaySleep},
+    {"get", O::kBehaviour, R::kStatus, true, C::kMaySleep},
+    {"put", O::kBehaviour, R::kStatus, true, C::kFree},
+    {"release", O::kNone, R::kStatus, true, C::kReleaseWalk},
+    {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock},
+    {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock},
+}};
+
+constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree};
 
 }  // namespace
 
-std::string_view OpCodeName(OpCode code) {
+const OpInfo& Info(OpCode code) {
   const auto i = static_cast<size_t>(code);
-  return i < kOpNames.size() ? kOpNames[i] : "?";
+  return i < kOpTable.size() ? kOpTable[i] : kUnknownOp;
 }
 
+std::string_view OpCodeName(OpCode code) { return Info(code).name; }
+
 std::optional<OpCode> OpCodeFromName(std::string_view name) {
-  for (size_t i = 0; i < kOpNames.size(); ++i) {
-    if (kOpNames[i] == name) return static_cast<OpCode>(i);
+  for (size_t i = 0; i < kOpTable.size(); ++i) {
+    if (kOpTable[i].name == name) return static_cast<OpCode>(i);
   }
   return std::nullopt;
 }
@@ -108,32 +130,23 @@ Op BareOp(OpCode code) {
 }
 
 bool UsesIntervalSlot(OpCode c) {
-  switch (c) {
-    case OpCode::kInsert:
-    case OpCode::kRemove:
-    case OpCode::kReadBegin:
-    case OpCode::kReadRetry:
-    case OpCode::kCheckRetry:
-    case OpCode::kFault:
-    case OpCode::kLock:
-    case OpCode::kUnlock:
-      return true;
-    default:
-      return false;
-  }
+  const Operands o = Info(c).operands;
+  return o == Operands::kIntervalSlot || o == Operands::kInsert || o == Operands::kFault;
 }
 
 bool UsesClassicSlot(OpCode c) {
-  return c == OpCode::kRegister || c == OpCode::kUnregister;
+  const Operands o = Info(c).operands;
+  return o == Operands::kClassicSlot || o == Operands::kRegister;
 }
 
 bool UsesRange(OpCode c) {
-  return c == OpCode::kInsert || c == OpCode::kInvalidate || c == OpCode::kInvStart ||
-         c == OpCode::kFault;
+  const Operands o = Info(c).operands;
+  return o == Operands::kInsert || o == Operands::kRange || o == Operands::kFault;
 }
 
 bool UsesBehaviour(OpCode c) {
-  return c == OpCode::kRegister || c == OpCode::kGet || c == OpCode::kPut;
+  const Operands o = Info(c).operands;
+  return o == Operands::kRegister || o == Operands::kBehaviour;
 }
 
 Seq InitialSeqValue(InitialSeq s) {

@@ -142,7 +142,55 @@ Op RegisterOp(int slot, uint8_t behaviour);
 Op BehaviourOp(OpCode code, uint8_t behaviour);  // get, put
 Op BareOp(OpCode code);                          // inv_end, release
 
-// Which operands an op has.
+// --- The op table ------------------------------------------------------------
+// Everything the codec, the text form, the skip rules and the result printing
+// need to know about an op, in one row per opcode (program.cc kOpTable). Adding
+// an op: append an OpCode, append its row, and give each executor (world.cc,
+// concurrent_world.cc) and the reference model (oracles/model.cc) its meaning;
+// an op whose operand layout is new also needs that layout in the codec and the
+// text form (docs/where-a-change-goes.md).
+
+// The operands an op carries, in the byte form's order (codec.h).
+enum class Operands : uint8_t {
+  kNone,          // inv_end, release
+  kIntervalSlot,  // s<slot>
+  kClassicSlot,   // c<slot>
+  kInsert,        // s<slot> <start>+<length>: slot, page, shape byte
+  kRange,         // <start>+<length> block|nonblock <event>: page, count, flags
+  kFault,         // s<slot> <start>+<length>: slot, page, count
+  kRegister,      // c<slot> <behaviour>
+  kBehaviour,     // <behaviour>
+};
+
+// What an op's result is, for printing.
+enum class ResultKind : uint8_t { kStatus, kSeq, kRetry, kAttempts };
+
+// How the caller contract of the concurrent world (concurrent_world.h, the skip
+// rule) treats an op, from the calling thread's own state: "open" (it has an
+// open inv_start) and "held" (it holds a driver lock through a `lock` op).
+enum class Contract : uint8_t {
+  kFree,          // never skipped for the thread's own state
+  kMaySleep,      // may sleep or take a driver lock: not while open or held
+  kInsert,        // the first insert registers (waits): not while open or held
+                  //   unless the interval tree exists
+  kWalk,          // a blockable walk takes driver locks: not while held
+  kEndsOpen,      // ends this thread's newest open inv_start: needs one
+  kSlotLock,      // takes its slot's driver lock: only the one held, if any
+  kTakesLock,     // takes a driver lock and keeps it: not while held
+  kDropsLock,     // drops the driver lock of its slot: only if held
+  kReleaseWalk,   // the RELEASE walk takes every driver lock: not while held
+};
+
+struct OpInfo {
+  std::string_view name;  // the text form's (append-only, like the opcode)
+  Operands operands;
+  ResultKind result;
+  bool changes_state;     // may change the target's state (else only reads it)
+  Contract contract;
+};
+const OpInfo& Info(OpCode code);
+
+// Which operands an op has (from the table).
 bool UsesIntervalSlot(OpCode c);
 bool UsesClassicSlot(OpCode c);
 bool UsesRange(OpCode c);  // page, pages (and blockable/event for invalidations)

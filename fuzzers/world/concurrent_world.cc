@@ -166,46 +166,38 @@ std::optional<std::string_view> ConcurrentWorld::SkipReason(int t, const Op& op)
   const ThreadState& ts = threads_[t];
   const bool open = !ts.open.empty();
   const bool held = ts.held >= 0;
-  switch (op.code) {
-    case OpCode::kReadBegin:
-    case OpCode::kFault:
-    case OpCode::kRemove:
-    case OpCode::kRegister:
-    case OpCode::kUnregister:
-    case OpCode::kGet:
+  switch (Info(op.code).contract) {
+    case Contract::kMaySleep:
       if (open) return "may sleep while this thread holds an open invalidation";
       if (held) return "may sleep while this thread holds a driver lock";
       return std::nullopt;
-    case OpCode::kInsert:
+    case Contract::kInsert:
       if ((open || held) && !target_->HasItree()) {
         return "the first insert registers (waits for invalidations) while this thread holds "
                "an open invalidation or a driver lock";
       }
       return std::nullopt;
-    case OpCode::kInvalidate:
-    case OpCode::kInvStart:
+    case Contract::kWalk:
       if (op.blockable && held) {
         return "a blockable walk takes driver locks while this thread holds one";
       }
       return std::nullopt;
-    case OpCode::kInvEnd:
+    case Contract::kEndsOpen:
       if (!open) return "no open inv_start in this thread";
       return std::nullopt;
-    case OpCode::kReadRetry:
+    case Contract::kSlotLock:
       if (held && ts.held != op.slot) return "takes a second driver lock";
       return std::nullopt;
-    case OpCode::kCheckRetry:
-      return std::nullopt;
-    case OpCode::kLock:
+    case Contract::kTakesLock:
       if (held) return "this thread already holds a driver lock";
       return std::nullopt;
-    case OpCode::kUnlock:
+    case Contract::kDropsLock:
       if (ts.held != op.slot) return "this thread does not hold that lock";
       return std::nullopt;
-    case OpCode::kRelease:
+    case Contract::kReleaseWalk:
       if (held) return "the RELEASE walk takes driver locks while this thread holds one";
       return std::nullopt;
-    case OpCode::kPut:
+    case Contract::kFree:
       return std::nullopt;
   }
   return std::nullopt;

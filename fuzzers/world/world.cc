@@ -46,17 +46,17 @@ std::string DescribeRecord(const CallbackRecord& r) {
 std::string DescribeResult(OpCode code, const OpResult& r) {
   std::string out;
   if (!r.got_user) out = "no user; ";
-  switch (code) {
-    case OpCode::kReadBegin:
+  switch (Info(code).result) {
+    case ResultKind::kSeq:
       return out + absl::StrFormat("seq=%#x", r.seq);
-    case OpCode::kReadRetry:
-    case OpCode::kCheckRetry:
+    case ResultKind::kRetry:
       return out + (r.retry ? "retry" : "no retry");
-    case OpCode::kFault:
+    case ResultKind::kAttempts:
       return out + (r.got_user ? absl::StrFormat("attempts=%d", r.attempts) : "");
-    default:
+    case ResultKind::kStatus:
       return out + absl::StatusCodeToString(r.code);
   }
+  return out;
 }
 
 // --- World ---------------------------------------------------------------------
