@@ -50,35 +50,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "contract/vocabulary.h"
 #include "core/interval_tree.h"
 #include "sync/sync.h"
 
 namespace nf {
-
-using Seq = unsigned long;  // the kernel's type; wraps around, parity still holds
-
-// Why a range is invalidated (the kernel's enum mmu_notifier_event).
-enum class Event : uint8_t {
-  kUnmap = 0,
-  kClear,
-  kProtectionVma,
-  kProtectionPage,
-  kSoftDirty,
-  kRelease,
-  kMigrate,
-  kExclusive,
-};
-inline constexpr int kNumEvents = 8;
-std::string_view EventName(Event e);
-
-// A range being invalidated: [start, end), end exclusive.
-struct Range {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  bool blockable = true;  // false: callbacks may not sleep (the OOM reaper)
-  Event event = Event::kUnmap;
-  const void* owner = nullptr;  // for MIGRATE filtering by drivers
-};
 
 class AddressSpace;
 class IntervalSubscription;
@@ -105,25 +81,6 @@ struct ClassicOps {
   ClassicSubscription* (*alloc_notifier)(AddressSpace* space) = nullptr;
   void (*free_notifier)(ClassicSubscription* sub) = nullptr;
 };
-
-// Misuse and driver bugs the core detects. Each is reported to the address
-// space's WarnHandler and counted (Snapshot::warnings).
-enum class Warning : uint8_t {
-  kBlockableCallbackFailed = 0,  // a callback returned false on a blockable range
-  kRemoveNotInserted,            // RemoveInterval of a subscription not inserted
-  kRemoveFromCallback,           // RemoveInterval inside a callback (hard failure)
-  kEndWithoutStart,              // InvalidateRangeEnd with no open start on this thread
-  kInsertTwice,                  // InsertInterval of a subscription already inserted
-  kSetSeqEven,                   // SetSeq with an even cur_seq (ignored)
-  kReleaseCallbackFailed,        // an interval callback returned false on RELEASE
-  kUnregisterNotRegistered,      // UnregisterClassic of a subscriber never registered
-  kBlockingInCallback,           // a sleeping call inside a callback (hard failure)
-  kRegisterTwice,                // RegisterClassic of a subscriber already registered
-  kPutNotRegistered,             // PutClassic of a subscriber not registered
-  kUserAfterExit,                // GetUser once the last user has gone (hard failure)
-};
-inline constexpr int kNumWarnings = 12;
-std::string_view WarningName(Warning w);
 
 using WarnHandler = std::function<void(Warning, std::string_view detail)>;
 
@@ -225,32 +182,9 @@ class ClassicSubscription : private sync::ReadSide::Callback {
   // The inherited ReadSide::Callback is PutClassic's free after a grace period.
 };
 
-// A read-only view of an address space's notifier state, taken under the lock.
-struct Snapshot {
-  struct Interval {
-    const IntervalSubscription* sub;
-    uint64_t start;
-    uint64_t last;
-    Seq seq;
-  };
-  struct Deferred {
-    const IntervalSubscription* sub;
-    bool insert;  // false: removal
-  };
-  long users = 0;
-  long refs = 0;
-  bool released = false;
-  bool has_subscriptions = false;  // the lazily created object exists
-  bool has_itree = false;
-  Seq invalidate_seq = 0;
-  long active_invalidate_ranges = 0;
-  long open_invalidations = 0;  // successful starts not yet ended
-  std::vector<Interval> tree;   // in tree order (ascending start)
-  std::vector<Deferred> deferred;
-  std::vector<const ClassicSubscription*> classic;  // list order
-  int pending_frees = 0;        // PutClassic frees waiting for a grace period
-  std::array<long, kNumWarnings> warnings{};
-};
+// A read-only view of an address space's notifier state, taken under the lock
+// (contract/vocabulary.h BasicSnapshot).
+using Snapshot = BasicSnapshot<IntervalSubscription, ClassicSubscription>;
 
 // An address space (mm_struct): the live-user count, the reference count, and the
 // lazily created subscriptions.

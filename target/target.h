@@ -6,8 +6,8 @@
 // properties apply to each.
 //
 // THE PIECES.
-//   vocabulary  Seq, Event, Range, Warning: the contract's terms, owned by no
-//               implementation.
+//   vocabulary  Seq, Event, Range, Warning, Snapshot: the contract's terms
+//               (contract/vocabulary.h), owned by no implementation.
 //   handles     IntervalSub, ClassicSub: a target's subscription objects as the
 //               harness holds them. The target allocates them (NewInterval,
 //               NewClassic) so that it can embed its own structure; the harness
@@ -40,55 +40,19 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "contract/vocabulary.h"
 
 namespace nf::target {
 
-// --- The vocabulary of the contract ------------------------------------------
-
-using Seq = unsigned long;  // the kernel's type; wraps around, parity still holds
-
-// Why a range is invalidated (the kernel's enum mmu_notifier_event).
-enum class Event : uint8_t {
-  kUnmap = 0,
-  kClear,
-  kProtectionVma,
-  kProtectionPage,
-  kSoftDirty,
-  kRelease,
-  kMigrate,
-  kExclusive,
-};
-inline constexpr int kNumEvents = 8;
-std::string_view EventName(Event e);
-
-// A range being invalidated: [start, end), end exclusive.
-struct Range {
-  uint64_t start = 0;
-  uint64_t end = 0;
-  bool blockable = true;  // false: callbacks may not sleep (the OOM reaper)
-  Event event = Event::kUnmap;
-  const void* owner = nullptr;  // for MIGRATE filtering by drivers
-};
-
-// Misuse and driver bugs a target may detect and report (CallbackSink::OnWarning,
-// Snapshot::warnings). Which ones a target reports is its trait
-// (Traits::reports_misuse).
-enum class Warning : uint8_t {
-  kBlockableCallbackFailed = 0,  // a callback returned false on a blockable range
-  kRemoveNotInserted,            // remove of a subscription not inserted
-  kRemoveFromCallback,           // remove inside a callback (hard failure)
-  kEndWithoutStart,              // invalidate end with no open start on this thread
-  kInsertTwice,                  // insert of a subscription already inserted
-  kSetSeqEven,                   // set_seq with an even cur_seq (ignored)
-  kReleaseCallbackFailed,        // an interval callback returned false on RELEASE
-  kUnregisterNotRegistered,      // unregister of a subscriber never registered
-  kBlockingInCallback,           // a sleeping call inside a callback (hard failure)
-  kRegisterTwice,                // register of a subscriber already registered
-  kPutNotRegistered,             // put of a subscriber not registered
-  kUserAfterExit,                // a user taken once the last user has gone (hard failure)
-};
-inline constexpr int kNumWarnings = 12;
-std::string_view WarningName(Warning w);
+// The contract's vocabulary (contract/vocabulary.h).
+using nf::Event;
+using nf::EventName;
+using nf::kNumEvents;
+using nf::kNumWarnings;
+using nf::Range;
+using nf::Seq;
+using nf::Warning;
+using nf::WarningName;
 
 // --- Handles -----------------------------------------------------------------
 
@@ -184,31 +148,7 @@ class CallbackSink {
 // --- The observer ------------------------------------------------------------
 
 // The state of a target's address space, read under its lock.
-struct Snapshot {
-  struct Interval {
-    const IntervalSub* sub;
-    uint64_t start;
-    uint64_t last;
-    Seq seq;
-  };
-  struct Deferred {
-    const IntervalSub* sub;
-    bool insert;  // false: removal
-  };
-  long users = 0;
-  long refs = 0;
-  bool released = false;
-  bool has_subscriptions = false;  // the lazily created object exists
-  bool has_itree = false;
-  Seq invalidate_seq = 0;
-  long active_invalidate_ranges = 0;
-  long open_invalidations = 0;  // successful starts not yet ended
-  std::vector<Interval> tree;   // in tree order (ascending start)
-  std::vector<Deferred> deferred;
-  std::vector<const ClassicSub*> classic;  // list order
-  int pending_frees = 0;        // put frees waiting for a grace period
-  std::array<long, kNumWarnings> warnings{};
-};
+using Snapshot = BasicSnapshot<IntervalSub, ClassicSub>;
 
 // What a target is and does where the contract leaves a choice, and which
 // observations it supports.

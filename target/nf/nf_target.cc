@@ -11,29 +11,6 @@
 namespace nf::target {
 namespace {
 
-static_assert(kNumWarnings == nf::kNumWarnings, "the vocabulary's warnings are the core's");
-static_assert(kNumEvents == nf::kNumEvents, "the vocabulary's events are the core's");
-
-nf::Range ToCore(const Range& r) {
-  nf::Range c;
-  c.start = r.start;
-  c.end = r.end;
-  c.blockable = r.blockable;
-  c.event = static_cast<nf::Event>(r.event);
-  c.owner = r.owner;
-  return c;
-}
-
-Range FromCore(const nf::Range& c) {
-  Range r;
-  r.start = c.start;
-  r.end = c.end;
-  r.blockable = c.blockable;
-  r.event = static_cast<Event>(c.event);
-  r.owner = c.owner;
-  return r;
-}
-
 class NfInterval final : public IntervalSub, public IntervalSubscription {
  public:
   explicit NfInterval(int slot) : IntervalSub(slot) {}
@@ -64,17 +41,17 @@ NfClassic* Core(ClassicSub* s) { return static_cast<NfClassic*>(s); }
 
 // --- The static ops tables: every callback goes to the calling thread's sink ---
 
-bool IntervalInvalidateCb(IntervalSubscription* sub, const nf::Range& range, Seq cur_seq) {
-  return CallbackSink::Current()->OnInterval(Handle(sub), FromCore(range), cur_seq);
+bool IntervalInvalidateCb(IntervalSubscription* sub, const Range& range, Seq cur_seq) {
+  return CallbackSink::Current()->OnInterval(Handle(sub), range, cur_seq);
 }
 void ReleaseCb(ClassicSubscription* sub, AddressSpace*) {
   CallbackSink::Current()->OnClassicRelease(Handle(sub));
 }
-bool StartCb(ClassicSubscription* sub, const nf::Range& range) {
-  return CallbackSink::Current()->OnClassicStart(Handle(sub), FromCore(range));
+bool StartCb(ClassicSubscription* sub, const Range& range) {
+  return CallbackSink::Current()->OnClassicStart(Handle(sub), range);
 }
-void EndCb(ClassicSubscription* sub, const nf::Range& range) {
-  CallbackSink::Current()->OnClassicEnd(Handle(sub), FromCore(range));
+void EndCb(ClassicSubscription* sub, const Range& range) {
+  CallbackSink::Current()->OnClassicEnd(Handle(sub), range);
 }
 template <uint8_t B>
 ClassicSubscription* AllocCb(AddressSpace*) {
@@ -118,8 +95,8 @@ class NfTarget final : public Target {
     AddressSpaceOptions o;
     o.testing_only_initial_seq = options.initial_seq;
     // The sink of the thread that detected it (warnings are reported on it).
-    o.warn = [](nf::Warning w, std::string_view detail) {
-      CallbackSink::Current()->OnWarning(static_cast<Warning>(w), detail);
+    o.warn = [](Warning w, std::string_view detail) {
+      CallbackSink::Current()->OnWarning(w, detail);
     };
     space_ = AddressSpace::Create(std::move(o));
     space_->Grab();  // the harness's own reference: the space outlives release
@@ -138,9 +115,9 @@ class NfTarget final : public Target {
   void Remove(IntervalSub* sub) override { space_->RemoveInterval(Core(sub)); }
 
   absl::StatusCode InvalidateStart(const Range& range) override {
-    return space_->InvalidateRangeStart(ToCore(range)).code();
+    return space_->InvalidateRangeStart(range).code();
   }
-  void InvalidateEnd(const Range& range) override { space_->InvalidateRangeEnd(ToCore(range)); }
+  void InvalidateEnd(const Range& range) override { space_->InvalidateRangeEnd(range); }
 
   ClassicSub* NewClassic(int id, uint8_t behaviour, bool get_kind) override {
     return new NfClassic(get_kind ? &kGetOps[behaviour] : &kRegisterOps[behaviour], id, behaviour);
@@ -160,7 +137,7 @@ class NfTarget final : public Target {
   Seq GlobalSeq() override { return space_->invalidate_seq_for_testing(); }
   bool HasItree() override { return space_->has_itree(); }
   Snapshot Inspect() override {
-    const nf::Snapshot c = space_->Inspect();
+    const nf::Snapshot c = space_->Inspect();  // the same, with the core's pointers
     Snapshot s;
     s.users = c.users;
     s.refs = c.refs;
