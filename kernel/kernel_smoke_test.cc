@@ -110,6 +110,12 @@ class KernelSmoke : public ::testing::Test {
     driver_.mm = mm_ = nfk_mm_create(0);
   }
   void TearDown() override {
+    if (HasFailure() && Snapshot(mm_).active_invalidate_ranges != 0) {
+      // An epoch left open (eagain_leaks_epoch): remove would wait forever.
+      // Leak the mm and its subscriptions rather than hang.
+      ADD_FAILURE() << "invalidations still active at the end: leaking the mm";
+      return;
+    }
     for (nfk_interval* s : inserted_) nfk_interval_remove(s);
     EXPECT_EQ(nfk_mm_destroy(mm_), 0) << "something still holds the mm";
     for (nfk_interval* s : subs_) nfk_interval_free(s);
