@@ -80,11 +80,12 @@ void nfk_might_sleep(const char *file, int line);
 void nfk_fail_next_allocations(unsigned n);
 
 /* Deterministic flavour, after a scheduler run that abandoned threads
- * (deadlock, step bound): forgets every logical thread's shim state (held
- * locks, sections) and gives the global SRCU a fresh read side, since the old
- * one may count readers that will never leave. Callbacks queued on the old
- * one never run. The mm structures the abandoned run touched must not be
- * used again. */
+ * (deadlock, step bound): gives the global SRCU a fresh read side, since the
+ * old one may count readers that will never leave (their callbacks never
+ * run; the old one is kept, reachable). The shim's per-thread state needs no
+ * reset: it lives in the seam's ThreadLocal, zeroed when a fiber starts. The
+ * mm structures the abandoned run touched must not be used again (their
+ * locks may be held by the abandoned threads). */
 void nfk_forget_threads(void);
 
 /* ---- address spaces ---------------------------------------------------------- */
@@ -215,10 +216,10 @@ nfk_ops *nfk_classic_ops(const nfk_classic *sub);
 
 /* ---- snapshot ---------------------------------------------------------------------
  * A consistent view of an mm's notifier state, taken under its subscriptions
- * lock (plus the SRCU's own lock for the pending frees). Callers pass arrays
- * and their capacities; the num_ fields give the full counts. Not from a
- * callback that runs with... (no kernel lock is held in callbacks, so any
- * caller may take one). */
+ * lock (plus the SRCU's own lock for the pending frees), so it may be taken
+ * from any thread, callbacks included (they run with no kernel lock held).
+ * Callers pass arrays and their capacities; the num_ fields give the full
+ * counts. The mm must not have been freed (nfk_mm_destroy). */
 typedef struct nfk_tree_entry {
   nfk_interval *sub;
   unsigned long start, last; /* closed */

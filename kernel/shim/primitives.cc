@@ -20,11 +20,10 @@
 //   yield points            nf::sync::YieldPoint before every marked access
 //                           and atomic (locks and waits yield by themselves)
 //
-// Per logical thread the shim keeps what lockdep and might_sleep need: held
-// spinlocks, held rw_semaphores and lockdep maps, non_block depth, SRCU depth.
-// Real threads: a thread_local. Deterministic flavour: a map keyed by the
-// scheduler's owner token (a fiber's, unique across runs), entries dropped
-// when empty, all of them by nfk_forget_threads().
+// Per logical thread the shim keeps what lockdep and might_sleep need (held
+// spinlock count, held rw_semaphores and lockdep maps, non_block and SRCU
+// depth) in the seam's ThreadLocal storage: a fiber's own, zeroed when it
+// starts, so a run's abandoned threads leave nothing behind.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -33,15 +32,10 @@
 #include <cstring>
 #include <mutex>
 #include <new>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#if __has_include("sync/sync.h")
 #include "sync/sync.h"
-#else
-#include "core/sync.h"
-#endif
 
 extern "C" {
 #include "kernel/nf_kernel.h"
@@ -70,58 +64,56 @@ void* g_report_cookie = nullptr;
 
 // ---- per logical thread state --------------------------------------------------
 
-struct HeldLock {
-  const void* lock;
-  int mode;  // 1 read, 2 write (rw_semaphore); 3 lockdep map
-};
+// What lockdep and might_sleep need of the calling logical thread, in the
+// seam's ThreadLocal storage (zeroed when a fiber or OS thread starts; the
+// block is small, hence the packing). A held lock is its address with the
+// mode in the low bits (locks are at least 8-aligned).
+enum HeldMode : uintptr_t { kRead = 1, kWrite = 2, kMap = 3 };
+constexpr int kMaxHeld = 5;  // mmap_lock + rmap locks + lockdep map + nesting
 
 struct KThread {
-  int spin_depth = 0;
-  int nonblock_depth = 0;
-  int srcu_depth = 0;
-  std::vector<HeldLock> held;
+  int16_t spin_depth;
+  int16_t nonblock_depth;
+  int16_t srcu_depth;
+  int16_t num_held;
+  uintptr_t held[kMaxHeld];
 
-  bool Empty() const {
-    return spin_depth == 0 && nonblock_depth == 0 && srcu_depth == 0 && held.empty();
-  }
   int Mode(const void* lock) const {
-    for (const HeldLock& h : held) {
-      if (h.lock == lock) return h.mode;
+    for (int i = 0; i < num_held; ++i) {
+      if ((held[i] & ~uintptr_t{3}) == reinterpret_cast<uintptr_t>(lock)) {
+        return static_cast<int>(held[i] & 3);
+      }
     }
     return 0;
   }
+  void Push(const void* lock, HeldMode mode) {
+    if (num_held == kMaxHeld) {
+      nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "the shim tracks at most kMaxHeld locks a thread");
+    }
+    held[num_held++] = reinterpret_cast<uintptr_t>(lock) | mode;
+  }
   void Drop(const void* lock) {
-    for (auto it = held.end(); it != held.begin();) {
-      --it;
-      if (it->lock == lock) {
-        held.erase(it);
+    for (int i = num_held - 1; i >= 0; --i) {
+      if ((held[i] & ~uintptr_t{3}) == reinterpret_cast<uintptr_t>(lock)) {
+        for (int j = i; j + 1 < num_held; ++j) held[j] = held[j + 1];
+        --num_held;
         return;
       }
     }
   }
 };
 
+KThread& Self() {
+  static const nf::sync::ThreadLocal<KThread> state;
+  return state.Get();
+}
+
 #if defined(NF_SYNC_SCHED)
 uint64_t SelfToken() { return nf::sync::sched_hooks::OwnerToken(); }
-std::unordered_map<uint64_t, KThread>& Threads() {
-  static auto* m = new std::unordered_map<uint64_t, KThread>();
-  return *m;
-}
-KThread& Self() { return Threads()[SelfToken()]; }
-// Called after every operation that may leave the thread's state empty.
-void MaybeForget() {
-  auto it = Threads().find(SelfToken());
-  if (it != Threads().end() && it->second.Empty()) Threads().erase(it);
-}
 #else
 uint64_t SelfToken() {
-  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&nf::sync::CurrentThread()));
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&nf::sync::CurrentThreadBlock()));
 }
-KThread& Self() {
-  thread_local KThread t;
-  return t;
-}
-void MaybeForget() {}
 #endif
 
 // ---- storage casts ---------------------------------------------------------------
@@ -355,9 +347,6 @@ void nfk_might_sleep(const char* file, int line) { nf_kernel_might_sleep(file, l
 void nfk_fail_next_allocations(unsigned n) { g_fail_allocations.store(n); }
 
 void nfk_forget_threads(void) {
-#if defined(NF_SYNC_SCHED)
-  Threads().clear();
-#endif
   std::lock_guard<std::mutex> g(g_srcu_mu);
   for (struct srcu_struct* ssp : SrcuStructs()) {
     std::atomic_ref<void*> impl(ssp->nf_impl);
@@ -410,13 +399,11 @@ void nf_kernel_might_sleep(const char* file, int line) {
     nf_kernel_report(NF_KERNEL_MIGHT_SLEEP, file, line,
                      "sleeping function called inside non_block_start()");
   }
-  MaybeForget();
 }
 
 void non_block_start(void) { ++Self().nonblock_depth; }
 void non_block_end(void) {
   --Self().nonblock_depth;
-  MaybeForget();
 }
 
 void nf_kernel_lock_map_acquire(struct lockdep_map* m, const char* file, int line) {
@@ -426,11 +413,10 @@ void nf_kernel_lock_map_acquire(struct lockdep_map* m, const char* file, int lin
                      "possible recursive locking of a lockdep map "
                      "(__mmu_notifier_invalidate_range_start_map: called from an invalidation?)");
   }
-  t.held.push_back({m, 3});
+  t.Push(m, kMap);
 }
 void nf_kernel_lock_map_release(struct lockdep_map* m) {
   Self().Drop(m);
-  MaybeForget();
 }
 
 // ---- spinlock_t ------------------------------------------------------------------------
@@ -456,7 +442,6 @@ void spin_unlock(spinlock_t* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   }
   Owner(l).store(0, std::memory_order_relaxed);
   --Self().spin_depth;
-  MaybeForget();
   SpinMutex(l)->Unlock();
 }
 
@@ -480,21 +465,19 @@ void down_read(struct rw_semaphore* s) {
   if (t.Mode(s) == 2) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "down_read: this thread holds it for writing");
   if (t.Mode(s) == 1) nf_kernel_report(NF_KERNEL_LOCKDEP, __FILE__, __LINE__, "down_read: recursive read locking");
   Sem(s)->DownRead();
-  Self().held.push_back({s, 1});
+  Self().Push(s, kRead);
 }
 int down_read_trylock(struct rw_semaphore* s) {
   if (Self().Mode(s) == 2) return 0;
   if (!Sem(s)->TryDownRead()) {
-    MaybeForget();
     return 0;
   }
-  Self().held.push_back({s, 1});
+  Self().Push(s, kRead);
   return 1;
 }
 void up_read(struct rw_semaphore* s) {
   if (Self().Mode(s) != 1) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_read: not held for reading by this thread");
   Self().Drop(s);
-  MaybeForget();
   Sem(s)->UpRead();
 }
 void down_write(struct rw_semaphore* s) {
@@ -503,24 +486,21 @@ void down_write(struct rw_semaphore* s) {
     nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "down_write: this thread already holds it (self-deadlock)");
   }
   Sem(s)->DownWrite();
-  Self().held.push_back({s, 2});
+  Self().Push(s, kWrite);
 }
 void up_write(struct rw_semaphore* s) {
   if (Self().Mode(s) != 2) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_write: not held for writing by this thread");
   Self().Drop(s);
-  MaybeForget();
   Sem(s)->UpWrite();
 }
 int nf_kernel_rwsem_held(const struct rw_semaphore* s) {
   const int mode = Self().Mode(s);
-  MaybeForget();
   return mode;
 }
 void nf_kernel_might_lock(const struct rw_semaphore* s, const char* file, int line) {
   if (Self().Mode(s) != 0) {
     nf_kernel_report(NF_KERNEL_LOCKDEP, file, line, "might_lock: this thread already holds it (would deadlock)");
   }
-  MaybeForget();
 }
 
 // ---- wait queues -----------------------------------------------------------------------------
@@ -540,7 +520,6 @@ int srcu_read_lock(struct srcu_struct* ssp) {
 }
 void srcu_read_unlock(struct srcu_struct* ssp, int idx) {
   --Self().srcu_depth;
-  MaybeForget();
   GetSrcu(ssp)->rs.Unlock(idx);  // may run callbacks whose grace period ended
 }
 void synchronize_srcu(struct srcu_struct* ssp) {
@@ -549,7 +528,6 @@ void synchronize_srcu(struct srcu_struct* ssp) {
     nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__,
                      "synchronize_srcu inside an SRCU read-side section (self-deadlock)");
   }
-  MaybeForget();
   GetSrcu(ssp)->rs.Synchronize();
 }
 void call_srcu(struct srcu_struct* ssp, struct rcu_head* head, void (*func)(struct rcu_head*)) {
@@ -563,7 +541,6 @@ void call_srcu(struct srcu_struct* ssp, struct rcu_head* head, void (*func)(stru
 }
 bool srcu_read_lock_held(const struct srcu_struct* /*ssp*/) {
   const bool held = Self().srcu_depth > 0;
-  MaybeForget();
   return held;
 }
 void nf_kernel_srcu_for_each_pending(struct srcu_struct* ssp,
