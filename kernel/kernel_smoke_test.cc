@@ -56,6 +56,7 @@ struct Driver {
 struct Classic {
   int releases = 0, starts = 0, ends = 0, frees = 0;
   bool fail_nonblock = false;
+  bool fail_always = false;  // a driver bug: fails blockable ranges too
   bool put_self_on_release = false;
   nfk_classic* self = nullptr;
   nfk_mm* mm = nullptr;
@@ -76,7 +77,7 @@ struct Classic {
   static int Start(void* cookie, nfk_classic*, const nfk_range* range) {
     auto* c = static_cast<Classic*>(cookie);
     ++c->starts;
-    return c->fail_nonblock && !range->blockable ? -EAGAIN : 0;
+    return c->fail_always || (c->fail_nonblock && !range->blockable) ? -EAGAIN : 0;
   }
   static void End(void* cookie, nfk_classic*, const nfk_range*) { ++static_cast<Classic*>(cookie)->ends; }
   static void Free(void* cookie, nfk_classic*) { ++static_cast<Classic*>(cookie)->frees; }
@@ -349,6 +350,68 @@ TEST_F(KernelSmoke, GetPutFreesAfterTheGracePeriod) {
   EXPECT_EQ(Snapshot(mm_).num_pending_frees, 0u);
   EXPECT_EQ(nfk_pending_srcu_callbacks(), 0u);
   nfk_ops_destroy(ops);
+}
+
+// ---- The kernel's own behaviour where docs/contract.md departs from it (§8, §9).
+// These pass on the correct file: they pin what 6.1 does.
+
+// §8.1: when the interval walk succeeded and a classic start then fails
+// non-blockingly, __mmu_notifier_invalidate_range_start returns -EAGAIN
+// (mm/mmu_notifier.c:548) without mn_itree_inv_end: the walk's
+// active_invalidate_ranges++ (line 102) is never given back, since the caller
+// does not call end after -EAGAIN. No interval overlaps here, so the seq stays
+// even and the test can clean up; with an overlap it would stay odd for good.
+TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
+  nfk_interval* far = Insert(0x100 * kPage, kPage);
+  Classic failing;
+  failing.fail_nonblock = true;
+  const nfk_classic_callbacks cb{nullptr, &Classic::Start, nullptr, nullptr};
+  nfk_ops* ops = nfk_ops_create(&cb, &failing);
+  nfk_classic* c = nfk_classic_alloc(ops);
+  ASSERT_EQ(nfk_classic_register(mm_, c), 0);
+
+  EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
+  const nfk_snapshot s = Snapshot(mm_);
+  EXPECT_EQ(s.active_invalidate_ranges, 1u) << "the kernel gives the walk back after all";
+  EXPECT_EQ(s.invalidate_seq % 2, 0u);
+  EXPECT_EQ(driver_.calls.size(), 0u);
+  (void)far;
+
+  nfk_classic_unregister(mm_, c);
+  nfk_classic_free(c);
+  nfk_ops_destroy(ops);
+}
+
+// §8.3: a blockable classic start that fails is a driver bug: WARN (line 502),
+// and the `if (ret)` block meant for non-blocking failures (line 516, "Must be
+// non-blocking to get here") ends every subscriber at once; the blockable
+// wrapper ignores the error, so the caller's end ends them again.
+TEST_F(KernelSmoke, KernelEndsTwiceAfterABlockableClassicFailure) {
+  Classic ok, failing;
+  failing.fail_always = true;
+  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr};
+  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr};
+  nfk_ops* ok_ops = nfk_ops_create(&ok_cb, &ok);
+  nfk_ops* failing_ops = nfk_ops_create(&failing_cb, &failing);
+  nfk_classic* c1 = nfk_classic_alloc(ok_ops);
+  nfk_classic* c2 = nfk_classic_alloc(failing_ops);
+  ASSERT_EQ(nfk_classic_register(mm_, c2), 0);
+  ASSERT_EQ(nfk_classic_register(mm_, c1), 0);
+
+  EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/true), 0);
+  EXPECT_EQ(ok.starts, 1);
+  EXPECT_EQ(ok.ends, 2);
+  const std::vector<nfk_report> r = Reports();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, NFK_REPORT_WARN);
+  EXPECT_STREQ(r[0].file, "mm/mmu_notifier.c");
+
+  nfk_classic_unregister(mm_, c1);
+  nfk_classic_unregister(mm_, c2);
+  nfk_classic_free(c1);
+  nfk_classic_free(c2);
+  nfk_ops_destroy(ok_ops);
+  nfk_ops_destroy(failing_ops);
 }
 
 }  // namespace
