@@ -51,6 +51,7 @@ struct nfk_ops {
 struct nfk_classic {
   struct mmu_notifier sub;
   nfk_ops *ops;
+  void *user; /* nfk_classic_set_user */
 };
 
 struct nfk_invalidation {
@@ -99,6 +100,8 @@ nfk_mm *nfk_mm_create(unsigned long initial_seq) {
 }
 
 void nfk_mm_get_user(nfk_mm *m) { atomic_inc(&m->mm.mm_users); }
+
+bool nfk_mm_try_get_user(nfk_mm *m) { return atomic_inc_not_zero(&m->mm.mm_users); }
 
 int nfk_mm_put_user(nfk_mm *m) {
   int left = nf_kernel_atomic_add_return(&m->mm.mm_users, -1);
@@ -242,6 +245,8 @@ static struct mmu_notifier *nfk_classic_alloc_notifier(struct mm_struct *mm) {
   if (!c)
     return ERR_PTR(-ENOMEM);
   c->ops = m->alloc_ops;
+  if (c->ops->cb.alloc)
+    c->ops->cb.alloc(c->ops->cookie, c);
   return &c->sub;
 }
 
@@ -267,6 +272,13 @@ nfk_ops *nfk_ops_create(const nfk_classic_callbacks *cb, void *cookie) {
 }
 
 void nfk_ops_destroy(nfk_ops *ops) { free(ops); }
+
+void nfk_classic_set_user(nfk_classic *sub, void *user) { sub->user = user; }
+void *nfk_classic_user(const nfk_classic *sub) { return sub->user; }
+
+unsigned long nfk_interval_seq(const nfk_interval *sub) {
+  return READ_ONCE(sub->sub.invalidate_seq);
+}
 
 nfk_classic *nfk_classic_alloc(nfk_ops *ops) {
   nfk_classic *c = calloc(1, sizeof(*c));

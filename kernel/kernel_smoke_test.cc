@@ -1,6 +1,6 @@
 // kernel/kernel_smoke_test.cc: the real mm/mmu_notifier.c through nf_kernel.h,
 // single-threaded, on real threads. Each test pins a clause of
-// shared/spec/notifier.md; linked against a mutant's library (target
+// docs/contract.md; linked against a mutant's library (target
 // kernel_smoke_test_mut_<name>) the test named in its comment fails.
 #include <string>
 #include <vector>
@@ -224,7 +224,7 @@ TEST_F(KernelSmoke, InsertRejectsOverflow) {
 TEST_F(KernelSmoke, LastMmputReleasesOnce) {
   nfk_interval* a = Insert(0x0, kPage);
   Classic counters;
-  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, nullptr};
+  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, nullptr, nullptr};
   nfk_ops* ops = nfk_ops_create(&cb, &counters);
   nfk_classic* c = nfk_classic_alloc(ops);
   ASSERT_EQ(nfk_classic_register(mm_, c), 0);
@@ -291,8 +291,8 @@ TEST_F(KernelSmoke, BlockableCallbackFailureWarns) {
 TEST_F(KernelSmoke, FailedClassicStartEndsTheOthers) {
   Classic ok, failing;
   failing.fail_nonblock = true;
-  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr};
-  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr};
+  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr, nullptr};
+  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
   nfk_ops* ok_ops = nfk_ops_create(&ok_cb, &ok);
   nfk_ops* failing_ops = nfk_ops_create(&failing_cb, &failing);
   nfk_classic* c1 = nfk_classic_alloc(ok_ops);
@@ -321,7 +321,7 @@ TEST_F(KernelSmoke, FailedClassicStartEndsTheOthers) {
 TEST_F(KernelSmoke, GetPutFreesAfterTheGracePeriod) {
   Classic counters;
   counters.mm = mm_;
-  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, &Classic::Free};
+  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, &Classic::Free, nullptr};
   nfk_ops* ops = nfk_ops_create(&cb, &counters);
   int err = 1;
   nfk_classic* c = nfk_classic_get(mm_, ops, &err);
@@ -365,7 +365,7 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
   nfk_interval* far = Insert(0x100 * kPage, kPage);
   Classic failing;
   failing.fail_nonblock = true;
-  const nfk_classic_callbacks cb{nullptr, &Classic::Start, nullptr, nullptr};
+  const nfk_classic_callbacks cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
   nfk_ops* ops = nfk_ops_create(&cb, &failing);
   nfk_classic* c = nfk_classic_alloc(ops);
   ASSERT_EQ(nfk_classic_register(mm_, c), 0);
@@ -389,8 +389,8 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
 TEST_F(KernelSmoke, KernelEndsTwiceAfterABlockableClassicFailure) {
   Classic ok, failing;
   failing.fail_always = true;
-  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr};
-  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr};
+  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr, nullptr};
+  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
   nfk_ops* ok_ops = nfk_ops_create(&ok_cb, &ok);
   nfk_ops* failing_ops = nfk_ops_create(&failing_cb, &failing);
   nfk_classic* c1 = nfk_classic_alloc(ok_ops);

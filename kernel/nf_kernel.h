@@ -101,6 +101,8 @@ typedef struct nfk_mm nfk_mm;
 nfk_mm *nfk_mm_create(unsigned long initial_seq);
 /* mmget: one more user. */
 void nfk_mm_get_user(nfk_mm *mm);
+/* mmget_not_zero: one more user unless the last one has gone. */
+bool nfk_mm_try_get_user(nfk_mm *mm);
 /* mmput: one user fewer. The last one runs what exit_mmap runs of this file:
  * mmu_notifier_release (the RELEASE walk and the classic release callbacks),
  * then drops the users' mm_count reference. Sleeps. Returns the users left. */
@@ -162,6 +164,8 @@ bool nfk_interval_read_retry(nfk_interval *sub, unsigned long seq);
 bool nfk_interval_check_retry(nfk_interval *sub, unsigned long seq);
 /* mmu_interval_set_seq: from the invalidate callback, under the driver's lock. */
 void nfk_interval_set_seq(nfk_interval *sub, unsigned long cur_seq);
+/* For oracles: the subscription's invalidate_seq (READ_ONCE, no lock). */
+unsigned long nfk_interval_seq(const nfk_interval *sub);
 
 /* ---- invalidation ---------------------------------------------------------------
  * start holds the mm's rmap locks for reading until end (the locks
@@ -189,6 +193,9 @@ typedef struct nfk_classic_callbacks {
   /* get/put subscribers: called by the kernel's free_notifier, after the
    * grace period that follows the last put; the adapter then frees sub. */
   void (*free_notifier)(void *cookie, nfk_classic *sub);
+  /* get: called by the kernel's alloc_notifier on the new subscriber, before
+   * the kernel links it (so a caller can attach its state: set_user). */
+  void (*alloc)(void *cookie, nfk_classic *sub);
 } nfk_classic_callbacks;
 /* A kernel mmu_notifier_ops: its identity is what get matches. cookie is
  * passed to every callback. Destroy it only when no subscriber uses it. */
@@ -213,6 +220,9 @@ void nfk_classic_put(nfk_classic *sub);
  * grace period has passed have run when it returns. Sleeps. */
 void nfk_synchronize(void);
 nfk_ops *nfk_classic_ops(const nfk_classic *sub);
+/* A pointer of the caller's, kept with the subscriber (NULL at first). */
+void nfk_classic_set_user(nfk_classic *sub, void *user);
+void *nfk_classic_user(const nfk_classic *sub);
 
 /* ---- snapshot ---------------------------------------------------------------------
  * A consistent view of an mm's notifier state, taken under its subscriptions

@@ -229,6 +229,12 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         s.maybe_pending = inv_in_progress_ > 0;
       }
       const bool got = target_->TryGetUser();
+      if (!got && !target_->traits().accepts_ops_without_user) {
+        BookLock l(&mu_);
+        slots_[op.slot] = IntervalSlot{};
+        target_->DeleteInterval(sub);
+        return skip("no user (this target's callers must hold one)");
+      }
       const absl::Status st(target_->Insert(sub, op.start(), op.length()), "");
       {
         BookLock l(&mu_);
@@ -272,8 +278,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     }
     case OpCode::kInvalidate:
     case OpCode::kInvStart:
-      Invalidate(t, op, result);
-      return Skip();
+      return Invalidate(t, op, result);
     case OpCode::kInvEnd:
       EndOpen(t);
       return done("ended");
@@ -321,6 +326,13 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         BookLock l(&mu_);
         ClassicSlot& cs = cslots_[op.slot];
         if (cs.state != SlotState::kEmpty) return skip("classic slot not empty");
+        if (KeepFailingClassicsApart(op.behaviour)) {
+          if (nonblock_starts_ > 0) {
+            return skip("its start can fail while a non-blockable start runs (this target "
+                        "leaves the walk open when it fails)");
+          }
+          failing_classic_seen_ = true;
+        }
         obj = target_->NewClassic(op.slot, op.behaviour, /*get_kind=*/false);
         if (AddObject(obj, /*get_kind=*/false) == nullptr) {
           target_->DeleteClassic(obj);
@@ -330,6 +342,13 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         cs.obj = obj;
       }
       const bool got = target_->TryGetUser();
+      if (!got && !target_->traits().accepts_ops_without_user) {
+        BookLock l(&mu_);
+        if (ClassicObject* o = ObjectOf(obj)) o->obj = nullptr;
+        cslots_[op.slot] = ClassicSlot{};
+        target_->DeleteClassic(obj);
+        return skip("no user (this target's callers must hold one)");
+      }
       const absl::Status st(target_->Register(obj), "");
       {
         BookLock l(&mu_);
@@ -368,7 +387,18 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       return done("unregistered");
     }
     case OpCode::kGet: {
+      if (KeepFailingClassicsApart(op.behaviour)) {
+        BookLock l(&mu_);
+        if (nonblock_starts_ > 0) {
+          return skip("its start can fail while a non-blockable start runs (this target "
+                      "leaves the walk open when it fails)");
+        }
+        failing_classic_seen_ = true;
+      }
       const bool got = target_->TryGetUser();
+      if (!got && !target_->traits().accepts_ops_without_user) {
+        return skip("no user (this target's callers must hold one)");
+      }
       const absl::StatusOr<ClassicSub*> res = target_->Get(op.behaviour);
       std::string err;
       if (res.ok()) {
@@ -435,12 +465,26 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
   return Skip();
 }
 
-void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
+std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
+                                                            std::string* result) {
   ThreadState& ts = threads_[t];
   const bool tracing = host_->Tracing();
+  const bool apart = !op.blockable && KeepFailingClassicsApart(kFailsNonblock);
+  if (apart) {
+    BookLock l(&mu_);
+    if (failing_classic_seen_) {
+      return "non-blockable, and a classic subscriber whose start can fail exists (this "
+             "target leaves the walk open when it fails)";
+    }
+    ++nonblock_starts_;
+  }
   if (!target_->TryGetUser()) {
     if (tracing) *result = "no user";
-    return;
+    if (apart) {
+      BookLock l(&mu_);
+      --nonblock_starts_;
+    }
+    return std::nullopt;
   }
   const Range r = RangeOf(op);
   const PageSpan span = PagesOfRange(r);
@@ -461,11 +505,13 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
       }
     }
   }
-  const absl::Status st(target_->InvalidateStart(r), "");
+  target::Invalidation inv;
+  const absl::Status st(target_->InvalidateStart(r, &inv), "");
   std::string err;
   bool quiescent = false;
   {
     BookLock l(&mu_);
+    if (apart) --nonblock_starts_;
     const Walk w = ts.walk;
     ts.walk = Walk{};
     const bool walked_to_end = st.ok() || (w.classic_failed && !w.interval_failed);
@@ -497,7 +543,7 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
     }
     if (tracing) *result = absl::StatusCodeToString(st.code());
     PutUser(t);
-    return;
+    return std::nullopt;
   }
   page_table_.Change(span);
   {
@@ -505,11 +551,11 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
     for (int p = span.first; p < span.end; ++p) ++shadow_[p];
   }
   if (op.code == OpCode::kInvStart) {
-    ts.open.push_back(r);  // keeps its user until inv_end
+    ts.open.push_back(inv);  // keeps its user until inv_end
     if (tracing) *result = "OK (open)";
-    return;
+    return std::nullopt;
   }
-  target_->InvalidateEnd(r);
+  target_->InvalidateEnd(inv);
   {
     BookLock l(&mu_);
     EndInvalidationBookkeeping(span);
@@ -520,13 +566,15 @@ void ConcurrentWorld::Invalidate(int t, const Op& op, std::string* result) {
   }
   if (tracing) *result = "OK";
   PutUser(t);
+  return std::nullopt;
 }
 
 void ConcurrentWorld::EndOpen(int t) {
   ThreadState& ts = threads_[t];
-  const Range r = ts.open.back();
+  const target::Invalidation inv = ts.open.back();
   ts.open.pop_back();
-  target_->InvalidateEnd(r);
+  target_->InvalidateEnd(inv);
+  const Range& r = inv.range;
   bool quiescent;
   {
     BookLock l(&mu_);
@@ -663,8 +711,14 @@ void ConcurrentWorld::OnClassicRelease(ClassicSub* s) {
     ClassicObject* o = ObjectOf(s);
     if (o == nullptr) {
       err = "P5: classic release callback on a subscriber that is not live (unregistered or freed)";
-    } else if (++o->releases > 1) {
+    } else if (++o->releases > 1 &&
+               (target_->traits().release_once_against_unregister || !o->may_unlink ||
+                o->releases > 2)) {
       err = absl::StrFormat("P9: classic subscriber %s got a second release", ClassicName(o->obj));
+    } else if (o->releases > 1) {
+      // The target's unregister and the space's release each call it
+      // (Traits::release_once_against_unregister): expected, nothing more.
+      obj = o->obj;
     } else {
       obj = o->obj;
       if (o->get_kind && (obj->behaviour() & kPutsSelfOnRelease)) {

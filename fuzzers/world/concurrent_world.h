@@ -213,6 +213,8 @@ class ConcurrentWorld final : public CallbackSink {
   void OnFree(ClassicSub* sub) override;
   // Any warning is a report: the skip rule keeps every misuse away.
   void OnWarning(Warning w, std::string_view detail) override;
+  // The target's own checks (the kernel's WARN_ON, ...): a report.
+  void OnTargetReport(std::string_view what) override { Fail(std::string(what)); }
 
   // The state index the global cleanup uses (whatever thread runs it).
   static constexpr int kCleanupThread = kMaxThreads;
@@ -256,7 +258,7 @@ class ConcurrentWorld final : public CallbackSink {
     uint64_t classic_ended = 0;
   };
   struct ThreadState {
-    absl::InlinedVector<Range, 4> open;  // open inv_starts, oldest first
+    absl::InlinedVector<target::Invalidation, 4> open;  // open inv_starts, oldest first
     int held = -1;      // slot whose driver lock a `lock` op holds, or -1
     int owed_puts = 0;  // user puts deferred while holding a driver lock
     std::array<Seq, kIntervalSlots> last_seq{};
@@ -273,7 +275,15 @@ class ConcurrentWorld final : public CallbackSink {
   // Runs op, or returns why not (a slot in the wrong state). The result text
   // goes to *result when tracing.
   std::optional<std::string_view> ExecuteOp(int t, const Op& op, std::string* result);
-  void Invalidate(int t, const Op& op, std::string* result);
+  std::optional<std::string_view> Invalidate(int t, const Op& op, std::string* result);
+  // Traits::failed_classic_start_closes_interval_walk is false: a classic
+  // subscriber whose start can fail must never meet a non-blockable start.
+  // Whether one may be about to (under mu_): the subscriber side and the start
+  // side each check the other.
+  bool KeepFailingClassicsApart(uint8_t behaviour) const {
+    return !target_->traits().failed_classic_start_closes_interval_walk &&
+           (behaviour & kFailsNonblock) != 0;
+  }
   void EndOpen(int t);
   void PutUser(int t);     // drops one user now, or owes it while a lock is held
   void DropUserNow(int t);
@@ -314,6 +324,10 @@ class ConcurrentWorld final : public CallbackSink {
   int inv_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<int, kTablePages> covered_ ABSL_GUARDED_BY(mu_){};
   int puts_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  // See KeepFailingClassicsApart: a subscriber whose start can fail has been
+  // registered or got (sticky), and non-blockable starts running now.
+  bool failing_classic_seen_ ABSL_GUARDED_BY(mu_) = false;
+  int nonblock_starts_ ABSL_GUARDED_BY(mu_) = 0;
   // The page table as the world changed it (the oracles' copy: reading the real
   // one is a yield point in the deterministic flavour).
   std::array<PageValue, kTablePages> shadow_ ABSL_GUARDED_BY(mu_);

@@ -138,28 +138,29 @@ OpResult World::Execute(int thread, const Op& op) {
       r.end = op.start() + op.length();
       r.blockable = op.blockable;
       r.event = op.event;
-      res.code = sp->InvalidateStart(r);
+      target::Invalidation inv;
+      res.code = sp->InvalidateStart(r, &inv);
       if (res.code != absl::StatusCode::kOk) {
         sp->PutUser();
         break;
       }
       page_table_.Change(PagesOfRange(r));
       if (op.code == OpCode::kInvStart) {
-        ts.open.push_back(r);  // keeps the user until inv_end
+        ts.open.push_back(inv);  // keeps the user until inv_end
         break;
       }
-      sp->InvalidateEnd(r);
+      sp->InvalidateEnd(inv);
       sp->PutUser();
       break;
     }
     case OpCode::kInvEnd: {
       if (ts.open.empty()) {
-        sp->InvalidateEnd(Range{});  // no start anywhere: the target must warn
+        sp->InvalidateEnd(target::Invalidation{});  // no start anywhere: the target must warn
         break;
       }
-      const Range r = ts.open.back();
+      const target::Invalidation inv = ts.open.back();
       ts.open.pop_back();
-      sp->InvalidateEnd(r);
+      sp->InvalidateEnd(inv);
       sp->PutUser();  // the last one runs release
       break;
     }

@@ -120,8 +120,6 @@ class World final : public CallbackSink {
   int live_subs() const { return live_subs_; }
   int live_classics() const { return live_classics_; }
   const std::array<long, kNumWarnings>& warnings() const { return warnings_; }
-  // Open invalidations of a thread, oldest first.
-  const std::vector<Range>& open_ranges(int thread) const { return threads_[thread].open; }
 
   // The callbacks since the last ClearLog().
   const std::vector<CallbackRecord>& log() const { return log_; }
@@ -135,10 +133,11 @@ class World final : public CallbackSink {
   ClassicSub* OnAlloc(uint8_t behaviour) override;
   void OnFree(ClassicSub* sub) override;
   void OnWarning(Warning w, std::string_view) override { ++warnings_[static_cast<int>(w)]; }
+  void OnTargetReport(std::string_view what) override { observer_->Violation(std::string(what)); }
 
  private:
   struct ThreadState {
-    std::vector<Range> open;  // ranges of this thread's open inv_starts
+    std::vector<target::Invalidation> open;  // this thread's open inv_starts
     std::array<Seq, kIntervalSlots> last_seq{};  // per slot; 0 before read_begin
   };
 

@@ -139,10 +139,12 @@ void nf_kernel_store_release(volatile void *p, const void *in, size_t size);
 /* ---- atomic_t -------------------------------------------------------------- */
 typedef struct { int counter; } atomic_t;
 int nf_kernel_atomic_add_return(atomic_t *v, int d); /* seq_cst */
+int nf_kernel_atomic_inc_not_zero(atomic_t *v);      /* seq_cst; 1 if incremented */
 #define atomic_read(v) READ_ONCE((v)->counter)
 #define atomic_set(v, i) WRITE_ONCE((v)->counter, (i))
 #define atomic_inc(v) ((void)nf_kernel_atomic_add_return((v), 1))
 #define atomic_dec_and_test(v) (nf_kernel_atomic_add_return((v), -1) == 0)
+#define atomic_inc_not_zero(v) nf_kernel_atomic_inc_not_zero(v)
 
 /* ---- errors ------------------------------------------------------------------ */
 #define MAX_ERRNO 4095

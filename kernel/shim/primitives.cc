@@ -379,6 +379,18 @@ int nf_kernel_atomic_add_return(atomic_t* v, int d) {
   return __atomic_add_fetch(&v->counter, d, __ATOMIC_SEQ_CST);
 }
 
+int nf_kernel_atomic_inc_not_zero(atomic_t* v) {
+  YieldPoint("kernel.atomic");
+  int old = __atomic_load_n(&v->counter, __ATOMIC_SEQ_CST);
+  while (old != 0) {
+    if (__atomic_compare_exchange_n(&v->counter, &old, old + 1, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 void* nf_kernel_kmalloc(size_t size, bool zero) {
   unsigned n = g_fail_allocations.load();
   while (n > 0) {

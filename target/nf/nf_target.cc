@@ -87,6 +87,8 @@ constexpr Traits kNfTraits = {
     .name = "nf",
     .reports_misuse = true,
     .counts_open_invalidations = true,
+    .accepts_ops_without_user = true,
+    .tracks_released = true,
 };
 
 class NfTarget final : public Target {
@@ -114,10 +116,13 @@ class NfTarget final : public Target {
   }
   void Remove(IntervalSub* sub) override { space_->RemoveInterval(Core(sub)); }
 
-  absl::StatusCode InvalidateStart(const Range& range) override {
+  absl::StatusCode InvalidateStart(const Range& range, Invalidation* open) override {
+    open->range = range;
     return space_->InvalidateRangeStart(range).code();
   }
-  void InvalidateEnd(const Range& range) override { space_->InvalidateRangeEnd(range); }
+  void InvalidateEnd(const Invalidation& open) override {
+    space_->InvalidateRangeEnd(open.range);
+  }
 
   ClassicSub* NewClassic(int id, uint8_t behaviour, bool get_kind) override {
     return new NfClassic(get_kind ? &kGetOps[behaviour] : &kRegisterOps[behaviour], id, behaviour);
