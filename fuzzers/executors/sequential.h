@@ -8,7 +8,7 @@
 //
 // After every op:
 //   - the op's result and callbacks equal the model's prediction (model.h);
-//   - the whole state equals the model's: AddressSpace::Inspect() (users, refs,
+//   - the whole state equals the model's: Target::Inspect() (users, refs,
 //     released, has_itree, global seq, active, open, tree as a multiset with each
 //     subscription's range and seq, deferred list, classic list, pending frees,
 //     warning counts), every live subscription's seq, every mirror, the page
@@ -40,7 +40,7 @@ namespace nf::fuzz {
 struct SequentialOptions {
   // Print every op, its result, its callbacks and the state after it.
   FILE* verbose = nullptr;
-  // P3 at every interval callback, through AddressSpace::Inspect(). Costs one
+  // P3 at every interval callback, through Target::Inspect(). Costs one
   // snapshot per callback.
   bool check_at_callbacks = true;
 };
