@@ -11,6 +11,7 @@
 #include "sync/sync.h"
 #include "fuzzers/world/concurrent_world.h"
 #include "fuzzers/program/program_text.h"
+#include "fuzzers/executors/report_json.h"
 #include "sync/scheduler.h"
 
 #if defined(__has_feature)
@@ -38,7 +39,10 @@ sched::Scheduler& TheScheduler() {
   return *scheduler;
 }
 
-void Report(const Program& program, std::string_view what, const std::string& trace) {
+// trace_events: the trace behind `trace`, for the JSON document (report_json.h).
+void Report(const Program& program, std::string_view what, const std::string& trace,
+            const sched::Trace* trace_events) {
+  if (JsonReportWanted()) EmitRunJson(ConcurrentRunRecord(program, what, trace_events));
   const sched::ScheduleInput in = sched::ScheduleInput::Decode(program.schedule);
   std::fprintf(stderr,
                "\n==== nf concurrent_fuzzer: CHECK FAILED ====\n%.*s\n\n"
@@ -58,7 +62,7 @@ const sched::Trace* g_traced_trace = nullptr;
 void PrintTraceOnDeath() {
   if (g_traced_trace == nullptr || g_traced_program == nullptr) return;
   Report(*g_traced_program, "a sanitizer report ended the run (above); the interleaving so far:",
-         g_traced_trace->ToString());
+         g_traced_trace->ToString(), g_traced_trace);
 }
 #endif
 
@@ -84,7 +88,8 @@ class SchedHost final : public ConcurrentHost {
       // The traced run (or no run to stop): report now, with the trace so far.
       Report(program_, what,
              trace_ == nullptr ? std::string("(no trace)\n")
-                               : absl::StrCat(trace_->ToString(), "# stopped here\n"));
+                               : absl::StrCat(trace_->ToString(), "# stopped here\n"),
+             trace_);
       std::abort();
     }
     if (failure_.empty()) failure_.assign(what.data(), what.size());
@@ -137,19 +142,19 @@ std::string Execute(const Program& program, sched::Trace* trace) {
 }  // namespace
 
 void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
-  if (options.trace == nullptr) {
+  if (options.trace == nullptr && !options.json) {
     const std::string failure = Execute(program, nullptr);
     if (failure.empty()) return;
     // Same bytes, same run: again, with the trace on, to report it.
     sched::Trace trace;
     const std::string again = Execute(program, &trace);
     if (!again.empty()) {
-      Report(program, again, trace.ToString());
+      Report(program, again, trace.ToString(), &trace);
     } else {
       Report(program,
              absl::StrCat("NONDETERMINISM: the run failed (", failure,
                           ") but the same input run again with the trace on passed"),
-             trace.ToString());
+             trace.ToString(), &trace);
     }
     std::abort();
   }
@@ -163,23 +168,28 @@ void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
   (void)installed;
 #endif
   sched::Trace trace;
-  std::fprintf(options.trace, "%s", Print(program).c_str());
-  std::fprintf(options.trace, "# schedule: %s\n",
-               sched::ScheduleInput::Decode(program.schedule).DebugString().c_str());
+  if (options.trace != nullptr) {
+    std::fprintf(options.trace, "%s", Print(program).c_str());
+    std::fprintf(options.trace, "# schedule: %s\n",
+                 sched::ScheduleInput::Decode(program.schedule).DebugString().c_str());
+  }
   const std::string failure = Execute(program, &trace);
-  std::fprintf(options.trace, "%s", trace.ToString().c_str());
-  std::fflush(options.trace);
+  if (options.trace != nullptr) {
+    std::fprintf(options.trace, "%s", trace.ToString().c_str());
+    std::fflush(options.trace);
+  }
   if (!failure.empty()) {
-    Report(program, failure, trace.ToString());
+    Report(program, failure, trace.ToString(), &trace);
     std::abort();
   }
+  if (options.json) EmitRunJson(ConcurrentRunRecord(program, "", &trace));
 }
 
 std::string ConcurrentTrace(const Program& program) {
   sched::Trace trace;
   const std::string failure = Execute(program, &trace);
   if (!failure.empty()) {
-    Report(program, failure, trace.ToString());
+    Report(program, failure, trace.ToString(), &trace);
     std::abort();
   }
   return trace.ToString();

@@ -24,7 +24,8 @@
 //   # ... the scheduler's trace, with notes: op begin, result, callbacks
 //   ==== end ====
 //
-// then abort(), so that libFuzzer keeps the input. A sanitizer report (e.g. an
+// (and, when asked for, its JSON form: report_json.h) then abort(), so that
+// libFuzzer keeps the input. A sanitizer report (e.g. an
 // ASan use-after-free) ends the process at once; with tracing on (nf_ctrace) the
 // trace up to that point is printed by the sanitizer's death callback.
 #ifndef NF_FUZZERS_CONCURRENT_H_
@@ -40,6 +41,9 @@ namespace nf::fuzz {
 struct ConcurrentOptions {
   // If set: trace the run and print the program, the trace and the verdict here.
   FILE* trace = nullptr;
+  // If set: trace the run and write its JSON run document (report_json.h) to
+  // the report stream, passed or failed (a failure also prints the text report).
+  bool json = false;
 };
 
 // Runs program; returns if every check passed, else reports and aborts.

@@ -67,6 +67,7 @@ class SequentialRun final : public WorldObserver {
 
   [[noreturn]] void Violation(const std::string& what) override {
     if (options_.verbose) std::fflush(options_.verbose);
+    if (JsonReportWanted()) EmitRunJson(Record(what));
     std::fprintf(stderr,
                  "\n==== nf sequential_fuzzer: CHECK FAILED ====\nstep: %s\n%s\n\n"
                  "program (text form):\n%s==== end ====\n",
@@ -76,10 +77,41 @@ class SequentialRun final : public WorldObserver {
   }
 
  private:
+  // The JSON run document of a violation (report_json.h).
+  RunRecord Record(const std::string& what) const {
+    RunRecord r;
+    r.executor = "sequential";
+    r.program = &program_;
+    if (options_.events != nullptr) {
+      r.has_trace = true;
+      r.trace = *options_.events;
+    }
+    r.verdict = FailureVerdict(what);
+    r.verdict.where = StepText();
+    if (step_.op) {
+      r.verdict.step = step_no_;
+      r.verdict.thread = step_.thread;
+      r.verdict.op = step_.index;
+      r.verdict.cleanup = step_.index < 0;
+    } else {
+      r.verdict.cleanup = true;  // the end-of-program checks
+    }
+    return r;
+  }
+
+  void Event(const char* kind, std::string text) {
+    if (options_.events == nullptr) return;
+    options_.events->push_back({static_cast<uint64_t>(step_no_), step_.thread, kind,
+                                std::move(text)});
+  }
+
   // index: the op's index in its thread's list, or -1 for a cleanup step.
   void Step(int thread, const Op& op, int index) {
     step_ = {thread, index, op};
+    ++step_no_;
     if (const std::optional<std::string_view> why = model_.SkipReason(thread, op)) {
+      Event("skip",
+            absl::StrCat(StepText(), "  skipped: ", absl::string_view(why->data(), why->size())));
       if (cleanup_) Violation(absl::StrFormat("cleanup cannot run this op: %s", *why));
       if (options_.verbose) {
         std::fprintf(options_.verbose, "%s  skipped: %.*s\n", StepText().c_str(),
@@ -93,6 +125,10 @@ class SequentialRun final : public WorldObserver {
     if (invalidation) before = world_.target()->Inspect();
     world_.ClearLog();
     const OpResult res = world_.Execute(thread, op);
+    if (options_.events != nullptr) {
+      Event("op", absl::StrCat(StepText(), " -> ", DescribeResult(op.code, res)));
+      for (const CallbackRecord& r : world_.log()) Event("callback", DescribeRecord(r));
+    }
     if (options_.verbose) {
       std::fprintf(options_.verbose, "%s  -> %s\n", StepText().c_str(),
                    DescribeResult(op.code, res).c_str());
@@ -353,6 +389,7 @@ class SequentialRun final : public WorldObserver {
     std::optional<Op> op;
   };
   StepInfo step_;
+  int step_no_ = 0;  // 1-based, in program order, then the cleanup steps
   bool cleanup_ = false;
 };
 

@@ -32,8 +32,10 @@
 #define NF_FUZZERS_SEQUENTIAL_H_
 
 #include <cstdio>
+#include <vector>
 
 #include "fuzzers/program/program.h"
+#include "fuzzers/executors/report_json.h"
 
 namespace nf::fuzz {
 
@@ -43,6 +45,9 @@ struct SequentialOptions {
   // P3 at every interval callback, through Target::Inspect(). Costs one
   // snapshot per callback.
   bool check_at_callbacks = true;
+  // If set: one event per step (op, skip, callback), for the JSON run document
+  // (report_json.h), which a violation writes when one is wanted.
+  std::vector<TraceEvent>* events = nullptr;
 };
 
 void TestOneInput(const Program& program, const SequentialOptions& options = {});

@@ -15,6 +15,7 @@
 #include "sync/sync.h"
 #include "fuzzers/world/concurrent_world.h"
 #include "fuzzers/program/program_text.h"
+#include "fuzzers/executors/report_json.h"
 
 #if defined(NF_SYNC_SCHED)
 #error "fuzzers/threaded.cc runs OS threads: build it in the real-thread flavour"
@@ -40,12 +41,14 @@ class ThreadHost final : public ConcurrentHost {
 
   [[noreturn]] void Fail(std::string_view what) override {
     Report(absl::StrCat("\n==== nf tsan_replay: CHECK FAILED ====\n",
-                        absl::string_view(what.data(), what.size()), "\n"));
+                        absl::string_view(what.data(), what.size()), "\n"),
+           what);
   }
 
   [[noreturn]] void Hang() {
-    Report(absl::StrCat("\n==== nf tsan_replay: HANG ====\nP7: the run did not finish within ",
-                        kWatchdogSeconds, " s\n"));
+    const std::string what =
+        absl::StrCat("P7: the run did not finish within ", kWatchdogSeconds, " s");
+    Report(absl::StrCat("\n==== nf tsan_replay: HANG ====\n", what, "\n"), what);
   }
 
  private:
@@ -55,7 +58,8 @@ class ThreadHost final : public ConcurrentHost {
     Op op;
   };
 
-  [[noreturn]] void Report(const std::string& head) {
+  // what: the first lines of head, for the JSON run document (report_json.h).
+  [[noreturn]] void Report(const std::string& head, std::string_view what) {
     std::string ops;
     {
       BookLock l(&mu_);
@@ -66,6 +70,14 @@ class ThreadHost final : public ConcurrentHost {
                         f.index < 0 ? " cleanup op: " : absl::StrCat(" op ", f.index, ": "),
                         PrintOp(f.op), "\n");
       }
+    }
+    if (JsonReportWanted()) {
+      RunRecord r;
+      r.executor = "threaded";
+      r.program = &program_;
+      r.verdict = FailureVerdict(what);
+      r.verdict.where = ops;
+      EmitRunJson(r);
     }
     std::fprintf(stderr, "%s\nprogram (text form):\n%s\nlast op begun per thread:\n%s==== end ====\n",
                  head.c_str(), Print(program_).c_str(), ops.c_str());

@@ -8,6 +8,11 @@
 //                                     the interleaving trace (<step> t<thread>
 //                                     <event>, with a note per op begin, result
 //                                     and callback) and the verdict
+//   nf_ctrace --json FILE...          the same, but one JSON run document
+//                                     (fuzzers/executors/report_json.h) per
+//                                     input on stdout instead of the text; a
+//                                     failing input's document too, before
+//                                     the abort
 //   nf_ctrace --determinism PATH...   run every input (files; directories
 //                                     recursively, skipping .nfp, EXPECT and .md
 //                                     files) twice with the trace on and compare
@@ -26,6 +31,7 @@
 #include "absl/strings/match.h"
 #include "fuzzers/program/codec.h"
 #include "fuzzers/executors/concurrent.h"
+#include "fuzzers/executors/report_json.h"
 #include "fuzzers/program/input_files.h"
 #include "fuzzers/program/program_text.h"
 
@@ -36,6 +42,7 @@ using nf::fuzz::Program;
 int Usage() {
   std::fprintf(stderr,
                "usage: nf_ctrace FILE...\n"
+               "       nf_ctrace --json FILE...\n"
                "       nf_ctrace --determinism FILE_OR_DIR...\n");
   return 2;
 }
@@ -51,15 +58,22 @@ int Load(const std::filesystem::path& path, Program* p) {
   return 0;
 }
 
-int Replay(int n, char** args) {
+int Replay(int n, char** args, bool json) {
+  if (json) nf::fuzz::SetJsonReportStream(stdout);
   std::vector<std::filesystem::path> files;
   if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
   for (const auto& f : files) {
     Program p;
     if (const int rc = Load(f, &p); rc != 0) return rc;
+    nf::fuzz::ConcurrentOptions options;
+    if (json) {
+      nf::fuzz::SetJsonReportInput(f.string());
+      options.json = true;
+      nf::fuzz::RunConcurrent(p, options);
+      continue;
+    }
     std::printf("==== creplay %s ====\n", f.c_str());
     std::fflush(stdout);
-    nf::fuzz::ConcurrentOptions options;
     options.trace = stdout;
     nf::fuzz::RunConcurrent(p, options);
     std::printf("==== %s: no violation ====\n", f.c_str());
@@ -101,6 +115,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string_view first = argv[1];
   if (first == "--determinism") return argc < 3 ? Usage() : Determinism(argc - 2, argv + 2);
+  if (first == "--json") return argc < 3 ? Usage() : Replay(argc - 2, argv + 2, true);
   if (!first.empty() && first[0] == '-') return Usage();
-  return Replay(argc - 1, argv + 1);
+  return Replay(argc - 1, argv + 1, false);
 }

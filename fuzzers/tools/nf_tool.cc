@@ -1,16 +1,22 @@
 // fuzzers/nf_tool.cc: the op-program tool behind `./nf decode|encode|replay`.
 //
-//   nf_tool decode FILE            print any input file as a text program, with
+//   nf_tool decode [--json] FILE   print any input file as a text program, with
 //                                  a comment line giving its schedule as the
-//                                  concurrent fuzzer reads it (strategy, bytes)
+//                                  concurrent fuzzer reads it (strategy, bytes);
+//                                  --json: the program document of
+//                                  fuzzers/executors/report_json.h instead
 //   nf_tool encode FILE.nfp [OUT]  write the program's bytes to OUT (or stdout);
 //                                  a bad file: "FILE:LINE: reason", exit 2, OUT
 //                                  not written
-//   nf_tool replay FILE...         run each input (bytes, or text if it ends in
+//   nf_tool replay [--json] FILE...
+//                                  run each input (bytes, or text if it ends in
 //                                  .nfp) through the sequential fuzzer's
 //                                  TestOneInput, logging every op, its result,
-//                                  its callbacks and the state after it
-//   nf_tool creplay FILE...        the same through the concurrent fuzzer's
+//                                  its callbacks and the state after it; --json:
+//                                  one run document (report_json.h) per input
+//                                  on stdout instead, a failing one included
+//   nf_tool creplay [--json] FILE...
+//                                  the same through the concurrent fuzzer's
 //                                  checks, printing the interleaving trace and
 //                                  the verdict: runs nf_ctrace (built beside
 //                                  nf_tool, in the deterministic flavour)
@@ -35,6 +41,7 @@
 #include "fuzzers/program/input_files.h"
 #include "fuzzers/program/program_text.h"
 #include "sync/scheduler.h"
+#include "fuzzers/executors/report_json.h"
 #include "fuzzers/executors/sequential.h"
 
 namespace {
@@ -43,10 +50,10 @@ using nf::fuzz::Program;
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: nf_tool decode FILE\n"
+               "usage: nf_tool decode [--json] FILE\n"
                "       nf_tool encode FILE.nfp [OUT]\n"
-               "       nf_tool replay FILE...\n"
-               "       nf_tool creplay FILE...\n");
+               "       nf_tool replay [--json] FILE...\n"
+               "       nf_tool creplay [--json] FILE...\n");
   return 2;
 }
 
@@ -57,13 +64,27 @@ Program FromBytes(const std::string& bytes) {
       {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
 }
 
-int Decode(const char* path) {
+int Decode(const char* path, bool json) {
   std::string bytes;
   if (!ReadFile(path, &bytes)) {
     std::fprintf(stderr, "%s: cannot read\n", path);
     return 1;
   }
   const Program p = FromBytes(bytes);
+  if (json) {
+    nf::fuzz::Json j;
+    j.BeginObject()
+        .Key("nf").String("program")
+        .Key("version").Int(1)
+        .Key("file").String(path)
+        .Key("size").UInt(bytes.size())
+        .Key("schedule_description")
+        .String(nf::sched::ScheduleInput::Decode(p.schedule).DebugString())
+        .Key("program").Raw(nf::fuzz::ProgramJson(p))
+        .EndObject();
+    std::printf("%s\n", j.str().c_str());
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
   std::printf("# %s (%zu bytes)\n# schedule (concurrent fuzzer): %s, %zu byte(s)\n%s", path,
               bytes.size(), nf::sched::ScheduleInput::Decode(p.schedule).DebugString().c_str(),
               p.schedule.size(), nf::fuzz::Print(p).c_str());
@@ -116,6 +137,13 @@ int Encode(const char* path, const char* out_path) {
 }
 
 int Replay(int n, char** args) {
+  const bool json = n > 0 && std::string_view(args[0]) == "--json";
+  if (json) {
+    --n;
+    ++args;
+    if (n == 0) return Usage();
+    nf::fuzz::SetJsonReportStream(stdout);
+  }
   std::vector<std::filesystem::path> files;
   if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
   for (const auto& f : files) {
@@ -124,8 +152,22 @@ int Replay(int n, char** args) {
       std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
       return absl::IsNotFound(p.status()) ? 1 : 2;
     }
-    std::printf("==== replay %s ====\n", f.c_str());
     nf::fuzz::SequentialOptions options;
+    if (json) {
+      // The events go into the document; a violation writes it (report_json.h).
+      std::vector<nf::fuzz::TraceEvent> events;
+      options.events = &events;
+      nf::fuzz::SetJsonReportInput(f.string());
+      nf::fuzz::TestOneInput(*p, options);
+      nf::fuzz::RunRecord r;
+      r.executor = "sequential";
+      r.program = &*p;
+      r.has_trace = true;
+      r.trace = std::move(events);
+      nf::fuzz::EmitRunJson(r);
+      continue;
+    }
+    std::printf("==== replay %s ====\n", f.c_str());
     options.verbose = stdout;
     nf::fuzz::TestOneInput(*p, options);
     std::printf("==== %s: no violation ====\n", f.c_str());
@@ -139,7 +181,10 @@ int Replay(int n, char** args) {
 int main(int argc, char** argv) {
   if (argc < 3) return Usage();
   const std::string_view cmd = argv[1];
-  if (cmd == "decode" && argc == 3) return Decode(argv[2]);
+  if (cmd == "decode" && argc == 3) return Decode(argv[2], false);
+  if (cmd == "decode" && argc == 4 && std::string_view(argv[2]) == "--json") {
+    return Decode(argv[3], true);
+  }
   if (cmd == "encode" && (argc == 3 || argc == 4)) {
     return Encode(argv[2], argc == 4 ? argv[3] : nullptr);
   }
