@@ -7,8 +7,12 @@
 #                   OSS-Fuzz build check (tools/oss_fuzz_check.sh)
 #   ./nf help       everything else
 #
-# Every subcommand but help first runs ensure_deps (one dpkg-query call when all
-# is installed). Builds go to build/<preset>/ (CMakePresets.json); logs too.
+# A dispatcher: the work is in tools/ (fuzz.py, triage.py, mutants.py,
+# coverage.sh, ...; nflib.py knows the fuzzers, the presets, how to build and
+# where a built target is). Every subcommand but help first runs ensure_deps (one
+# dpkg-query call when all is installed). Builds go to build/<preset>/
+# (CMakePresets.json); logs too. A bad flag or argument: one line on stderr,
+# pointing at ./nf help, and exit 2.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,13 +46,15 @@ usage: ./nf <command> [options]
                               tsan runs in the tsan and asan presets only);
                               S: per-test timeout (default 300); logs in
                               build/<stage>/nf-test.log; last line "N passed, N failed"
-  decode FILE                 print any input file as a text program (nf_tool)
+  decode [--json] FILE        print any input file as a text program (nf_tool); --json:
+                              the program as JSON (fuzzers/report_json.h)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
-  replay [--sequential] FILE_OR_DIR...
+  replay [--sequential] [--json] FILE_OR_DIR...
                               run each input (every file under a directory) under the
                               concurrent fuzzer's checks and print its program, full
                               interleaving trace and verdict (nf_tool
-                              creplay); --sequential: the sequential checks and op log
+                              creplay); --sequential: the sequential checks and op log;
+                              --json: one JSON run document per input instead
   help                        this text
 
   coverage                    build the coverage preset, replay every corpus, write
@@ -76,15 +82,20 @@ die() {
   warn "$@"
   exit 1
 }
+# usage_error MESSAGE: one line, pointing at the usage, and exit 2.
 usage_error() {
-  warn "$@"
-  printf '\n' >&2
-  usage >&2
+  warn "$* (see ./nf help)"
   exit 2
 }
-# need_value FLAG ARGS...: FLAG must be followed by a value.
+# wants_help ARGS...: -h or --help is among ARGS.
+wants_help() {
+  local a
+  for a in "$@"; do [[ $a == -h || $a == --help ]] && return 0; done
+  return 1
+}
+# need_value COMMAND FLAG ARGS...: FLAG must be followed by a value.
 need_value() {
-  (($# >= 2)) || usage_error "$1 needs a value"
+  (($# >= 3)) || usage_error "$1: $2 needs a value"
 }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
@@ -183,26 +194,16 @@ build() {
   configure "$1" && compile "$@"
 }
 
-# has_target PRESET TARGET: the configured tree defines TARGET (the presets use Ninja).
-has_target() {
-  ninja -C "$ROOT/build/$1" -t query "$2" >/dev/null 2>&1
-}
-
-# tool_path PRESET: the nf_tool executable of a built tree, or nothing.
-tool_path() {
-  local dir=$ROOT/build/$1 t
-  for t in "$dir/fuzzers/nf_tool" "$dir/tools/nf_tool"; do
-    [[ -f $t && -x $t ]] && { printf '%s\n' "$t"; return 0; }
-  done
-  [[ -d $dir ]] || return 0
-  find "$dir" -maxdepth 3 -name nf_tool -type f -perm -u+x -print -quit
+# nflib ARGS...: tools/nflib.py (the fuzzer list, locate a built target, .options).
+nflib() {
+  python3 "$ROOT/tools/nflib.py" "$@"
 }
 
 # ---------------------------------------------------------------------------
 # ./nf setup
 
 cmd_setup() {
-  (($# == 0)) || usage_error "setup takes no arguments"
+  (($# == 0)) || usage_error "setup: takes no arguments"
   ensure_deps --verbose
 }
 
@@ -328,15 +329,16 @@ cmd_test() {
   local label="" timeout=300 p
   while (($#)); do
     case $1 in
-      --preset) need_value "$@"; IFS=, read -ra p <<<"$2"; presets+=("${p[@]}"); shift 2 ;;
+      --preset) need_value test "$@"; IFS=, read -ra p <<<"$2"; presets+=("${p[@]}"); shift 2 ;;
       --preset=*) IFS=, read -ra p <<<"${1#*=}"; presets+=("${p[@]}"); shift ;;
-      --label) need_value "$@"; label=$2; shift 2 ;;
+      --label) need_value test "$@"; label=$2; shift 2 ;;
       --label=*) label=${1#*=}; shift ;;
-      --timeout) need_value "$@"; timeout=$2; shift 2 ;;
+      --timeout) need_value test "$@"; timeout=$2; shift 2 ;;
       --timeout=*) timeout=${1#*=}; shift ;;
       -v | --verbose) VERBOSE=1; shift ;;
       -h | --help) usage; exit 0 ;;
-      *) usage_error "test: unknown argument '$1'" ;;
+      -*) usage_error "test: unknown flag '$1'" ;;
+      *) usage_error "test: unexpected argument '$1'" ;;
     esac
   done
   if ! is_uint "$timeout" || ((10#$timeout == 0)); then
@@ -366,434 +368,27 @@ cmd_test() {
 }
 
 # ---------------------------------------------------------------------------
-# ./nf fuzz
-#
-# Scheduling: J slots, F fuzzers, a budget of T seconds of fuzzing.
-#   F <= J: one wave of T seconds; each fuzzer runs J/F instances (the first J%F
-#           one more), sharing its scratch dir, so no core is idle.
-#   F >  J: the fuzzers in a ring, J at a time, in F/gcd(F,J) waves: every fuzzer
-#           gets the same J*T/F seconds and every wave uses every core.
-# New inputs go to build/fuzz/new/<f>/ (libFuzzer writes into the first corpus
-# dir; corpus/<f>/ and corpus/regress/ are read-only seeds), then one -merge=1
-# per fuzzer adds the ones with new coverage to corpus/<f>/, named by SHA1.
-
-readonly FUZZ_DIR=build/fuzz               # relative to ROOT; cmd_fuzz cds there
-readonly PROGRESS_EVERY=10                 # seconds between progress lines
-readonly DEFAULT_INPUT_TIMEOUT=25          # libFuzzer -timeout, as OSS-Fuzz
-readonly WATCHDOG_GRACE=30                 # seconds past the budget before SIGINT
-
-gcd() {
-  local a=$1 b=$2 t
-  while ((b)); do t=$((a % b)); a=$b; b=$t; done
-  printf '%d\n' "$a"
-}
-
-count_files() {
-  local count=0 f
-  if [[ -d $1 ]]; then
-    for f in "$1"/* "$1"/.[!.]*; do [[ -f $f ]] && count=$((count + 1)); done
-  fi
-  printf '%d\n' "$count"
-}
-
-# fuzzer_options NAME: the libFuzzer flags of fuzzers/NAME.options (INI, section
-# [libfuzzer], "key = value"), one a line.
-fuzzer_options() {
-  local file=fuzzers/$1.options section="" line key value
-  [[ -f $file ]] || return 0
-  while IFS= read -r line || [[ -n $line ]]; do
-    line=${line%$'\r'}
-    line="${line#"${line%%[![:space:]]*}"}"
-    line="${line%"${line##*[![:space:]]}"}"
-    [[ -z $line || $line == [\#\;]* ]] && continue
-    if [[ $line =~ ^\[(.*)\]$ ]]; then
-      section=${BASH_REMATCH[1]}
-      continue
-    fi
-    [[ $section == libfuzzer ]] || continue
-    if [[ ! $line =~ ^([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$ ]]; then
-      warn "$file: ignoring '$line'"
-      continue
-    fi
-    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
-    case $key in
-      jobs | workers | fork | merge | max_total_time | artifact_prefix | runs)
-        warn "$file: ignoring '$key' (./nf fuzz sets it)"
-        continue ;;
-      dict) [[ $value == /* ]] || value=fuzzers/$value ;;
-    esac
-    printf -- '-%s=%s\n' "$key" "$value"
-  done <"$file"
-}
-
-# status_of LOG: "EXECS EXEC/S COV FT CORPUS" from the last libFuzzer status
-# line ("#123 NEW cov: 45 ft: 67 corp: 8/120b ... exec/s: 9 ..."), or nothing.
-status_of() {
-  local line
-  line=$(grep -aE '^#[0-9]+' "$1" 2>/dev/null | tail -n 1) || return 0
-  [[ $line =~ ^#([0-9]+) ]] || return 0
-  local execs=${BASH_REMATCH[1]} rate=0 cov=0 ft=0 corp=0
-  [[ $line =~ exec/s:\ ([0-9]+) ]] && rate=${BASH_REMATCH[1]}
-  [[ $line =~ cov:\ ([0-9]+) ]] && cov=${BASH_REMATCH[1]}
-  [[ $line =~ ft:\ ([0-9]+) ]] && ft=${BASH_REMATCH[1]}
-  [[ $line =~ corp:\ ([0-9]+) ]] && corp=${BASH_REMATCH[1]}
-  printf '%s %s %s %s %s\n' "$execs" "$rate" "$cov" "$ft" "$corp"
-}
-
-# final_stat LOG KEY: a value of -print_final_stats ("stat::KEY: N"), or nothing.
-final_stat() {
-  local line
-  line=$(grep -a "^stat::$2:" "$1" 2>/dev/null | tail -n 1) || return 0
-  printf '%s\n' "${line##*[[:space:]]}"
-}
-
-mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
-
-# The instances of the current wave (parallel arrays) and the run's totals.
-I_NAME=() I_IDX=() I_PID=() I_LOG=() I_START=() I_END=() I_SIGNALLED=()
-declare -A F_EXECS=() F_SECS=() F_FT=() F_COV=() F_CRASHES=() F_ERRORS=()
-declare -A F_BEFORE=() F_AFTER=() F_OPTS=()
-INTERRUPTED=0
-FUZZ_BUDGET=0 FUZZ_START=0
-
-on_interrupt() {
-  local i
-  if ((INTERRUPTED)); then
-    for i in "${!I_PID[@]}"; do kill -KILL "${I_PID[$i]}" 2>/dev/null || true; done
-    warn "aborted"
-    exit 130
-  fi
-  INTERRUPTED=1
-  warn "interrupted: stopping the fuzzers, then merging what they found (Ctrl-C again aborts)"
-  for i in "${!I_PID[@]}"; do kill -INT "${I_PID[$i]}" 2>/dev/null || true; done
-}
-
-# start_instance NAME WAVE INDEX SECONDS
-start_instance() {
-  local name=$1 wave=$2 idx=$3 secs=$4
-  local log=$FUZZ_DIR/logs/$name.wave$wave.$idx.log
-  local -a args=("-timeout=$DEFAULT_INPUT_TIMEOUT")
-  [[ ! -f fuzzers/$name.dict ]] || args+=("-dict=fuzzers/$name.dict")
-  [[ -z ${F_OPTS[$name]} ]] || mapfile -t -O "${#args[@]}" args <<<"${F_OPTS[$name]}"
-  args+=("-max_total_time=$secs" -print_final_stats=1
-         "-artifact_prefix=$FUZZ_DIR/artifacts/$name/"
-         "$FUZZ_DIR/new/$name/" "corpus/$name/")
-  [[ ! -d corpus/regress ]] || args+=(corpus/regress/)
-  printf '%q ' "$FUZZ_DIR/fuzzers/$name" "${args[@]}" >"$log"
-  printf '\n' >>"$log"
-  "$FUZZ_DIR/fuzzers/$name" "${args[@]}" </dev/null >>"$log" 2>&1 &
-  I_NAME+=("$name") I_IDX+=("$idx") I_PID+=($!) I_LOG+=("$log") I_START+=("$SECONDS")
-  I_END+=(-1) I_SIGNALLED+=(0)
-}
-
-# instance_label I: the fuzzer's name, with "#N" for its second and later instances.
-instance_label() {
-  local label=${I_NAME[$1]}
-  ((I_IDX[$1] == 0)) || label+="#${I_IDX[$1]}"
-  printf '%s\n' "$label"
-}
-
-print_progress() {
-  local i label st execs rate cov ft corp
-  for i in "${!I_PID[@]}"; do
-    ((I_END[i] < 0)) || continue
-    label=$(instance_label "$i")
-    st=$(status_of "${I_LOG[$i]}")
-    if [[ -z $st ]]; then
-      printf '  [%6s] %-28s starting (loading the corpus)\n' "$(mmss $((SECONDS - FUZZ_START)))" "$label"
-      continue
-    fi
-    read -r execs rate cov ft corp <<<"$st"
-    printf '  [%6s] %-28s execs %10d  exec/s %7d  cov %6d  ft %7d  corpus %6d\n' \
-      "$(mmss $((SECONDS - FUZZ_START)))" "$label" "$execs" "$rate" "$cov" "$ft" "$corp"
-  done
-}
-
-# run_wave SECONDS: waits for the instances started, with progress lines and a
-# watchdog; then adds their results to the totals and clears the instance list.
-run_wave() {
-  local secs=$1 i running next=$((SECONDS + PROGRESS_EVERY)) over
-  while true; do
-    running=0
-    for i in "${!I_PID[@]}"; do
-      ((I_END[i] < 0)) || continue
-      if ! kill -0 "${I_PID[$i]}" 2>/dev/null; then
-        I_END[i]=$SECONDS
-        # Stopping early means a crash or an error, reported at the end.
-        if ((I_END[i] - I_START[i] < secs && !INTERRUPTED)); then
-          printf '  [%6s] %-28s stopped after %d s (log: %s)\n' "$(mmss $((SECONDS - FUZZ_START)))" \
-            "$(instance_label "$i")" $((I_END[i] - I_START[i])) "${I_LOG[$i]}"
-        fi
-        continue
-      fi
-      running=1
-      over=$((SECONDS - I_START[i] - secs))
-      if ((over > 2 * WATCHDOG_GRACE && I_SIGNALLED[i] < 2)); then
-        kill -KILL "${I_PID[$i]}" 2>/dev/null || true
-        I_SIGNALLED[i]=2
-      elif ((over > WATCHDOG_GRACE && I_SIGNALLED[i] < 1)); then
-        warn "${I_NAME[$i]} overran its time by ${over} s: stopping it"
-        kill -INT "${I_PID[$i]}" 2>/dev/null || true
-        I_SIGNALLED[i]=1
-      fi
-    done
-    ((running)) || break
-    sleep 1 || true
-    if ((SECONDS >= next)); then
-      print_progress
-      next=$((SECONDS + PROGRESS_EVERY))
-    fi
-  done
-
-  local rc name log st execs cov ft elapsed
-  for i in "${!I_PID[@]}"; do
-    rc=0
-    wait "${I_PID[$i]}" || rc=$?
-    name=${I_NAME[$i]} log=${I_LOG[$i]}
-    elapsed=$((I_END[i] - I_START[i]))
-    execs=$(final_stat "$log" number_of_executed_units)
-    st=$(status_of "$log")
-    cov=0 ft=0
-    [[ -z $st ]] || read -r _ _ cov ft _ <<<"$st"
-    if [[ -z $execs ]]; then
-      execs=0
-      [[ -z $st ]] || read -r execs _ <<<"$st"
-    fi
-    F_EXECS[$name]=$((F_EXECS[$name] + execs))
-    F_SECS[$name]=$((F_SECS[$name] + elapsed))
-    ((ft <= F_FT[$name])) || F_FT[$name]=$ft
-    ((cov <= F_COV[$name])) || F_COV[$name]=$cov
-    # 0: budget used up; 72: libFuzzer's exit status after SIGINT (Ctrl-C). Any
-    # other status is a crash, counted from the artifacts later, or an error if
-    # the log names no artifact.
-    if ((I_SIGNALLED[i])); then
-      F_ERRORS[$name]=$((F_ERRORS[$name] + 1))
-      warn "$name hung: stopped by the watchdog (log: $log)"
-    elif ((rc != 0 && rc != 72)) && ! grep -aq 'Test unit written to' "$log"; then
-      F_ERRORS[$name]=$((F_ERRORS[$name] + 1))
-      warn "$name exited with status $rc and wrote no artifact"
-      show_tail "$log" 20
-    fi
-  done
-  I_NAME=() I_IDX=() I_PID=() I_LOG=() I_START=() I_END=() I_SIGNALLED=()
-}
-
-# merge_corpus NAME: merges build/fuzz/new/NAME/ into corpus/NAME/.
-merge_corpus() {
-  local name=$1 new=$FUZZ_DIR/new/$1 log=$FUZZ_DIR/logs/$1.merge.log
-  if (($(count_files "$new") == 0)); then
-    return 0
-  fi
-  local -a args=("-timeout=$DEFAULT_INPUT_TIMEOUT")
-  local opt
-  while IFS= read -r opt; do
-    [[ -z $opt || $opt == -dict=* ]] || args+=("$opt")
-  done <<<"${F_OPTS[$name]}"
-  args+=(-merge=1 "-artifact_prefix=$FUZZ_DIR/artifacts/$name/" "corpus/$name/" "$new/")
-  if "$FUZZ_DIR/fuzzers/$name" "${args[@]}" </dev/null >"$log" 2>&1; then
-    find "$new" -mindepth 1 -delete
-  else
-    F_ERRORS[$name]=$((F_ERRORS[$name] + 1))
-    warn "merging $new into corpus/$name/ failed (the inputs stay in $new/)"
-    show_tail "$log" 20
-  fi
-}
-
-# report_crashes MARKER: prints every crash artifact written since MARKER, and
-# counts them in CRASHES and F_CRASHES.
-CRASHES=0
-report_crashes() {
-  local marker=$1 tool file name log lines
-  tool=$(tool_path fuzz)
-  while IFS= read -r file; do
-    name=${file#"$FUZZ_DIR"/artifacts/}
-    name=${name%%/*}
-    F_CRASHES[$name]=$((${F_CRASHES[$name]:-0} + 1))
-    CRASHES=$((CRASHES + 1))
-    log=$(grep -alF "${file##*/}" "$FUZZ_DIR"/logs/"$name".wave*.log 2>/dev/null | head -n 1) || true
-    printf '\n=== %s: %s\n' "${file##*/}" "$name"
-    printf '  input:     %s\n' "$file"
-    [[ -z $log ]] || printf '  log:       %s\n' "$log"
-    printf '  reproduce: %s %s\n' "$FUZZ_DIR/fuzzers/$name" "$file"
-    printf '             ./nf replay %s\n' "$file"
-    if [[ -n $log ]]; then
-      grep -aE '==[0-9]+== ?ERROR|^SUMMARY:|deadly signal|ALARM: working|out-of-memory|detected memory leaks|^ERROR: libFuzzer' "$log" |
-        head -n 6 | sed 's/^/  | /' || true
-    fi
-    if [[ -n $tool ]]; then
-      printf '  program (nf_tool decode):\n'
-      lines=$("$tool" decode "$file" 2>&1) || true
-      sed -n '1,80s/^/    /p' <<<"$lines"
-      local total
-      total=$(wc -l <<<"$lines")
-      ((total <= 80)) || printf '    ... %d more lines: ./nf decode %s\n' $((total - 80)) "$file"
-    else
-      printf '  (no nf_tool built: cannot decode the input)\n'
-    fi
-  done < <(find "$FUZZ_DIR/artifacts" -type f -newer "$marker" \
-             \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort)
-}
-
-cmd_fuzz() {
-  local minutes=10 only="" jobs engine=libfuzzer
-  jobs=$(nproc)
-  while (($#)); do
-    case $1 in
-      --engine) need_value "$@"; engine=$2; shift 2 ;;
-      --engine=*) engine=${1#*=}; shift ;;
-      --minutes) need_value "$@"; minutes=$2; shift 2 ;;
-      --minutes=*) minutes=${1#*=}; shift ;;
-      --fuzzer) need_value "$@"; only=$2; shift 2 ;;
-      --fuzzer=*) only=${1#*=}; shift ;;
-      --jobs | -j) need_value "$@"; jobs=$2; shift 2 ;;
-      --jobs=*) jobs=${1#*=}; shift ;;
-      -h | --help) usage; exit 0 ;;
-      *) usage_error "fuzz: unknown argument '$1'" ;;
-    esac
-  done
-  [[ $minutes =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "fuzz: --minutes needs a number"
-  if ! is_uint "$jobs" || ((10#$jobs == 0)); then
-    usage_error "fuzz: --jobs needs a positive number"
-  fi
-  jobs=$((10#$jobs))
-  case $engine in
-    libfuzzer) ;;
-    afl)
-      local -a afl_args=(--minutes "$minutes")
-      [[ -z $only ]] || afl_args+=(--fuzzer "$only")
-      exec "$ROOT/tools/afl_fuzz.sh" "${afl_args[@]}" ;;
-    *) usage_error "fuzz: --engine must be libfuzzer or afl" ;;
-  esac
-  local total_s
-  total_s=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
-  ((total_s >= 10)) || usage_error "fuzz: --minutes must be at least 10 seconds' worth"
-  ensure_deps
-  cd "$ROOT"
-
-  mkdir -p "$FUZZ_DIR"
-  local build_log=$FUZZ_DIR/nf-build.log build_start=$SECONDS
-  say "building the fuzz preset (log: $build_log)"
-  if ! build fuzz >"$build_log" 2>&1; then
-    show_build_failure "$build_log"
-    die "building the fuzz preset failed"
-  fi
-  say "built in $((SECONDS - build_start)) s"
-
-  local -a fuzzers=()
-  local f
-  for f in "$FUZZ_DIR"/fuzzers/*_fuzzer; do
-    [[ -f $f && -x $f ]] && fuzzers+=("${f##*/}")
-  done
-  if ((${#fuzzers[@]} == 0)); then
-    die "no fuzz target was built: $FUZZ_DIR/fuzzers/ has no *_fuzzer executable" \
-      "(no fuzz target is defined in fuzzers/CMakeLists.txt yet)"
-  fi
-  if [[ -n $only ]]; then
-    [[ $only == *_fuzzer ]] || only+=_fuzzer
-    [[ " ${fuzzers[*]} " == *" $only "* ]] ||
-      usage_error "fuzz: no fuzz target '$only' (have: ${fuzzers[*]})"
-    fuzzers=("$only")
-  fi
-
-  # The plan: waves of J instances; see the comment above.
-  local nf=${#fuzzers[@]} reserve fuzz_s waves wave_s
-  reserve=$((total_s / 10))
-  ((reserve >= 5)) || reserve=5
-  ((reserve <= 60)) || reserve=60
-  fuzz_s=$((total_s - reserve))
-  if ((nf <= jobs)); then
-    waves=1
-  else
-    waves=$((nf / $(gcd "$nf" "$jobs")))
-  fi
-  wave_s=$((fuzz_s / waves))
-  ((wave_s >= 5)) || wave_s=5
-
-  rm -rf "$FUZZ_DIR/logs"
-  mkdir -p "$FUZZ_DIR/logs"
-  local name
-  for name in "${fuzzers[@]}"; do
-    if [[ ! -d corpus/$name ]]; then
-      say "creating corpus/$name/ (a new fuzzer: commit its corpus)"
-      mkdir -p "corpus/$name"
-    fi
-    mkdir -p "$FUZZ_DIR/new/$name" "$FUZZ_DIR/artifacts/$name"
-    F_BEFORE[$name]=$(count_files "corpus/$name")
-    F_OPTS[$name]=$(fuzzer_options "$name")
-    F_EXECS[$name]=0 F_SECS[$name]=0 F_FT[$name]=0 F_COV[$name]=0 F_CRASHES[$name]=0 F_ERRORS[$name]=0
-  done
-  local marker=$FUZZ_DIR/logs/.start
-  touch "$marker"
-
-  if ((waves == 1)); then
-    say "fuzzing ${nf} target(s) on ${jobs} job(s) for ${wave_s} s, then merging (about $(mmss "$total_s"))"
-  else
-    say "fuzzing ${nf} targets on ${jobs} jobs: ${waves} waves of ${wave_s} s, then merging (about $(mmss "$total_s"))"
-  fi
-  say "logs: $FUZZ_DIR/logs/; crashes: $FUZZ_DIR/artifacts/<fuzzer>/"
-  trap on_interrupt INT TERM
-  FUZZ_BUDGET=$total_s FUZZ_START=$SECONDS
-  local w s i k idx
-  for ((w = 0; w < waves && !INTERRUPTED; w++)); do
-    if ((nf <= jobs)); then
-      for ((i = 0; i < nf; i++)); do
-        k=$((jobs / nf + (i < jobs % nf ? 1 : 0)))
-        for ((idx = 0; idx < k; idx++)); do start_instance "${fuzzers[$i]}" "$w" "$idx" "$wave_s"; done
-      done
-    else
-      local -a names=()
-      for ((s = 0; s < jobs; s++)); do
-        names+=("${fuzzers[$(((w * jobs + s) % nf))]}")
-      done
-      say "wave $((w + 1))/$waves: ${names[*]}"
-      for name in "${names[@]}"; do start_instance "$name" "$w" 0 "$wave_s"; done
-    fi
-    run_wave "$wave_s"
-  done
-
-  say "merging new inputs into corpus/<fuzzer>/"
-  for name in "${fuzzers[@]}"; do
-    merge_corpus "$name"
-    F_AFTER[$name]=$(count_files "corpus/$name")
-  done
-  trap - INT TERM
-
-  report_crashes "$marker"
-
-  printf '\n%-28s %12s %8s %16s %8s %7s\n' fuzzer executions exec/s 'corpus' ft crashes
-  local rate errors=0
-  for name in "${fuzzers[@]}"; do
-    rate=0
-    ((F_SECS[$name] == 0)) || rate=$((F_EXECS[$name] / F_SECS[$name]))
-    printf '%-28s %12d %8d %16s %8d %7d\n' "$name" "${F_EXECS[$name]}" "$rate" \
-      "${F_BEFORE[$name]} -> ${F_AFTER[$name]}" "${F_FT[$name]}" "${F_CRASHES[$name]}"
-    errors=$((errors + F_ERRORS[$name]))
-  done
-  printf '\n'
-  say "fuzzed for $(mmss $((SECONDS - FUZZ_START))) (budget $(mmss "$FUZZ_BUDGET")); exec/s is per core"
-  if ((CRASHES > 0)); then
-    die "$CRASHES crash(es) found: see above"
-  fi
-  ((errors == 0)) || die "$errors fuzzer run(s) failed without a crash: see the logs in $FUZZ_DIR/logs/"
-  if ((INTERRUPTED)); then
-    warn "interrupted"
-    exit 130
-  fi
-  say "no crash; new corpus files are in corpus/<fuzzer>/ (git status shows them)"
-}
-
-# ---------------------------------------------------------------------------
 # ./nf decode | encode | replay
 
 cmd_tool() {
   local sub=$1
   shift
+  local -a flags=()
+  local sequential=0
+  # Flags first, then the files (a file name may not start with '-').
+  while (($#)) && [[ $1 == -* ]]; do
+    case $sub:$1 in
+      decode:--json | replay:--json) flags+=(--json) ;;
+      replay:--sequential) sequential=1 ;;
+      *) usage_error "$sub: unknown flag '$1'" ;;
+    esac
+    shift
+  done
   case $sub in
-    decode) (($# == 1)) || usage_error "usage: ./nf decode FILE" ;;
-    encode) (($# == 1 || $# == 2)) || usage_error "usage: ./nf encode FILE.nfp [OUT]" ;;
-    replay) (($# >= 1)) || usage_error "usage: ./nf replay [--sequential] FILE_OR_DIR..." ;;
+    decode) (($# == 1)) || usage_error "decode: needs one FILE" ;;
+    encode) (($# == 1 || $# == 2)) || usage_error "encode: needs FILE.nfp [OUT]" ;;
+    replay) (($# >= 1)) || usage_error "replay: needs a FILE_OR_DIR" ;;
   esac
-  [[ $1 != -h && $1 != --help ]] || { usage; exit 0; }
   ensure_deps
   local log=$ROOT/build/dev/nf-build.log
   mkdir -p "$ROOT/build/dev"
@@ -801,25 +396,16 @@ cmd_tool() {
     show_build_failure "$log"
     die "configuring the dev preset failed"
   fi
-  has_target dev nf_tool ||
-    die "nf_tool does not exist yet: no CMake target 'nf_tool' in this checkout, so '$sub' cannot run"
-  if [[ $sub == replay ]]; then
-    # ./nf replay: the concurrent checks with the full trace (nf_ctrace);
-    # --sequential: the sequential fuzzer's checks with its op log.
-    if [[ $1 == --sequential ]]; then
-      shift
-    else
-      sub=creplay
-    fi
-  fi
+  # ./nf replay: the concurrent checks with the full trace (nf_ctrace, through
+  # nf_tool creplay); --sequential: the sequential fuzzer's checks with its op log.
+  [[ $sub != replay ]] || ((sequential)) || sub=creplay
   if ! compile dev nf_tool nf_ctrace >>"$log" 2>&1; then
     show_build_failure "$log"
-    die "building nf_tool failed"
+    die "building nf_tool failed (log: build/dev/nf-build.log)"
   fi
   local tool
-  tool=$(tool_path dev)
-  [[ -n $tool ]] || die "nf_tool was built but its executable is not under build/dev/"
-  exec "$tool" "$sub" "$@"
+  tool=$(nflib locate dev nf_tool) || die "nf_tool was built but Ninja does not know its file in build/dev/"
+  exec "$tool" "$sub" "${flags[@]}" "$@"
 }
 
 # ---------------------------------------------------------------------------
@@ -828,25 +414,25 @@ cmd_tool() {
 # ./nf coverage | oss-fuzz-check | bench
 
 cmd_bench() {
-  (($# == 0)) || usage_error "usage: ./nf bench"
+  (($# == 0)) || usage_error "bench: takes no arguments"
   ensure_deps
   cd "$ROOT"
   say "building the bench preset"
   configure bench >build/nf-bench-build.log 2>&1 && compile bench nf_bench >>build/nf-bench-build.log 2>&1 ||
     { show_build_failure build/nf-bench-build.log; die "building nf_bench failed"; }
-  python3 tools/bench_report.py build/bench/bench/nf_bench
+  python3 tools/bench_report.py "$(nflib locate bench nf_bench)"
   say "fuzzer throughput: 60 s each on one core, ASan, from the shipped corpus"
   configure fuzz >build/nf-bench-build.log 2>&1 && compile fuzz >>build/nf-bench-build.log 2>&1 ||
     { show_build_failure build/nf-bench-build.log; die "building the fuzz preset failed"; }
-  local f name scratch
+  local f name scratch dict
   local -a opts
-  for f in build/fuzz/fuzzers/*_fuzzer; do
-    name=${f##*/}
+  for name in $(nflib fuzzers); do
+    f=$(nflib locate fuzz "$name") || continue
     scratch=$(mktemp -d)
     cp -r "corpus/$name/." "$scratch/" 2>/dev/null || true
     # The fuzzer's own flags (max_len, dict), as ./nf fuzz and OSS-Fuzz run it.
-    mapfile -t opts < <(fuzzer_options "$name")
-    [[ ! -f fuzzers/$name.dict ]] || opts+=("-dict=fuzzers/$name.dict")
+    mapfile -t opts < <(nflib options "$name")
+    dict=$(nflib dict "$name") && opts+=("-dict=$dict")
     "$f" "$scratch" "${opts[@]}" -max_total_time=60 -print_final_stats=1 -seed=1 2>&1 |
       awk -v n="$name" '/stat::number_of_executed_units/ {u=$2} /stat::average_exec_per_sec/ {e=$2}
         END {printf "  %-24s %12s execs  %8s exec/s\n", n, u, e}'
@@ -860,13 +446,20 @@ main() {
   case $cmd in
     setup) cmd_setup "$@" ;;
     test) cmd_test "$@" ;;
-    fuzz) cmd_fuzz "$@" ;;
+    fuzz)
+      if wants_help "$@"; then usage; exit 0; fi
+      ensure_deps
+      exec python3 "$ROOT/tools/fuzz.py" "$@" ;;
     coverage) ensure_deps; exec "$ROOT/tools/coverage.sh" "$@" ;;
     oss-fuzz-check) ensure_deps; exec "$ROOT/tools/oss_fuzz_check.sh" "$@" ;;
-    bench) cmd_bench "$@" ;;
+    bench)
+      if wants_help "$@"; then usage; exit 0; fi
+      cmd_bench "$@" ;;
     triage) ensure_deps; cd "$ROOT"; exec python3 tools/triage.py "$@" ;;
     mutants) ensure_deps; cd "$ROOT"; exec python3 tools/mutants.py "$@" ;;
-    decode | encode | replay) cmd_tool "$cmd" "$@" ;;
+    decode | encode | replay)
+      if wants_help "$@"; then usage; exit 0; fi
+      cmd_tool "$cmd" "$@" ;;
     help | -h | --help) usage ;;
     '') usage >&2; exit 2 ;;
     *) usage_error "unknown command '$cmd'" ;;
