@@ -47,7 +47,7 @@ usage: ./nf <command> [options]
                               S: per-test timeout (default 300); logs in
                               build/<stage>/nf-test.log; last line "N passed, N failed"
   decode [--json] FILE        print any input file as a text program (nf_tool); --json:
-                              the program as JSON (fuzzers/report_json.h)
+                              the program as JSON (fuzzers/executors/report_json.h)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
   replay [--sequential] [--json] FILE_OR_DIR...
                               run each input (every file under a directory) under the
