@@ -1,18 +1,22 @@
-"""tools/nf_signatures.py: what fired, read from a failing run's output.
+"""tools/nf_signatures.py: what fired, for tools/mutants.py and tools/triage.py.
 
-Shared by tools/mutants.py (the detection matrix) and tools/triage.py (crash
-triage), so that both name a failure the same way.
+Two sources, so that both tools name a failure the same way:
 
-  signature(text)  a short class, most specific first: "ASan heap-use-after-free",
-                   "TSan data race", "UBSan ...", "P8", "P7 deadlock", "model: sub
-                   seq", "model mismatch", "SEGV", "assertion", else "failure".
-  headline(text)   the one line that says what failed: the first line of an nf
-                   CHECK FAILED block after its `step:` line, or the sanitizer's
-                   ERROR/SUMMARY line, or the scheduler's deadlock/step-bound line,
-                   with addresses and pids stripped.
-  step(text)       the `step:` line of an nf report ("T0 op 2: inv_start ..."), or "".
-  key(text)        signature plus the headline with every number replaced by N: two
-                   runs with the same key failed the same way (triage keeps a
+  from_verdict(v)  the verdict of a JSON run document (fuzzers/report_json.h),
+                   which every nf executor writes when it reports a violation
+                   ($NF_REPORT_JSON, or a tool's --json): its property ("P8",
+                   "P7", ...), "model: sub seq" or "model mismatch" for a
+                   difference between the core and the model.
+  signature(text)  for the outputs that have no such document: a sanitizer's
+                   report (ASan, LSan, TSan, UBSan), libFuzzer's timeout or
+                   out-of-memory, and the TSan stress suite (gtest failures and
+                   its "P7 (liveness)" watchdog line); most specific first, else
+                   "failure".
+  headline(text)   the sanitizer's ERROR/SUMMARY line (with the first access and
+                   project frame), the stress suite's deadlock line or libFuzzer's
+                   ERROR line, with addresses and pids stripped.
+  key(sig, head)   sig plus the headline with every number replaced by N: two runs
+                   with the same key failed the same way (triage keeps a
                    minimization candidate only if its key is unchanged).
 """
 import re
@@ -26,22 +30,33 @@ SIGNATURES = [
     (r"ERROR: libFuzzer: (timeout|out-of-memory)", "libFuzzer {0}"),
     (r"\b(P[1-9])\b[^\n]{0,50}", "{0}"),
     (r"\b(deadlock|step bound|step-bound|livelock|hang|HANG)\b", "P7 {0}"),
-    (r"(seq: core)", "model: sub seq"),
-    (r"(differ|mismatch)", "model mismatch"),
     (r"(SEGV|Segmentation fault)", "SEGV"),
     (r"(Failure|FAILED)", "assertion"),
 ]
 
-_NF_BLOCK = re.compile(r"^==== nf (\S+): ([^\n]*?) ====\n(?:step: ([^\n]*)\n)?([^\n]*)",
-                       re.MULTILINE)
-
-
 # Where a report begins: what a fuzzer printed before it (libFuzzer's NEW_FUNC
 # lines name library functions such as std::exchange) must not be read as one.
 _REPORT_START = re.compile(
-    r"^(==== nf |==\d+==ERROR|WARNING: ThreadSanitizer|\S*:\d+:\d+: runtime error|"
+    r"^(==\d+==ERROR|WARNING: ThreadSanitizer|\S*:\d+:\d+: runtime error|"
     r"\[  FAILED  \]|\S+:\d+: Failure|P7 \(liveness\)|[^\n]*\b(deadlock|step-bound)\b)",
     re.MULTILINE)
+
+
+def from_verdict(v):
+    """The signature of a JSON verdict (report_json.h VERDICT); None if it passed
+    or if a sanitizer ended the run (then signature() of the output names it)."""
+    if not v or v.get("ok", True) or v.get("property") in (None, "sanitizer"):
+        return None
+    prop = v["property"]
+    if prop == "model":
+        return "model: sub seq" if v.get("detail") == "sub seq" else "model mismatch"
+    return prop
+
+
+def verdict_headline(v):
+    """The first line of a JSON verdict's message, cleaned."""
+    lines = (v.get("message") or "").strip().splitlines()
+    return clean(lines[0]) if lines else ""
 
 
 def signature(text):
@@ -55,7 +70,7 @@ def signature(text):
     return "failure"
 
 
-def _clean(line):
+def clean(line):
     line = re.sub(r"==\d+==", "", line)
     line = re.sub(r"\s(on( unknown)? address|at pc|bp|sp|pc) 0x[0-9a-f]+", "", line)
     line = re.sub(r"\(pc 0x[0-9a-f]+ [^)]*\)", "", line)
@@ -75,10 +90,6 @@ def _first_frame(text, after):
 
 
 def headline(text):
-    m = _NF_BLOCK.search(text)
-    if m:
-        line = m.group(4).strip() or m.group(2)
-        return _clean(line)
     for pat in (r"^[^\n]*ERROR: (?:AddressSanitizer|LeakSanitizer|ThreadSanitizer)[^\n]*",
                 r"^[^\n]*runtime error: [^\n]*",
                 r"^[^\n]*WARNING: ThreadSanitizer[^\n]*",
@@ -87,7 +98,7 @@ def headline(text):
                 r"^[^\n]*ERROR: libFuzzer: [^\n]*"):
         m = re.search(pat, text, re.MULTILINE)
         if m:
-            line = re.sub(r"^.*?ERROR: (?=\w+Sanitizer)", "", _clean(m.group(0)))
+            line = re.sub(r"^.*?ERROR: (?=\w+Sanitizer)", "", clean(m.group(0)))
             if "Sanitizer" in line:
                 access = re.search(r"^(READ|WRITE) of size \d+", text[m.end():], re.MULTILINE)
                 frame = _first_frame(text, m.end())
@@ -97,10 +108,5 @@ def headline(text):
     return ""
 
 
-def step(text):
-    m = _NF_BLOCK.search(text)
-    return (m.group(3) or "").strip() if m else ""
-
-
-def key(text):
-    return signature(text) + " | " + re.sub(r"0x[0-9a-fA-F]+|\d+", "N", headline(text))
+def key(sig, head):
+    return sig + " | " + re.sub(r"0x[0-9a-fA-F]+|\d+", "N", head)

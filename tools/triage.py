@@ -6,22 +6,27 @@ usage: tools/triage.py CRASH [--fuzzer NAME] [--binary PATH] [--out DIR]
 
 CRASH is raw input bytes from any engine (libFuzzer crash-*, AFL++ id:...).
 
-1. Replay: runs build/fuzz/fuzzers/<fuzzer> CRASH (building the target with the
-   fuzz preset if it is missing); without --fuzzer, concurrent_fuzzer and then
-   sequential_fuzzer, taking the first that fails. --binary runs another binary
-   instead (e.g. a mutant: build/mutants/mutants/sequential_fuzzer_mut_<m>). The
-   failure is named by tools/nf_signatures.py. An input that does not fail: exit 1.
+1. Replay: runs the fuzz preset's <fuzzer> on CRASH (building the target if it
+   is missing; tools/nflib.py locates it); without --fuzzer, concurrent_fuzzer
+   and then sequential_fuzzer, taking the first that fails. --binary runs another
+   binary instead (e.g. a mutant: sequential_fuzzer_mut_<m>). Each run has
+   $NF_REPORT_JSON set: a violation writes its JSON run document there
+   (fuzzers/report_json.h), whose verdict names the failure; a sanitizer's
+   report has none and is named from its own lines (tools/nf_signatures.py). An
+   input that does not fail: exit 1.
 2. Minimize: libFuzzer's -minimize_crash=1 (fixed seed and run count), then
-   delta debugging (ddmin) over the program's op lines and its schedule bytes, on
-   the text form (nf_tool decode/encode). A candidate is kept only if it fails
-   with the same key (signature + headline, numbers ignored).
-3. Draw: timeline.html, self-contained (inline CSS, JSON and script, nothing
-   fetched): one lane per thread, one row per event in step order, the failing
-   step highlighted, the failure at the top, the program below. The events come
-   from the scheduler trace (`<step> t<N> yield|block|wake|done|label|note ...`)
-   when there is one: in the failing run's output, in --trace FILE, or from
-   nf_tool's concurrent replay subcommand; otherwise (the sequential fuzzer) one
-   row per op in program order.
+   delta debugging (ddmin) over the program's ops and its schedule bytes, as
+   `nf_tool decode --json` gives them, re-encoded through the text form (nf_tool
+   encode). A candidate is kept only if it fails with the same key (signature +
+   headline, numbers ignored).
+3. Draw: timeline.html (the template tools/timeline.html.in), self-contained:
+   one lane per thread, one row per event in step order, the failing step
+   highlighted, the failure at the top, the program below. The events are the
+   scheduler trace of the failing run's JSON document when it has one (the
+   concurrent fuzzer), else of --trace FILE (a JSON run document, or the text
+   trace `<step> t<N> yield|block|wake|done|label|note ...`), else of `nf_tool
+   creplay --json` (nf_ctrace) for a concurrent input; otherwise (the sequential
+   fuzzer) one row per op in program order.
 4. Prints a summary: fuzzer, signature, original -> minimized size, steps, files.
 
 Files go to --out (default build/triage/<sha1 of CRASH>/): <sha1> (the minimized
@@ -41,67 +46,62 @@ import subprocess
 import sys
 import tempfile
 
-from nf_signatures import headline, key, signature, step
+import nflib
+import nf_signatures
+from nflib import ROOT, rel
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_FUZZERS = ["concurrent_fuzzer", "sequential_fuzzer"]
+TEMPLATE = os.path.join(ROOT, "tools", "timeline.html.in")
 TRACE_LINE = re.compile(r"^(\d+) t(\d+) (yield|block|wake|done|label|note)(?: (.*))?$")
-KNOWN_TOOL_SUBS = {"decode", "encode", "replay"}
 
 
 def log(msg):
-    print(f"triage: {msg}", file=sys.stderr, flush=True)
-
-
-def rel(path):
-    p = os.path.abspath(path)
-    return os.path.relpath(p, ROOT) if p.startswith(ROOT + os.sep) else p
+    nflib.warn(msg, prog="triage")
 
 
 # ---------------------------------------------------------------------------
 # Builds
 
-def build_target(preset, target, build_log):
-    """Configures the preset and builds one target; returns its path or None."""
-    tree = os.path.join(ROOT, "build", preset)
-    os.makedirs(os.path.dirname(build_log), exist_ok=True)
-    with open(build_log, "a") as out:
-        if subprocess.run(["cmake", "--preset", preset], cwd=ROOT, stdout=out,
-                          stderr=subprocess.STDOUT).returncode != 0:
-            log(f"configuring the {preset} preset failed; see {rel(build_log)}")
-            return None
-        if subprocess.run(["ninja", "-C", tree, "-t", "query", target], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
-            return None  # no such target in this checkout
-        log(f"building {target} ({preset} preset)")
-        if subprocess.run(["cmake", "--build", tree, "--target", target], cwd=ROOT,
-                          stdout=out, stderr=subprocess.STDOUT).returncode != 0:
-            log(f"building {target} failed; see {rel(build_log)}")
-            return None
-    for d, _, files in os.walk(tree):
-        if target in files and os.access(os.path.join(d, target), os.X_OK):
-            return os.path.join(d, target)
-    return None
-
-
 def fuzz_binary(name, build_log):
-    path = os.path.join(ROOT, "build", "fuzz", "fuzzers", name)
-    if os.access(path, os.X_OK):
-        return path
-    return build_target("fuzz", name, build_log)
+    return nflib.ensure("fuzz", name, build_log, prog="triage")
 
 
 def nf_tool_binary(given, build_log):
     if given:
         return given
-    path = os.path.join(ROOT, "build", "dev", "fuzzers", "nf_tool")
-    if os.access(path, os.X_OK):
-        return path
-    return build_target("dev", "nf_tool", build_log)
+    tool = nflib.ensure("dev", "nf_tool", build_log, prog="triage")
+    if tool:
+        nflib.ensure("dev", "nf_ctrace", build_log, prog="triage")  # for creplay
+    return tool
 
 
 # ---------------------------------------------------------------------------
 # Running
+
+class Outcome:
+    """One run of an input: failed, its output, and its JSON run document."""
+
+    def __init__(self, failed, out, doc):
+        self.failed, self.out, self.doc = failed, out, doc
+
+    @property
+    def verdict(self):
+        return (self.doc or {}).get("verdict") or {}
+
+    def signature(self):
+        return nf_signatures.from_verdict(self.verdict) or nf_signatures.signature(self.out)
+
+    def headline(self):
+        if nf_signatures.from_verdict(self.verdict):
+            return nf_signatures.verdict_headline(self.verdict)
+        return nf_signatures.headline(self.out)
+
+    def where(self):
+        return self.verdict.get("where", "") if nf_signatures.from_verdict(self.verdict) else ""
+
+    def key(self):
+        return nf_signatures.key(self.signature(), self.headline())
+
 
 class Runner:
     """Runs one binary on inputs; caches by content, counts runs."""
@@ -112,6 +112,7 @@ class Runner:
         self.timeout = timeout
         self.runs = 0
         self.cache = {}
+        self.json_path = os.path.join(work, "report.json")
         with open(binary, "rb") as f:
             self.libfuzzer = b"minimize_crash" in f.read()
 
@@ -121,16 +122,22 @@ class Runner:
             cmd.append(f"-timeout={self.timeout}")
         cmd.append(path)
         self.runs += 1
+        env = dict(os.environ, NF_REPORT_JSON=self.json_path)
+        if os.path.exists(self.json_path):
+            os.unlink(self.json_path)
         try:
-            p = subprocess.run(cmd, cwd=self.work, stdout=subprocess.PIPE,
+            p = subprocess.run(cmd, cwd=self.work, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=self.timeout + 30)
             out = p.stdout.decode(errors="replace")
-            # The file name appears in libFuzzer's lines: keep the output path-free.
-            out = out.replace(path, "INPUT")
-            return p.returncode != 0, out
+            failed = p.returncode != 0
         except subprocess.TimeoutExpired as e:
             out = (e.stdout or b"").decode(errors="replace")
-            return True, out + "\nERROR: libFuzzer: timeout (killed by triage)\n"
+            out += "\nERROR: libFuzzer: timeout (killed by triage)\n"
+            failed = True
+        # The file name appears in libFuzzer's lines: keep the output path-free.
+        out = out.replace(path, "INPUT")
+        doc = read_doc(self.json_path)
+        return Outcome(failed, out, doc)
 
     def run_bytes(self, data):
         if data not in self.cache:
@@ -141,17 +148,50 @@ class Runner:
         return self.cache[data]
 
 
+def read_doc(path):
+    """The last JSON document of a file (one a line), or None."""
+    try:
+        with open(path, errors="replace") as f:
+            return last_doc(f.read())
+    except OSError:
+        return None
+
+
+def last_doc(text):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
 def tool(nf_tool, *args, data=None):
     p = subprocess.run([nf_tool, *args], cwd=ROOT, input=data, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
 
 
-def decode_text(nf_tool, path):
-    rc, out, err = tool(nf_tool, "decode", rel(path))
+def decode_doc(nf_tool, path):
+    """nf_tool decode --json: the program document of report_json.h."""
+    rc, out, err = tool(nf_tool, "decode", "--json", rel(path))
     if rc != 0:
-        raise RuntimeError(f"nf_tool decode failed: {err.strip()}")
-    return out.decode(errors="replace")
+        raise RuntimeError(f"nf_tool decode --json failed: {err.strip()}")
+    return json.loads(out)
+
+
+def decode(nf_tool, path):
+    """The PROGRAM (report_json.h) of an input file."""
+    return decode_doc(nf_tool, path)["program"]
+
+
+def program_text(doc):
+    """The text form with nf_tool decode's two comment lines, as `./nf decode` prints it."""
+    p = doc["program"]
+    return (f"# {doc['file']} ({doc['size']} bytes)\n# schedule (concurrent fuzzer): "
+            f"{doc['schedule_description']}, {len(p['schedule']) // 2} byte(s)\n{p['text']}")
 
 
 def encode_text(nf_tool, text, work):
@@ -184,23 +224,19 @@ def libfuzzer_minimize(runner, data, want, runs):
         small = f.read()
     if len(small) >= len(data):
         return None
-    failed, out = runner.run_bytes(small)
-    return small if failed and key(out) == want else None
+    o = runner.run_bytes(small)
+    return small if o.failed and o.key() == want else None
 
 
-def split_program(text):
-    """The decoded text as (fixed lines, op lines, schedule bytes)."""
-    fixed, ops, sched = [], [], []
-    for line in text.splitlines():
-        body = line.split("#", 1)[0].strip()
-        if not body:
-            continue
-        if body.startswith("schedule:"):
-            sched.extend(body.split()[1:])
-        elif re.match(r"T\d+\s*:", body):
-            ops.append(body)
-        else:
-            fixed.append(body)
+def split_program(program):
+    """A PROGRAM (report_json.h) as (fixed lines, op lines, schedule bytes) of its
+    text form."""
+    fixed = [f"threads {program['threads']}"]
+    if program["initial_seq"] != "default":
+        fixed.append(f"initial_seq {program['initial_seq']}")
+    ops = [f"T{op['thread']}: {op['text']}" for op in program["ops"]]
+    hexs = program["schedule"]
+    sched = [hexs[i:i + 2] for i in range(0, len(hexs), 2)]
     return fixed, ops, sched
 
 
@@ -241,7 +277,7 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
     src = os.path.join(runner.work, "dd_input")
     with open(src, "wb") as f:
         f.write(data)
-    fixed, ops, sched = split_program(decode_text(nf_tool, src))
+    fixed, ops, sched = split_program(decode(nf_tool, src))
     budget = {"tests": 0}
     best = {"bytes": None}
 
@@ -253,8 +289,8 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
             return False
         if enc not in runner.cache:
             budget["tests"] += 1
-        failed, out = runner.run_bytes(enc)
-        ok = failed and key(out) == want
+        r = runner.run_bytes(enc)
+        ok = r.failed and r.key() == want
         if ok and (best["bytes"] is None or len(enc) <= len(best["bytes"])):
             best["bytes"] = enc
         return ok
@@ -264,14 +300,66 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
     ops = ddmin(ops, lambda o: test(o, sched))
     sched = ddmin(sched, lambda s: test(ops, s))
     final = encode_text(nf_tool, join_program(fixed, ops, sched), runner.work)
-    failed, out = runner.run_bytes(final)
-    if failed and key(out) == want:
+    r = runner.run_bytes(final)
+    if r.failed and r.key() == want:
         return final, budget["tests"]
     return best["bytes"], budget["tests"]
 
 
 # ---------------------------------------------------------------------------
 # Traces and timeline
+
+class Trace:
+    """A scheduler trace: header, events (page form: step, t, kind, text[, other]),
+    end, and its verdict (report_json.h VERDICT) if it came with one."""
+
+    def __init__(self, header, events, end, verdict=None):
+        self.header, self.events, self.end, self.verdict = header, events, end, verdict
+
+    def text(self):
+        """The trace in the scheduler's text form (sched::Trace::ToString)."""
+        lines = [f"# {self.header}"]
+        for e in self.events:
+            arg = {"wake": f"t{e.get('other', -1)}", "done": None}.get(e["kind"], e["text"])
+            if e["kind"] in ("label", "note"):
+                arg = cescape(arg)
+            lines.append(f"{e['step']} t{e['t']} {e['kind']}" + (f" {arg}" if arg is not None
+                                                                  else ""))
+        if self.end:
+            lines.append(f"# end {self.end}")
+        return "\n".join(lines) + "\n"
+
+
+def trace_of_doc(doc):
+    """The Trace of a concurrent run document, or None."""
+    if not doc or doc.get("executor") != "concurrent" or not doc.get("trace"):
+        return None
+    t = doc["trace"]
+    events = []
+    for e in t["events"]:
+        ev = {"step": e["step"], "t": e["thread"], "kind": e["kind"], "text": e["text"]}
+        if e["kind"] == "wake":
+            ev["other"] = e.get("other", -1)
+        events.append(ev)
+    if not events:
+        return None
+    return Trace(t.get("header", ""), events, t.get("end", ""), doc.get("verdict"))
+
+
+def cescape(s):
+    """absl::CEscape, as the text trace writes labels and notes."""
+    out = []
+    for ch in s:
+        c = ord(ch)
+        if ch in "\n\t\r\\'\"":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\", "'": "\\'",
+                        '"': '\\"'}[ch])
+        elif c < 0x20 or c >= 0x7f:
+            out.append(f"\\{c & 0xff:03o}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
 
 def unescape(s):
     """Undoes absl::CEscape."""
@@ -287,220 +375,71 @@ def unescape(s):
     return re.sub(r"\\(x[0-9a-fA-F]{2}|[0-7]{3}|.)", one, s)
 
 
-def parse_trace(text):
-    """(header, events, end, raw text) from a trace's text; None if it has no events."""
-    header, end, events, raw = "", "", [], []
+def parse_text_trace(text):
+    """A Trace from the scheduler's text form (for --trace FILE), or None."""
+    header, end, events = "", "", []
     for line in text.splitlines():
         line = line.rstrip()
         if line.startswith("# nf-sched trace"):
-            header, events, end, raw = line[2:], [], "", [line]  # the last trace wins
+            header, events, end = line[2:], [], ""  # the last trace wins
             continue
         if line.startswith("# end "):
             end = line[len("# end "):]
-            raw.append(line)
             continue
         m = TRACE_LINE.match(line)
         if not m:
             continue
         kind, arg = m.group(3), m.group(4) or ""
         ev = {"step": int(m.group(1)), "t": int(m.group(2)), "kind": kind, "text": arg}
-        raw.append(line)
         if kind == "wake":
             ev["other"] = int(arg.lstrip("t")) if arg.lstrip("t").isdigit() else -1
         if kind in ("label", "note"):
             ev["text"] = unescape(arg)
         events.append(ev)
-    return (header, events, end, "\n".join(raw) + "\n") if events else None
+    return Trace(header, events, end) if events else None
 
 
-def concurrent_replay_sub(nf_tool):
-    """The name of nf_tool's concurrent replay subcommand, from its usage text."""
-    _, out, err = tool(nf_tool)
-    subs = []
-    for m in re.finditer(r"nf_tool (\S+)([^\n]*)", out.decode(errors="replace") + err):
-        if m.group(1) not in KNOWN_TOOL_SUBS and m.group(1) not in subs:
-            subs.append((m.group(1), m.group(2)))
-    pref = [s for s, rest in subs if s == "creplay"
-            or re.search(r"conc|trace|interleav", s + rest, re.I)]
-    if pref:
-        return pref[0]
-    return subs[0][0] if len(subs) == 1 else None
+def read_trace_file(path):
+    with open(path, errors="replace") as f:
+        text = f.read()
+    return trace_of_doc(last_doc(text)) or parse_text_trace(text)
 
 
-def program_threads(text):
-    m = re.search(r"^threads (\d+)", text, re.MULTILINE)
-    n = int(m.group(1)) if m else 1
-    for t in re.findall(r"^T(\d+)\s*:", text, re.MULTILINE):
-        n = max(n, int(t) + 1)
-    return n
-
-
-def sequential_events(program, step_text, report):
-    """One label row per op, in program order; the failing one from the step line."""
-    events, index = [], {}
-    _, ops, _ = split_program(program)
-    for i, line in enumerate(ops):
-        t, op = line.split(":", 1)
-        t = int(t[1:])
-        k = index.get(t, 0)
-        index[t] = k + 1
-        events.append({"step": i + 1, "t": t, "kind": "label", "text": op.strip(), "op": k})
+def sequential_events(program, verdict, report):
+    """One label row per op, in program order; the failing one from the verdict."""
+    events = [{"step": i + 1, "t": op["thread"], "kind": "label", "text": op["text"]}
+              for i, op in enumerate(program["ops"])]
     failing = len(events) - 1
-    m = re.match(r"T(\d+) (op (\d+)|cleanup): ?(.*)", step_text)
-    if m and m.group(3) is not None:
-        for i, e in enumerate(events):
-            if e["t"] == int(m.group(1)) and e["op"] == int(m.group(3)):
+    n = len(events)
+    if verdict.get("thread") is not None and verdict.get("op") is not None:
+        for i, op in enumerate(program["ops"]):
+            if op["thread"] == verdict["thread"] and op["index"] == verdict["op"]:
                 failing = i
-    elif m:
-        events.append({"step": len(ops) + 1, "t": int(m.group(1)), "kind": "note",
-                       "text": "cleanup: " + m.group(4)})
+    elif verdict.get("cleanup") and verdict.get("thread") is not None:
+        # "T0 cleanup: remove s1"
+        where = verdict.get("where", "")
+        events.append({"step": n + 1, "t": verdict["thread"], "kind": "note",
+                       "text": "cleanup: " + where.split(": ", 1)[-1]})
         failing = len(events) - 1
-    elif not step_text and re.search(r"SequentialRun::Cleanup", report):
-        events.append({"step": len(ops) + 1, "t": 0, "kind": "note",
+    elif verdict.get("cleanup") and verdict.get("where"):
+        events.append({"step": n + 1, "t": 0, "kind": "note", "text": verdict["where"]})
+        failing = len(events) - 1
+    elif not verdict and re.search(r"SequentialRun::Cleanup", report):
+        events.append({"step": n + 1, "t": 0, "kind": "note",
                        "text": "cleanup (the report's stack is in SequentialRun::Cleanup)"})
         failing = len(events) - 1
-    elif step_text.startswith("end of program"):
-        events.append({"step": len(ops) + 1, "t": 0, "kind": "note", "text": step_text})
-        failing = len(events) - 1
-    for e in events:
-        e.pop("op", None)
     return events, failing
 
 
-def trace_failing(events, report, step_text):
-    """The failing event: the step the report names, else that thread's last, else the last."""
-    m = re.search(r"^(\d+)\b", step_text) or re.search(r"\bat step (\d+)\b", report)
-    if m:
-        s = int(m.group(1))
-        hits = [i for i, e in enumerate(events) if e["step"] == s]
-        if hits:
-            return hits[-1]
-    m = re.match(r"T(\d+)\b", step_text, re.I)
-    if m:
-        hits = [i for i, e in enumerate(events) if e["t"] == int(m.group(1))]
+def trace_failing(events, verdict):
+    """The failing event: the verdict's step and thread (the trace's last event of
+    that step on that thread), else the last."""
+    if verdict and verdict.get("step") is not None:
+        hits = [i for i, e in enumerate(events) if e["step"] == verdict["step"]
+                and (verdict.get("thread") is None or e["t"] == verdict["thread"])]
         if hits:
             return hits[-1]
     return len(events) - 1
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>nf triage: __TITLE__</title>
-<style>
-body { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 13px;
-       margin: 1em 2em; color: #1d1d1d; background: #fff; }
-h1 { font-size: 16px; margin: 0 0 .3em 0; }
-#verdict { border-left: 6px solid #c0392b; background: #fdf0ee; padding: .6em 1em; margin-bottom: 1em; }
-#verdict .sig { font-size: 18px; font-weight: bold; color: #c0392b; }
-#verdict .meta { color: #555; margin-top: .3em; }
-#controls { margin: .5em 0; }
-table { border-collapse: collapse; margin-bottom: 1.5em; }
-th.lane { min-width: 16em; }
-th, td { border: 1px solid #ddd; padding: 2px 8px; vertical-align: top; white-space: pre-wrap; }
-th { background: #f3f3f3; position: sticky; top: 0; }
-td.step { color: #888; text-align: right; }
-td.ev { min-width: 14em; }
-.k-label { font-weight: bold; color: #0b4f9c; }
-.k-note { color: #6b4c00; }
-.k-block { color: #a33; }
-.k-wake { color: #2a7a2a; }
-.k-done { color: #888; }
-.k-yield { color: #999; }
-tr.fold td { color: #999; cursor: pointer; font-style: italic; }
-tr.hidden { display: none; }
-tr.failing td { background: #ffe2dd; }
-tr.failing td.ev.here { outline: 2px solid #c0392b; font-weight: bold; }
-pre { background: #f7f7f7; padding: .6em 1em; border: 1px solid #e5e5e5; overflow-x: auto; }
-</style></head>
-<body>
-<div id="verdict"></div>
-<div id="controls"><label><input type="checkbox" id="showyields"> show every yield point</label>
- <span id="counts"></span></div>
-<div id="timeline"></div>
-<h1>program</h1><pre id="program"></pre>
-<h1>report</h1><pre id="report"></pre>
-<script type="application/json" id="nf-data">__DATA__</script>
-<script>
-(function () {
-  "use strict";
-  var D = JSON.parse(document.getElementById("nf-data").textContent);
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    for (var k in attrs) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  var v = document.getElementById("verdict");
-  v.setAttribute("data-signature", D.signature);
-  var title = !D.headline ? D.signature : D.headline.indexOf(D.signature) === 0 ? D.headline
-      : D.signature + ": " + D.headline;
-  v.appendChild(el("div", {"class": "sig"}, title));
-  if (D.step) v.appendChild(el("div", {"class": "meta"}, "failing step: " + D.step));
-  v.appendChild(el("div", {"class": "meta"}, D.fuzzer + " \\u00b7 " + D.size + " \\u00b7 " + D.source));
-  if (D.end) v.appendChild(el("div", {"class": "meta"}, "scheduler: " + D.end));
-  document.getElementById("program").textContent = D.program;
-  document.getElementById("report").textContent = D.report;
-
-  var table = el("table", {"id": "lanes"});
-  var head = el("tr");
-  head.appendChild(el("th", {}, "step"));
-  for (var t = 0; t < D.threads; t++) head.appendChild(el("th", {"class": "lane", "data-lane": t}, "T" + t));
-  table.appendChild(head);
-  function text(e) {
-    if (e.kind === "wake") return "wake T" + e.other;
-    if (e.kind === "done") return "done";
-    return (e.kind === "label" ? "" : e.kind + " ") + e.text;
-  }
-  function row(e, i) {
-    var tr = el("tr", {"class": "event", "data-step": e.step, "data-event": i, "data-kind": e.kind, "data-thread": e.t});
-    tr.appendChild(el("td", {"class": "step"}, String(e.step)));
-    for (var t = 0; t < D.threads; t++) {
-      var td = el("td", {"class": "ev", "data-thread": t});
-      if (t === e.t) { td.className = "ev here k-" + e.kind; td.textContent = text(e); }
-      tr.appendChild(td);
-    }
-    if (i === D.failing) { tr.className += " failing"; tr.setAttribute("data-failing", "1"); tr.id = "failing"; }
-    return tr;
-  }
-  // Runs of two or more yields (never the failing one) fold into one row.
-  var i = 0, nyield = 0, folds = [];
-  while (i < D.events.length) {
-    var j = i;
-    while (j < D.events.length && D.events[j].kind === "yield" && j !== D.failing) j++;
-    if (j - i >= 2) {
-      var fold = el("tr", {"class": "fold", "data-fold": folds.length});
-      var points = {};
-      for (var k = i; k < j; k++) points["T" + D.events[k].t + " " + D.events[k].text] = 1;
-      var td = el("td", {"colspan": D.threads + 1},
-        "\\u25b8 " + (j - i) + " yield points (" + (D.events[i].step === D.events[j - 1].step ? "step " +
-        D.events[i].step : "steps " + D.events[i].step + "\\u2013" + D.events[j - 1].step) + "): " +
-        Object.keys(points).slice(0, 6).join(", ") + (Object.keys(points).length > 6 ? ", \\u2026" : ""));
-      fold.appendChild(td);
-      table.appendChild(fold);
-      var rows = [];
-      for (var k = i; k < j; k++) { var r = row(D.events[k], k); r.className += " hidden"; table.appendChild(r); rows.push(r); }
-      folds.push([fold, rows]);
-      (function (f) { f[0].addEventListener("click", function () {
-        f[1].forEach(function (r) { r.classList.toggle("hidden"); }); }); })(folds[folds.length - 1]);
-      nyield += j - i;
-      i = j;
-    } else {
-      table.appendChild(row(D.events[i], i));
-      i++;
-    }
-  }
-  document.getElementById("timeline").appendChild(table);
-  document.getElementById("counts").textContent = D.events.length + " events, " + D.threads +
-    " threads" + (nyield ? ", " + nyield + " yield points folded (click a folded row)" : "");
-  document.getElementById("showyields").addEventListener("change", function (ev) {
-    folds.forEach(function (f) { f[1].forEach(function (r) { r.classList.toggle("hidden", !ev.target.checked); }); });
-  });
-  if (!folds.length) document.getElementById("showyields").parentNode.style.display = "none";
-  document.body.setAttribute("data-rendered", "1");
-})();
-</script>
-</body></html>
-"""
 
 
 def readable(out):
@@ -514,7 +453,9 @@ def readable(out):
 def write_page(path, data):
     blob = json.dumps(data, indent=None, sort_keys=True, ensure_ascii=True)
     blob = blob.replace("</", "<\\/")
-    page = PAGE.replace("__TITLE__", html.escape(data["signature"])).replace("__DATA__", blob)
+    with open(TEMPLATE) as f:
+        page = f.read()
+    page = page.replace("__TITLE__", html.escape(data["signature"])).replace("__DATA__", blob)
     with open(path, "w") as f:
         f.write(page)
 
@@ -527,9 +468,10 @@ def main():
     ap.add_argument("crash", help="the crashing input (raw bytes from any engine)")
     ap.add_argument("--fuzzer", help="the fuzz target (default: try "
                     + ", then ".join(DEFAULT_FUZZERS) + ")")
-    ap.add_argument("--binary", help="run this binary instead of build/fuzz/fuzzers/<fuzzer>")
+    ap.add_argument("--binary", help="run this binary instead of the fuzz preset's <fuzzer>")
     ap.add_argument("--out", help="output directory (default build/triage/<sha1>/)")
-    ap.add_argument("--trace", help="draw the scheduler trace in this file")
+    ap.add_argument("--trace", help="draw the scheduler trace in this file (a JSON run "
+                    "document of nf_ctrace --json, or a text trace)")
     ap.add_argument("--nf-tool", help="nf_tool to decode/encode/trace with (default: the dev build's)")
     ap.add_argument("--no-minimize", action="store_true", help="skip minimization")
     ap.add_argument("--minimize-runs", type=int, default=2000,
@@ -548,19 +490,19 @@ def main():
     build_log = os.path.join(ROOT, "build", "triage", "build.log")
     work = tempfile.mkdtemp(prefix="nf-triage-")
     try:
-        return triage(args, original, sha, out_dir, build_log, work)
+        return triage(args, original, out_dir, build_log, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def triage(args, original, sha, out_dir, build_log, work):
+def triage(args, original, out_dir, build_log, work):
     # 1. Replay.
     if args.binary:
         candidates = [(args.fuzzer or re.sub(r"_mut_.*$", "", os.path.basename(args.binary)),
                        os.path.abspath(args.binary))]
     else:
         candidates = [(n, None) for n in ([args.fuzzer] if args.fuzzer else DEFAULT_FUZZERS)]
-    runner = out = None
+    runner = first = None
     tried = []
     for name, binary in candidates:
         binary = binary or fuzz_binary(name, build_log)
@@ -568,10 +510,10 @@ def triage(args, original, sha, out_dir, build_log, work):
             log(f"{name}: no binary (no such target in this checkout, or its build failed)")
             continue
         r = Runner(binary, work, args.timeout)
-        failed, text = r.run_bytes(original)
+        o = r.run_bytes(original)
         tried.append(name)
-        if failed:
-            fuzzer, runner, out = name, r, text
+        if o.failed:
+            fuzzer, runner, first = name, r, o
             break
         if len(candidates) > 1:
             log(f"{name}: the input does not fail")
@@ -579,7 +521,7 @@ def triage(args, original, sha, out_dir, build_log, work):
         print(f"triage: {args.crash} does not fail in "
               f"{', '.join(tried) if tried else 'any fuzzer (none could be built)'}")
         return 1
-    want = key(out)
+    want = first.key()
     nf_tool = nf_tool_binary(args.nf_tool, build_log)
     if nf_tool is None:
         log("nf_tool is needed to decode and encode inputs and could not be built")
@@ -598,53 +540,50 @@ def triage(args, original, sha, out_dir, build_log, work):
             data = small
         else:
             stages.append(f"ddmin: no smaller input ({tests} runs)")
-    failed, out = runner.run_bytes(data)
-    assert failed and key(out) == want
+    o = runner.run_bytes(data)
+    assert o.failed and o.key() == want
 
     os.makedirs(out_dir, exist_ok=True)
     min_sha = hashlib.sha1(data).hexdigest()
     min_path = os.path.join(out_dir, min_sha)
     with open(min_path, "wb") as f:
         f.write(data)
-    program = decode_text(nf_tool, min_path)
+    doc = decode_doc(nf_tool, min_path)
+    program, text = doc["program"], program_text(doc)
     with open(min_path + ".nfp", "w") as f:
-        f.write(program)
-    report = readable(out)
+        f.write(text)
+    report = readable(o.out)
     with open(os.path.join(out_dir, "report.txt"), "w") as f:
         f.write(report + "\n")
 
     # 3. The events.
-    sig, head, step_text = signature(out), headline(out), step(out)
+    sig, head, where = o.signature(), o.headline(), o.where()
     trace = None
     if args.trace:  # an explicit trace wins
-        with open(args.trace) as f:
-            trace, source = parse_trace(f.read()), f"trace from {os.path.basename(args.trace)}"
+        trace, source = read_trace_file(args.trace), f"trace from {os.path.basename(args.trace)}"
         if trace is None:
             log(f"{args.trace}: no trace events in it")
     if trace is None:
-        trace, source = parse_trace(out), "trace from the failing run"
+        trace, source = trace_of_doc(o.doc), "trace from the failing run"
     if trace is None and "concurrent" in fuzzer:
-        sub = concurrent_replay_sub(nf_tool)
-        if sub:
-            rc, o, e = tool(nf_tool, sub, rel(min_path))
-            trace = parse_trace(o.decode(errors="replace") + "\n" + e)
-            source = f"trace from nf_tool {sub} ({rel(nf_tool)})"
-            if trace is not None and rc == 0:
-                source += "; NOTE: that replay did not fail (another core than the crash's)"
-        else:
-            log("nf_tool has no concurrent replay subcommand yet: drawing the program order")
+        rc, out, _ = tool(nf_tool, "creplay", "--json", rel(min_path))
+        trace = trace_of_doc(last_doc(out.decode(errors="replace")))
+        source = f"trace from nf_tool creplay ({rel(nf_tool)})"
+        if trace is not None and rc == 0:
+            source += "; NOTE: that replay did not fail (another core than the crash's)"
     end = ""
-    threads = program_threads(program)
+    threads = program["threads"]
     if trace is not None:
-        header, events, end, raw = trace
-        m = re.search(r"threads=(\d+)", header)
+        m = re.search(r"threads=(\d+)", trace.header)
         if m:
             threads = max(threads, int(m.group(1)))
+        end = trace.end
+        events = trace.events
         with open(os.path.join(out_dir, "trace.txt"), "w") as f:
-            f.write(raw)
-        failing = trace_failing(events, out, step_text)
+            f.write(trace.text())
+        failing = trace_failing(events, o.verdict or trace.verdict)
     else:
-        events, failing = sequential_events(program, step_text, out)
+        events, failing = sequential_events(program, o.verdict, o.out)
         source = "program order (the sequential fuzzer runs ops one at a time)"
     for e in events:
         threads = max(threads, e["t"] + 1)
@@ -653,8 +592,8 @@ def triage(args, original, sha, out_dir, build_log, work):
     size = f"{len(original)} -> {len(data)} bytes"
     page = os.path.join(out_dir, "timeline.html")
     write_page(page, {
-        "fuzzer": fuzzer, "signature": sig, "headline": head, "step": step_text,
-        "threads": threads, "events": events, "failing": failing, "program": program,
+        "fuzzer": fuzzer, "signature": sig, "headline": head, "step": where,
+        "threads": threads, "events": events, "failing": failing, "program": text,
         "report": report[:20000], "size": size, "source": source, "end": end,
     })
 
@@ -663,8 +602,8 @@ def triage(args, original, sha, out_dir, build_log, work):
     print(f"  fuzzer     {fuzzer} ({rel(runner.binary)})")
     print(f"  signature  {sig}")
     print(f"  failure    {head}")
-    if step_text:
-        print(f"  step       {step_text}")
+    if where:
+        print(f"  step       {where}")
     print(f"  size       {size}" + (f" ({'; '.join(stages)})" if stages else ""))
     print(f"  steps      {nsteps} ({len(events)} events in {threads} lanes; {source})")
     print(f"  input      {rel(min_path)}")

@@ -4,14 +4,14 @@
 #
 #   A  a planted bug: the reproducer of mutant unpaired_classic_end, padded with
 #      ops and schedule bytes that do not matter, run by MUTANT_BINARY (default:
-#      build/mutants/mutants/ or build/asan/mutants/sequential_fuzzer_mut_
-#      unpaired_classic_end, built in the asan preset if neither exists). Triage
+#      sequential_fuzzer_mut_unpaired_classic_end of build/mutants/ or of the
+#      asan preset, built in the asan preset if neither has it). Triage
 #      must name the bug as its EXPECT file does, shrink the input, give the same
 #      output twice, and write a timeline that headless Chromium renders with a
 #      lane per thread of the program and the failing op highlighted.
 #   B  a concurrent-fuzzer-shaped failure: a stand-in fuzzer (a script) that fails
-#      when the input holds the byte 0x2a and prints a report with a scheduler
-#      trace. Triage must cut the schedule to that one byte and draw the trace:
+#      when the input holds the byte 0x2a, prints a report with a scheduler trace
+#      and writes the same as a JSON run document (fuzzers/report_json.h). Triage must cut the schedule to that one byte and draw the trace:
 #      one lane per thread, folded yields, the trace's last event highlighted.
 #   C  an input that does not fail: exit 1, and said so.
 #
@@ -52,20 +52,16 @@ dump_dom() {
     --user-data-dir="$(mktemp -d -p "$work")" --dump-dom "file://$1" >"$2" 2>"$work/chromium.err"
 }
 
-# --- the mutant binary
+# --- the mutant binary (tools/nflib.py locates it by target name)
+target=sequential_fuzzer_mut_$mutant
 if [[ -z $bin ]]; then
-  for c in build/mutants/mutants build/asan/mutants; do
-    if [[ -x $root/$c/sequential_fuzzer_mut_$mutant ]]; then
-      bin=$root/$c/sequential_fuzzer_mut_$mutant
-      break
-    fi
-  done
+  bin=$(python3 "$root/tools/nflib.py" locate build/mutants "$target" ||
+        python3 "$root/tools/nflib.py" locate asan "$target") || bin=""
 fi
 if [[ -z $bin ]]; then
-  echo "triage_test: building sequential_fuzzer_mut_$mutant (asan preset)"
-  (cd "$root" && cmake --preset asan && cmake --build build/asan --target "sequential_fuzzer_mut_$mutant") \
-    >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log"; echo "FAIL: cannot build the mutant"; exit 1; }
-  bin=$root/build/asan/mutants/sequential_fuzzer_mut_$mutant
+  echo "triage_test: building $target (asan preset)"
+  bin=$(python3 "$root/tools/nflib.py" locate --build asan "$target" 2>"$work/build.log") ||
+    { tail -n 30 "$work/build.log"; echo "FAIL: cannot build the mutant"; exit 1; }
 fi
 regress=$root/corpus/regress/sequential_fuzzer/$mutant
 repro=$(find "$regress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
@@ -136,8 +132,30 @@ fi
 fake=$work/concurrent_fuzzer_standin
 cat >"$fake" <<'EOF'
 #!/usr/bin/env bash
-# Fails iff the input holds the byte 0x2a; prints a report with a trace.
+# Fails iff the input holds the byte 0x2a; prints a report with a trace and, as
+# the concurrent fuzzer does, writes its JSON run document to $NF_REPORT_JSON.
 if od -An -tx1 -v "$1" | grep -qw 2a; then
+  if [[ -n ${NF_REPORT_JSON:-} ]]; then
+    ev() { printf '{"step":%d,"thread":%d,"kind":"%s","text":"%s"%s}' "$@"; }
+    {
+      printf '{"nf":"run","version":1,"executor":"concurrent","file":null,"program":null,'
+      printf '"schedule":"direct choices=1","trace":{"header":"nf-sched trace v1: threads=3 direct choices=[2a]","end":"","events":['
+      ev 1 0 label 'T0 op 0: insert s1 0x1000+0x1000' ''; printf ,
+      ev 1 0 yield mutex.lock ''; printf ,
+      ev 1 0 yield mutex.unlock ''; printf ,
+      ev 2 1 label 'T1 op 0: inv_start 0x0+0x4000 block unmap' ''; printf ,
+      ev 2 1 yield mutex.lock ''; printf ,
+      ev 2 1 yield atomic.load ''; printf ,
+      ev 2 1 note 'callback s1 [0x0,0x4000) cur_seq=0x3' ''; printf ,
+      ev 3 2 label 'T2 op 0: remove s1' ''; printf ,
+      ev 3 2 block waitqueue.wait ''; printf ,
+      ev 4 1 wake t2 ',"other":2'; printf ,
+      ev 4 1 note '\"late\" callback\n' ''; printf ,
+      ev 5 1 yield atomic.store ''
+      printf ']},"verdict":{"ok":false,"property":"P5","detail":"","message":"P5: s1 was called after its remove returned",'
+      printf '"step":5,"thread":1,"op":null,"cleanup":false,"where":"T1 op 0: inv_start 0x0+0x4000 block unmap"}}\n'
+    } >"$NF_REPORT_JSON"
+  fi
   cat >&2 <<'REPORT'
 
 ==== nf concurrent_fuzzer: CHECK FAILED ====
