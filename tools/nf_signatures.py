@@ -2,7 +2,7 @@
 
 Two sources, so that both tools name a failure the same way:
 
-  from_verdict(v)  the verdict of a JSON run document (fuzzers/report_json.h),
+  from_verdict(v)  the verdict of a JSON run document (fuzzers/executors/report_json.h),
                    which every nf executor writes when it reports a violation
                    ($NF_REPORT_JSON, or a tool's --json): its property ("P8",
                    "P7", ...), "model: sub seq" or "model mismatch" for a

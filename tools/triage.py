@@ -11,7 +11,7 @@ CRASH is raw input bytes from any engine (libFuzzer crash-*, AFL++ id:...).
    and then sequential_fuzzer, taking the first that fails. --binary runs another
    binary instead (e.g. a mutant: sequential_fuzzer_mut_<m>). Each run has
    $NF_REPORT_JSON set: a violation writes its JSON run document there
-   (fuzzers/report_json.h), whose verdict names the failure; a sanitizer's
+   (fuzzers/executors/report_json.h), whose verdict names the failure; a sanitizer's
    report has none and is named from its own lines (tools/nf_signatures.py). An
    input that does not fail: exit 1.
 2. Minimize: libFuzzer's -minimize_crash=1 (fixed seed and run count), then

@@ -11,7 +11,7 @@
 #      lane per thread of the program and the failing op highlighted.
 #   B  a concurrent-fuzzer-shaped failure: a stand-in fuzzer (a script) that fails
 #      when the input holds the byte 0x2a, prints a report with a scheduler trace
-#      and writes the same as a JSON run document (fuzzers/report_json.h). Triage must cut the schedule to that one byte and draw the trace:
+#      and writes the same as a JSON run document (fuzzers/executors/report_json.h). Triage must cut the schedule to that one byte and draw the trace:
 #      one lane per thread, folded yields, the trace's last event highlighted.
 #   C  an input that does not fail: exit 1, and said so.
 #
