@@ -97,9 +97,11 @@ if ! {
   tail -n 30 "$log" | sed 's/^/  /' >&2
   die "the AFL++ build failed (log: ${log#"$ROOT"/})"
 fi
-bin=$build/fuzzers/$fuzzer
-if [[ ! -x $bin ]]; then
-  have=$(cd "$build/fuzzers" && ls -- *_fuzzer 2>/dev/null | paste -sd ' ')
+# The binary by target name (tools/nflib.py asks Ninja where it is).
+nflib() { python3 "$ROOT/tools/nflib.py" "$@"; }
+if ! bin=$(nflib locate "$build" "$fuzzer"); then
+  have=$(for f in $(nflib fuzzers); do nflib locate "$build" "$f" >/dev/null && printf '%s ' "$f"; done)
+  have=${have% }
   usage_error "no fuzz target '$fuzzer' (have: ${have:-none})"
 fi
 
@@ -125,7 +127,7 @@ if [[ -d $out ]]; then
 fi
 mkdir -p "$out"
 args=(-i "$in" -o "$out" -V "$seconds" -m none)
-[[ ! -f $ROOT/fuzzers/$fuzzer.dict ]] || args+=(-x "$ROOT/fuzzers/$fuzzer.dict")
+dict=$(nflib dict "$fuzzer") && args+=(-x "$ROOT/$dict")
 fuzz_log=$BASE/$fuzzer.log
 say "fuzzing $fuzzer for $seconds s from $seeds input(s) (log: ${fuzz_log#"$ROOT"/}, output: ${out#"$ROOT"/}/)"
 

@@ -5,7 +5,8 @@
 #
 # 1. Builds the `coverage` preset (build/coverage/; its fuzz targets link
 #    fuzzers/tools/replay_main.cc and replay files).
-# 2. Replays through every fuzz target F (build/coverage/fuzzers/*_fuzzer) its
+# 2. Replays through every fuzz target F (cmake/fuzzers.txt; tools/nflib.py
+#    locates its binary in build/coverage/) its
 #    corpus, corpus/F/, and its regression inputs, corpus/regress/F/ (the inputs
 #    the ctest label 'replay' runs), each with LLVM_PROFILE_FILE set; then the
 #    op programs of the concurrent and sequential corpora on OS threads
@@ -82,9 +83,9 @@ shopt -s nullglob
 count_inputs() {
   find "$@" -type f ! -name EXPECT ! -name '*.nfp' ! -name '*.md' | wc -l
 }
-for bin in "$BUILD"/fuzzers/*_fuzzer; do
-  [[ -f $bin && -x $bin ]] || continue
-  name=${bin##*/}
+nflib() { python3 "$ROOT/tools/nflib.py" "$@"; }
+for name in $(nflib fuzzers); do
+  bin=$(nflib locate coverage "$name") || continue
   dirs=()
   for d in "corpus/$name" "corpus/regress/$name"; do
     [[ -d $d ]] && dirs+=("$d")
@@ -110,8 +111,7 @@ done
 # them in CI): the real-thread flavour of the seam (sync/sync_std.h) sleeps only
 # there. Which waits happen is up to the OS, so these lines may vary by a few
 # between runs; the fuzz targets' replays above are deterministic.
-bin=$BUILD/fuzzers/tsan_replay
-if [[ -f $bin && -x $bin ]]; then
+if bin=$(nflib locate coverage tsan_replay); then
   dirs=()
   for d in corpus/concurrent_fuzzer corpus/sequential_fuzzer \
            corpus/regress/concurrent_fuzzer corpus/regress/sequential_fuzzer; do

@@ -31,6 +31,12 @@ never asserted. Output: a Markdown table (stdout and build/mutants/matrix.md) an
 a CSV (build/mutants/matrix.csv), both with the machine and the date; each run's
 output in build/mutants/logs/<mutant>.<way>.<seed>.log, and every run's result in
 build/mutants/runs.json, which --merge reuses: re-run some cells, keep the rest.
+
+What fired: the verdict of the run's JSON document
+(fuzzers/executors/report_json.h; each run has $NF_REPORT_JSON set), else, for
+a sanitizer's report or the TSan stress suite's gtest output,
+tools/nf_signatures.py on the output. Binaries are found by target name
+(tools/nflib.py locate), wherever CMake puts them.
 """
 import argparse
 import concurrent.futures
@@ -47,9 +53,10 @@ import sys
 import tempfile
 import time
 
-from nf_signatures import signature  # what fired; shared with tools/triage.py
+import nflib
+import nf_signatures  # what fired; shared with tools/triage.py
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = nflib.ROOT
 MUTANTS = [
     "double_itree_release", "remove_unlocked_wait", "unpaired_classic_end",
     "eagain_leaks_epoch", "set_seq_outside_lock", "skip_set_seq",
@@ -64,20 +71,17 @@ TSAN_SOAK = "0.05"  # the stress suite's round counts, scaled: short rounds, rep
 TSAN_WATCHDOG = "10"
 # Build trees: libFuzzer ways in a fuzz-preset tree, the TSan suite in a
 # tsan-preset tree, the naive baseline in an asan-preset tree; all with mutants.
-# Each: (preset, tree, binary of a mutant, binary of the correct core).
+# Each: (preset, tree, target of a mutant, target of the correct core).
 TREES = {
-    "sequential": ("fuzz", "build/mutants", "mutants/sequential_fuzzer_mut_{m}",
-                   "fuzzers/sequential_fuzzer"),
-    "concurrent": ("fuzz", "build/mutants", "mutants/concurrent_fuzzer_mut_{m}",
-                   "fuzzers/concurrent_fuzzer"),
-    "tsan": ("tsan", "build/mutants-tsan", "tsan_tests/tsan_stress_mut_{m}",
-             "tsan_tests/tsan_stress"),
-    "naive": ("asan", "build/asan", "mutants/naive_baseline_mut_{m}", "fuzzers/naive_baseline"),
+    "sequential": ("fuzz", "build/mutants", "sequential_fuzzer_mut_{m}", "sequential_fuzzer"),
+    "concurrent": ("fuzz", "build/mutants", "concurrent_fuzzer_mut_{m}", "concurrent_fuzzer"),
+    "tsan": ("tsan", "build/mutants-tsan", "tsan_stress_mut_{m}", "tsan_stress"),
+    "naive": ("asan", "build/asan", "naive_baseline_mut_{m}", "naive_baseline"),
 }
 
 
-def binary_of(way, mutant):
-    """The binary's path in its tree, relative to the tree."""
+def target_of(way, mutant):
+    """The CMake target of a way's binary on a mutant (or the correct core)."""
     _, _, pattern, control = TREES[way]
     return control if mutant == CONTROL else pattern.format(m=mutant)
 
@@ -90,29 +94,21 @@ def build(ways, mutants):
     by_tree = {}
     for w in ways:
         preset, tree, _, _ = TREES[w]
-        by_tree.setdefault((preset, tree), []).extend(
-            binary_of(w, m).split("/")[-1] for m in mutants)
+        by_tree.setdefault((preset, tree), []).extend(target_of(w, m) for m in mutants)
     available = set()
     for (preset, tree), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
-        os.makedirs(os.path.dirname(logf), exist_ok=True)
-        with open(logf, "w") as out:
-            r = subprocess.run(["cmake", "--preset", preset, "-B", tree, "-DNF_BUILD_MUTANTS=ON"],
-                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-            if r.returncode != 0:
-                log(f"configuring {tree} failed; see {logf}")
+        open(logf, "w").close()
+        if not nflib.configure(preset, logf, extra=["-B", tree, "-DNF_BUILD_MUTANTS=ON"]):
+            log(f"configuring {tree} failed; see {logf}")
+            continue
+        for t in targets:  # one at a time: a missing target must not stop the rest
+            if not nflib.has_target(tree, t):
                 continue
-            for t in targets:  # one at a time: a missing target must not stop the rest
-                q = subprocess.run(["ninja", "-C", tree, "-t", "query", t], cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                if q.returncode != 0:
-                    continue
-                r = subprocess.run(["cmake", "--build", tree, "-j", str(os.cpu_count()),
-                                    "--target", t], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-                if r.returncode == 0:
-                    available.add(t)
-                else:
-                    log(f"building {t} failed; see {logf}")
+            if nflib.compile_targets(tree, [t], logf) and nflib.locate(t, tree=tree):
+                available.add(t)
+            else:
+                log(f"building {t} failed; see {logf}")
     return available
 
 
@@ -121,22 +117,21 @@ RUNS_FILE = os.path.join(ROOT, "build", "mutants", "runs.json")
 
 
 def run_one(way, mutant, seed, budget):
-    binary = os.path.join(ROOT, TREES[way][1], binary_of(way, mutant))
+    binary = nflib.locate(target_of(way, mutant), tree=TREES[way][1])
     work = tempfile.mkdtemp(prefix=f"nf-mut-{way}-")
+    report_json = os.path.join(work, "report.json")
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=0"
     env["NF_SEED"] = str(seed)
+    env["NF_REPORT_JSON"] = report_json
     if way in ("sequential", "concurrent"):
         corpus = os.path.join(work, "corpus")
         os.mkdir(corpus)
         cmd = [binary, corpus, f"-seed={seed}", f"-max_total_time={budget}",
                f"-artifact_prefix={work}/", "-print_final_stats=1"]
-        opts = os.path.join(ROOT, "fuzzers", f"{way}_fuzzer.options")
-        if os.path.exists(opts):
-            for line in open(opts):
-                m = re.match(r"\s*(max_len)\s*=\s*(\d+)", line)
-                if m:
-                    cmd.append(f"-{m.group(1)}={m.group(2)}")
+        # The fuzzer's max_len (<fuzzer>.options), as it is fuzzed.
+        cmd += [o for o in nflib.fuzzer_options(f"{way}_fuzzer", prog="mutants")
+                if o.startswith("-max_len=")]
     elif way == "tsan":
         env["TSAN_OPTIONS"] = "halt_on_error=1"
         env["NF_SOAK"] = TSAN_SOAK
@@ -157,6 +152,12 @@ def run_one(way, mutant, seed, budget):
         elapsed = time.monotonic() - start
         out = (e.stdout or b"").decode(errors="replace")
         rc = 0  # the budget ended: not found
+    verdict = None
+    try:
+        with open(report_json) as f:
+            verdict = json.loads(f.read().strip().splitlines()[-1]).get("verdict")
+    except (OSError, ValueError, IndexError):
+        pass
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(LOG_DIR, exist_ok=True)
     log_path = os.path.join(LOG_DIR, f"{mutant}.{way}.{seed}.log")
@@ -173,7 +174,8 @@ def run_one(way, mutant, seed, budget):
             break
     detected = rc != 0 and elapsed < budget + (0 if way == "tsan" else 25)
     return {"found": detected, "seconds": elapsed if detected else None, "execs": execs,
-            "what": signature(out) if detected else "",
+            "what": (nf_signatures.from_verdict(verdict) or nf_signatures.signature(out))
+            if detected else "",
             "log": os.path.relpath(log_path, ROOT)}
 
 
@@ -262,7 +264,7 @@ def main():
     work = []
     for m in mutants:
         for w in ways:
-            if binary_of(w, m).split("/")[-1] in available:
+            if target_of(w, m) in available:
                 work.extend((m, w, seed) for seed in range(1, args.seeds + 1))
     results = {}
     if args.merge and os.path.exists(RUNS_FILE):
@@ -275,7 +277,7 @@ def main():
             mutants = [m for m in MUTANTS + [CONTROL]
                        if m in mutants or any(k[0] == m for k in results)]
             ways = [w for w in WAYS if w in ways or any(k[1] == w for k in results)]
-            available |= {binary_of(k[1], k[0]).split("/")[-1] for k in results}
+            available |= {target_of(k[1], k[0]) for k in results}
             log(f"--merge: kept {len(results)} runs of {RUNS_FILE}")
         else:
             log(f"--merge: {RUNS_FILE} has another budget or seed count; not merged")
@@ -297,7 +299,7 @@ def main():
     rows = []
     for m in mutants:
         for w in ways:
-            if binary_of(w, m).split("/")[-1] not in available:
+            if target_of(w, m) not in available:
                 rows.append({"mutant": m, "way": w, "found": "not built", "median_s": "",
                              "median_execs": "", "what": ""})
                 continue

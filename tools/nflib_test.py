@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""tools/nflib_test.py: the ctest 'nflib' (label unit), tools/nflib.py and the
+JSON documents of fuzzers/executors/report_json.h.
+
+usage: tools/nflib_test.py BUILD_DIR
+
+  - parse_options: sections, comments, CRLF, bad lines, the flags ./nf fuzz
+    sets itself, a relative dict= (relative to the .options file's folder);
+  - every fuzzer of cmake/fuzzers.txt has a <fuzzer>.options in the tree, whose
+    flags parse;
+  - locate(T, tree=BUILD_DIR) finds nf_tool, nf_ctrace and each fuzzer by target
+    name, and nothing for an unknown target;
+  - nf_tool decode --json, nf_tool replay --json and nf_ctrace --json print
+    valid JSON of the documented shape for a corpus input; the program's text is
+    what nf_tool decode prints.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nflib  # noqa: E402
+
+FAILS = []
+
+
+def check(cond, what):
+    print(("ok:   " if cond else "FAIL: ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+def test_options():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "x_fuzzer.options")
+        with open(path, "w") as f:
+            f.write("# a comment\n[asan]\nmax_len = 7\n[libfuzzer]\r\n"
+                    "max_len = 400\r\n; another comment\n  use_value_profile=1  \n"
+                    "runs = 5\nnot a flag\ndict = x.dict\n[other]\ntimeout = 3\n")
+        flags = nflib.parse_options(path, prog="nflib_test")
+        want = ["-max_len=400", "-use_value_profile=1",
+                f"-dict={nflib.rel(os.path.join(d, 'x.dict'))}"]
+        check(flags == want, f"parse_options: {flags} == {want}")
+    for name in nflib.FUZZERS:
+        path = nflib.source_file(f"{name}.options")
+        check(path is not None, f"{name}.options is in the tree ({path and nflib.rel(path)})")
+        if path:
+            check(any(f.startswith("-max_len=") for f in nflib.parse_options(path)),
+                  f"{name}.options has a max_len")
+
+
+def test_locate(tree):
+    for t in ["nf_tool", "nf_ctrace", *nflib.FUZZERS]:
+        path = nflib.locate(t, tree=tree)
+        check(path is not None and os.path.basename(path) == t and os.access(path, os.X_OK),
+              f"locate {t}: {path}")
+    check(nflib.locate("no_such_target", tree=tree) is None, "locate no_such_target: None")
+    check(nflib.has_target(tree, "nf_tool") and not nflib.has_target(tree, "no_such_target"),
+          "has_target")
+
+
+def run(cmd):
+    p = subprocess.run(cmd, cwd=nflib.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def test_json(tree):
+    tool = nflib.locate("nf_tool", tree=tree)
+    ctrace = nflib.locate("nf_ctrace", tree=tree)
+    if not tool or not ctrace:
+        check(False, "nf_tool and nf_ctrace are built")
+        return
+    seeds = os.path.join(nflib.ROOT, "corpus", "concurrent_fuzzer")
+    files = sorted(os.listdir(seeds))
+    # A few inputs with several threads and a schedule: the largest files.
+    files = sorted(files, key=lambda f: -os.path.getsize(os.path.join(seeds, f)))[:3]
+    for name in files:
+        path = os.path.join("corpus", "concurrent_fuzzer", name)
+        rc, out = run([tool, "decode", "--json", path])
+        doc = json.loads(out)
+        prog = doc["program"]
+        check(rc == 0 and doc["nf"] == "program" and doc["size"] == os.path.getsize(path),
+              f"decode --json {name[:12]}: a program document")
+        check(len(prog["ops"]) == len(prog["order"])
+              and [o["thread"] for o in prog["ops"]] == prog["order"]
+              and all(0 <= o["thread"] < prog["threads"] for o in prog["ops"]),
+              f"decode --json {name[:12]}: ops in program order")
+        _, text = run([tool, "decode", path])
+        body = "".join(ln + "\n" for ln in text.splitlines() if not ln.startswith("#"))
+        check(prog["text"] == body, f"decode --json {name[:12]}: text is decode's")
+        lines = [ln for ln in prog["text"].splitlines() if ln.startswith("T")]
+        check(lines == [f"T{o['thread']}: {o['text']}" for o in prog["ops"]],
+              f"decode --json {name[:12]}: each op's text")
+        rc, out = run([tool, "replay", "--json", path])
+        seq = json.loads(out)
+        check(rc == 0 and seq["executor"] == "sequential" and seq["verdict"]["ok"]
+              and seq["trace"]["events"], f"replay --json {name[:12]}: passed, with events")
+        rc, out = run([ctrace, "--json", path])
+        con = json.loads(out)
+        ev = con["trace"]["events"]
+        check(rc == 0 and con["executor"] == "concurrent" and con["verdict"]["ok"]
+              and con["verdict"]["property"] is None and ev
+              and all(set(e) >= {"step", "thread", "kind", "text"} for e in ev)
+              and con["trace"]["end"].startswith("ok after"),
+              f"nf_ctrace --json {name[:12]}: passed, {len(ev)} trace events")
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    tree = os.path.abspath(sys.argv[1])
+    test_options()
+    test_locate(tree)
+    test_json(tree)
+    print(f"nflib_test: {len(FAILS)} failure(s)")
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
