@@ -10,9 +10,13 @@
 //   (nf_tool creplay --json ...)    "concurrent", with the scheduler trace)
 //   any executor's failure report   when $NF_REPORT_JSON names a file: the "run"
 //                                   document of the failing run is written there
-//                                   (truncated first) just before abort(); the
-//                                   sequential and concurrent fuzzers, codec-free
-//                                   tools, tsan_replay and naive_baseline
+//                                   (truncated first) just before abort(): the
+//                                   sequential executor (sequential_fuzzer,
+//                                   nf_tool replay), the concurrent one
+//                                   (concurrent_fuzzer, nf_ctrace) and the
+//                                   real-thread one (tsan_replay, naive_baseline);
+//                                   codec_fuzzer and interval_tree_fuzzer write
+//                                   none (their checks are not about programs)
 // A tool's --json sends a failing run's document to stdout as well (one line,
 // before the text report on stderr and the abort). A sanitizer report ends the
 // process without a document (the tools recognise the sanitizer's own lines),
@@ -66,9 +70,13 @@
 //      "where": "T0 op 2: inv_start ..." | "end of program (after cleanup)" | ""}
 //     property: the first P<n> the message names; else "model" (the core and
 //     the model differ, or the state differs), "cleanup" (the end-of-program
-//     checks), "internal", "nondeterminism", "sanitizer". Concurrent: step and
-//     thread are the trace's last event (where the run stopped), where is that
-//     thread's last label. Threaded: where lists the last op begun per thread.
+//     checks), "internal", "nondeterminism", "sanitizer". Sequential: step is
+//     the failing step, thread and op the failing op, where its text (as the
+//     text report's `step:` line). Concurrent: step and thread are the trace's
+//     last event (where the run stopped), op is null, where is that thread's
+//     last label. Threaded: step, thread and op are null, where lists the last
+//     op begun per thread. "file" is the input's path when a tool ran it (null
+//     in a fuzz target: the caller knows the file).
 #ifndef NF_FUZZERS_REPORT_JSON_H_
 #define NF_FUZZERS_REPORT_JSON_H_
 
