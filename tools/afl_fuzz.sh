@@ -37,9 +37,8 @@ die() {
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 }
-usage_error() {
-  printf 'afl: %s\n\n' "$*" >&2
-  usage >&2
+usage_error() {  # one line, as ./nf's
+  printf 'nf: fuzz --engine afl: %s (see ./nf help)\n' "$*" >&2
   exit 2
 }
 

@@ -38,11 +38,11 @@ max_uncovered=80
 while (($# > 0)); do
   case $1 in
     --max-uncovered)
-      [[ ${2:-} =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }
+      [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "nf: coverage: --max-uncovered needs a number (see ./nf help)" >&2; exit 2; }
       max_uncovered=$2
       shift 2 ;;
     -h | --help) usage; exit 0 ;;
-    *) printf 'coverage: unknown argument %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
+    *) printf "nf: coverage: unknown flag '%s' (see ./nf help)\n" "$1" >&2; exit 2 ;;
   esac
 done
 

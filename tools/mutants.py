@@ -38,7 +38,6 @@ a sanitizer's report or the TSan stress suite's gtest output,
 tools/nf_signatures.py on the output. Binaries are found by target name
 (tools/nflib.py locate), wherever CMake puts them.
 """
-import argparse
 import concurrent.futures
 import csv
 import datetime
@@ -232,7 +231,7 @@ def summarize(rows, mutants, ways):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = nflib.ArgumentParser(prog="mutants", description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
     ap.add_argument("--mutants", default=",".join(MUTANTS),

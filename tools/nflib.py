@@ -25,6 +25,7 @@ Command line (for the shell scripts; exit 1 when there is nothing to print):
   tools/nflib.py options FUZZER                its libFuzzer flags, one a line
   tools/nflib.py dict FUZZER                   its dictionary's path
 """
+import argparse
 import json
 import os
 import subprocess
@@ -93,6 +94,15 @@ def show_build_failure(log):
     out += ["  " + ln for ln in text[first:first + 40]]
     out.append("----")
     print("\n".join(out), file=sys.stderr, flush=True)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, as ./nf's: "nf: PROG: MESSAGE
+    (see ./nf help)", exit 2. --help still prints the tool's own help."""
+
+    def error(self, message):
+        print(f"nf: {self.prog}: {message} (see ./nf help)", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 # ---------------------------------------------------------------------------

@@ -88,10 +88,11 @@ usage() {
 sanitizers=()
 while (($# > 0)); do
   case $1 in
-    --sanitizer) (($# >= 2)) || { usage >&2; exit 2; }; sanitizers+=("$2"); shift 2 ;;
+    --sanitizer) (($# >= 2)) || { echo "nf: oss-fuzz-check: --sanitizer needs a value (see ./nf help)" >&2; exit 2; }
+      sanitizers+=("$2"); shift 2 ;;
     --sanitizer=*) sanitizers+=("${1#*=}"); shift ;;
     -h | --help) usage; exit 0 ;;
-    *) printf 'oss-fuzz-check: unknown argument %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
+    *) printf "nf: oss-fuzz-check: unknown flag '%s' (see ./nf help)\n" "$1" >&2; exit 2 ;;
   esac
 done
 ((${#sanitizers[@]} > 0)) || sanitizers=(address undefined)

@@ -35,7 +35,6 @@ run's output), trace.txt (if there is a trace), timeline.html. The output is
 the same for the same input. Exit: 0 triaged, 1 the input does not fail (or a
 build failed), 2 bad usage.
 """
-import argparse
 import hashlib
 import html
 import json
@@ -463,7 +462,7 @@ def write_page(path, data):
 # ---------------------------------------------------------------------------
 
 def main():
-    ap = argparse.ArgumentParser(
+    ap = nflib.ArgumentParser(
         prog="triage", description="replay, name, minimize and draw a crashing input")
     ap.add_argument("crash", help="the crashing input (raw bytes from any engine)")
     ap.add_argument("--fuzzer", help="the fuzz target (default: try "
