@@ -16,10 +16,12 @@
 #   2. nf, configured with NF_LIB_FUZZING_ENGINE=$LIB_FUZZING_ENGINE (the fuzz
 #      targets link the engine instead of fuzzers/tools/replay_main.cc), NF_SANITIZER
 #      empty (the flags come from CFLAGS/CXXFLAGS), no tests, no -Werror.
-#   3. Into $OUT, for every fuzz target F (fuzzers/*_fuzzer): F itself,
+#   3. Into $OUT, for every fuzz target F (the list is cmake/fuzzers.txt): F
+#      itself (its file in the build tree, asked of Ninja by tools/nflib.py),
 #      F_seed_corpus.zip (corpus/F/ and corpus/regress/F/, flattened, each file
-#      named by the SHA1 of its contents), and fuzzers/F.dict, fuzzers/F.options
-#      when they exist.
+#      named by the SHA1 of its contents), and F.dict and F.options when they
+#      exist (beside F's source, wherever that is: tools/nflib.py finds them).
+#      A target of the list that was not built fails the build.
 #
 # Both builds are kept in $WORK under a key of the compilers and flags, so a second
 # run with the same flags only rebuilds what changed (OSS-Fuzz's WORK is usually
@@ -69,12 +71,18 @@ cmake -S "$NF_SRC" -B "$nf_build" -G Ninja \
   -DNF_LIB_FUZZING_ENGINE="$LIB_FUZZING_ENGINE"
 cmake --build "$nf_build" -j "$JOBS"
 
-# 3. The fuzz targets and their files.
+# 3. The fuzz targets and their files. tools/nflib.py (python3, which the
+# base-builder image has) is the one reader of cmake/fuzzers.txt and the one
+# place that knows where a target's binary and its .dict/.options are.
+nflib() { python3 "$NF_SRC/tools/nflib.py" "$@"; }
 shopt -s nullglob
+names=$(nflib fuzzers)
 count=0
-for target in "$nf_build"/fuzzers/*_fuzzer; do
-  [[ -f $target && -x $target ]] || continue
-  name=${target##*/}
+for name in $names; do
+  if ! target=$(nflib locate "$nf_build" "$name"); then
+    echo "build.sh: fuzz target $name (cmake/fuzzers.txt) was not built in $nf_build" >&2
+    exit 1
+  fi
   cp "$target" "$OUT/$name"
   count=$((count + 1))
 
@@ -97,15 +105,15 @@ for target in "$nf_build"/fuzzers/*_fuzzer; do
   fi
 
   for extra in dict options; do
-    if [[ -f $NF_SRC/fuzzers/$name.$extra ]]; then
-      cp "$NF_SRC/fuzzers/$name.$extra" "$OUT/$name.$extra"
+    if src=$(nflib source "$name.$extra"); then
+      cp "$NF_SRC/$src" "$OUT/$name.$extra"
     fi
   done
   echo "build.sh: $name: ${#files[@]} seed input(s)"
 done
 
 if ((count == 0)); then
-  echo "build.sh: no fuzz target was built ($nf_build/fuzzers/*_fuzzer)" >&2
+  echo "build.sh: cmake/fuzzers.txt lists no fuzz target" >&2
   exit 1
 fi
 echo "build.sh: installed $count fuzz target(s) into $OUT"

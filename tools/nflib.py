@@ -24,6 +24,9 @@ Command line (for the shell scripts; exit 1 when there is nothing to print):
                                                it first if it is missing)
   tools/nflib.py options FUZZER                its libFuzzer flags, one a line
   tools/nflib.py dict FUZZER                   its dictionary's path
+  tools/nflib.py source NAME                   the path of NAME, a FUZZER.options
+                                               or FUZZER.dict, in the tree
+Paths printed by dict and source are relative to the checkout.
 """
 import argparse
 import json
@@ -298,7 +301,7 @@ def fuzzer_dict(fuzzer):
 
 def main(argv):
     usage = ("usage: tools/nflib.py fuzzers | locate [--build] PRESET|DIR TARGET"
-             " | options FUZZER | dict FUZZER")
+             " | options FUZZER | dict FUZZER | source NAME")
     if not argv:
         print(usage, file=sys.stderr)
         return 2
@@ -333,6 +336,12 @@ def main(argv):
         if not path:
             return 1
         print(path)
+        return 0
+    if cmd == "source" and len(args) == 1:
+        path = source_file(args[0])
+        if not path:
+            return 1
+        print(rel(path))
         return 0
     print(usage, file=sys.stderr)
     return 2

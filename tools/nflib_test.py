@@ -7,7 +7,8 @@ usage: tools/nflib_test.py BUILD_DIR
   - parse_options: sections, comments, CRLF, bad lines, the flags ./nf fuzz
     sets itself, a relative dict= (relative to the .options file's folder);
   - every fuzzer of cmake/fuzzers.txt has a <fuzzer>.options in the tree, whose
-    flags parse;
+    flags parse, and `nflib.py source` prints its path (as oss-fuzz/build.sh
+    asks);
   - locate(T, tree=BUILD_DIR) finds nf_tool, nf_ctrace and each fuzzer by target
     name, and nothing for an unknown target;
   - nf_tool decode --json, nf_tool replay --json and nf_ctrace --json print
@@ -49,6 +50,14 @@ def test_options():
         if path:
             check(any(f.startswith("-max_len=") for f in nflib.parse_options(path)),
                   f"{name}.options has a max_len")
+        # The command line of oss-fuzz/build.sh: the same file, relative.
+        rc, out = run([sys.executable, os.path.join(nflib.ROOT, "tools", "nflib.py"), "source",
+                       f"{name}.options"])
+        check(rc == 0 and path is not None and out.strip() == nflib.rel(path),
+              f"nflib.py source {name}.options: {out.strip()}")
+    rc, _ = run([sys.executable, os.path.join(nflib.ROOT, "tools", "nflib.py"), "source",
+                 "no_such_fuzzer.options"])
+    check(rc == 1, "nflib.py source no_such_fuzzer.options: exit 1")
 
 
 def test_locate(tree):
