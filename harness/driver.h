@@ -52,14 +52,17 @@ class Driver {
   // The interval invalidate callback: blockable: lock; non-blockable: try-lock
   // and return false if busy. Then SetSeq(cur_seq), erase the mirror over
   // range ∩ [sub->start(), sub->last()], unlock, return true.
+  // FUZZING_ONLY even_seq_first: a buggy driver that first calls SetSeq with an
+  // even value (cur_seq - 1), which the contract forbids (the misbehave op).
   template <typename Sub, typename R>
-  bool Invalidate(Sub* sub, const R& range, unsigned long cur_seq) {
+  bool Invalidate(Sub* sub, const R& range, unsigned long cur_seq, bool even_seq_first = false) {
     if (range.blockable) {
       mu_.Lock();
     } else {
       if (held_by_op_.Load()) return false;  // busy: see HoldLock
       if (!mu_.TryLock()) return false;
     }
+    if (even_seq_first) sub->SetSeq(cur_seq - 1);
     sub->SetSeq(cur_seq);
     Erase(PagesOfRange(range), PagesOf(sub->start(), sub->last()));
     mu_.Unlock();

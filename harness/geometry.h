@@ -37,6 +37,25 @@ inline PageSpan PagesOf(uint64_t start, uint64_t last) {
   s.end = static_cast<int>(std::min<uint64_t>(end, kTablePages));
   return s;
 }
+// The pages wholly inside the closed interval [start, last], clipped to the
+// table: the pages an invalidation of it changes. A page is the unit of change:
+// a range that covers only part of a page (the boundary ops) leaves that page's
+// value alone, since changing it would change bytes outside the range (§6).
+inline PageSpan WholePagesOf(uint64_t start, uint64_t last) {
+  if (last < start) return {};
+  const uint64_t first = start / kPageSize + (start % kPageSize != 0);
+  // The page after the last whole one; no overflow: last / kPageSize < 2^52.
+  const uint64_t end = last / kPageSize + (last % kPageSize == kPageSize - 1);
+  PageSpan s;
+  s.first = static_cast<int>(std::min<uint64_t>(first, kTablePages));
+  s.end = static_cast<int>(std::min<uint64_t>(end, kTablePages));
+  return s;
+}
+template <typename R>
+PageSpan WholePagesOfRange(const R& r) {
+  if (r.end <= r.start) return {};
+  return WholePagesOf(r.start, r.end - 1);
+}
 // The pages of a range ([start, end) exclusive; any type with those fields).
 template <typename R>
 PageSpan PagesOfRange(const R& r) {

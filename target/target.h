@@ -186,6 +186,15 @@ struct Traits {
   // it; the oracle then allows a second release to a subscriber whose
   // unregister has begun.
   bool release_once_against_unregister = true;
+  // An empty range (end == start) overlaps no subscription (§3.1). False (the
+  // kernel): its walk looks up [start, start - 1] and finds the subscriptions
+  // that contain both start - 1 and start ([0, 0) finds every one); the harness
+  // then issues no empty invalidation.
+  bool empty_range_walks_nothing = true;
+  // The RELEASE walk reaches the top address (§5, contract §8.5). False (the
+  // kernel): it covers [0, ULONG_MAX), so a subscription [ULONG_MAX, ULONG_MAX]
+  // gets no RELEASE invalidate; the P9 oracle expects none for it.
+  bool release_walk_covers_top_address = true;
 };
 
 // --- The verbs ---------------------------------------------------------------

@@ -134,8 +134,15 @@ void AppendOp(Json& j, int thread, size_t index, const Op& op) {
     j.Key("start").UInt(op.start()).Key("length").UInt(op.length());
     j.Key("page").Int(op.page).Key("pages").Int(op.pages);
   }
+  if (UsesBoundaryRange(op.code)) {
+    j.Key("start").UInt(op.start()).Key("length").UInt(op.length());
+  }
+  if (op.code == OpCode::kMisbehave) {
+    j.Key(MisbehaviourOnInterval(op.misbehaviour) ? "slot" : "classic").Int(op.slot);
+    j.Key("misbehaviour").String(MisbehaviourName(op.misbehaviour));
+  }
   if (op.code == OpCode::kInsert) j.Key("shape").String(ShapeName(op.shape));
-  if (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) {
+  if (IsInvalidation(op.code)) {
     j.Key("blockable").Bool(op.blockable).Key("event").String(EventTextName(op.event));
   }
   if (UsesBehaviour(op.code)) j.Key("behaviour").String(BehaviourText(op.behaviour));

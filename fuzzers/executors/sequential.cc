@@ -59,7 +59,11 @@ class SequentialRun final : public WorldObserver {
     const auto it = std::find_if(snap.tree.begin(), snap.tree.end(),
                                  [&](const Snapshot::Interval& i) { return i.sub == &sub; });
     if (it == snap.tree.end()) Violation(where + "the subscription is not in the tree");
-    if (!(it->start <= range.end - 1 && range.start <= it->last)) {
+    // §5: the RELEASE walk covers every address, the top byte included.
+    const bool release_walk = range.event == nf::Event::kRelease && range.start == 0 &&
+                              range.end == ~uint64_t{0};
+    if (!release_walk &&
+        !(range.end > range.start && it->start <= range.end - 1 && range.start <= it->last)) {
       Violation(absl::StrFormat("%sits interval [0x%x,0x%x] does not overlap", where, it->start,
                                 it->last));
     }
@@ -120,7 +124,7 @@ class SequentialRun final : public WorldObserver {
       }
       return;
     }
-    const bool invalidation = op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart;
+    const bool invalidation = IsInvalidation(op.code);
     std::optional<Snapshot> before;
     if (invalidation) before = world_.target()->Inspect();
     world_.ClearLog();

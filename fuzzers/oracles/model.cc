@@ -143,7 +143,10 @@ class Model::Run {
                              cur));
         return true;
       }
-      const bool want = range.blockable || m_.lock_holder[r.id] < 0;
+      const bool ran = range.blockable || m_.lock_holder[r.id] < 0;  // got the driver lock
+      Armed& armed = m_.armed[r.id];
+      const bool misbehaves = ran && range.blockable && armed.fail_blockable;
+      const bool want = ran && !misbehaves;
       if (r.result != want) {
         Fail(absl::StrCat("callback result differs (driver lock ",
                           m_.lock_holder[r.id] < 0 ? "free" : "held", "): ", where));
@@ -151,12 +154,22 @@ class Model::Run {
       }
       called[r.id] = true;
       order.push_back(r.id);
-      if (!r.result) {
+      if (!ran) {
         failed_slot = r.id;
         break;
       }
+      if (armed.even_seq) {
+        armed.even_seq = false;
+        Warn(Warning::kSetSeqEven);  // the even set_seq is ignored
+      }
       m_.subs[r.id].seq = cur;  // SetSeq under the driver lock
       EraseMirror(r.id, PagesOfRange(range));
+      if (misbehaves) {
+        // A blockable walk warns and goes on (§3.1).
+        armed.fail_blockable = false;
+        Warn(range.event == Event::kRelease ? Warning::kReleaseCallbackFailed
+                                            : Warning::kBlockableCallbackFailed);
+      }
     }
     if (failed_slot < 0) {
       for (int i = 0; i < kIntervalSlots; ++i) {
@@ -209,8 +222,14 @@ class Model::Run {
     for (int id = 0; id < kNumClassicIds; ++id) {
       const Classic& c = m_.classics[id];
       if (!c.linked || !(c.behaviour & kHasStart)) continue;
-      const bool ok = !((c.behaviour & kFailsNonblock) && !range.blockable);
+      bool ok = !((c.behaviour & kFailsNonblock) && !range.blockable);
       failed |= !ok;
+      if (range.blockable && id < kClassicSlots && m_.fail_start_armed[id]) {
+        // A blockable caller never sees EAGAIN: the core warns and goes on.
+        m_.fail_start_armed[id] = false;
+        ok = false;
+        Warn(Warning::kBlockableCallbackFailed);
+      }
       starts.push_back(ClassicRecord(Kind::kStart, id, &range, ok));
     }
     ExpectSet(std::move(starts), "classic invalidate_range_start");
@@ -363,7 +382,8 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
   auto second_lock = [&](int slot) { return held >= 0 && lock_holder[slot] < 0; };
   switch (op.code) {
     case OpCode::kInsert:
-      if (op.shape != InsertShape::kNormal || sub->present || users == 0) return std::nullopt;
+    case OpCode::kInsertAt:
+      if (InsertRejected(op) || sub->present || users == 0) return std::nullopt;
       if ((!has_subscriptions || !has_itree) && open > 0) {
         return "insert must set up the interval tree, which waits for open invalidations";
       }
@@ -381,18 +401,24 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
       return std::nullopt;
     case OpCode::kInvalidate:
     case OpCode::kInvStart:
-      if (users > 0 && op.blockable && held >= 0 &&
-          walk_calls(op.start(), op.start() + op.length() - 1, /*only_held=*/false)) {
-        return walk_calls(op.start(), op.start() + op.length() - 1, /*only_held=*/true)
+    case OpCode::kInvalidateAt:
+    case OpCode::kInvStartAt: {
+      // The closed interval of the walk; an empty range walks nothing.
+      const bool empty = op.length() == 0;
+      const uint64_t first = empty ? 1 : op.start();
+      const uint64_t last = empty ? 0 : op.start() + op.length() - 1;
+      if (users > 0 && op.blockable && held >= 0 && walk_calls(first, last, /*only_held=*/false)) {
+        return walk_calls(first, last, /*only_held=*/true)
                    ? "a blockable walk would wait for a driver lock a lock op holds"
                    : "a blockable walk would nest driver locks in a held driver lock";
       }
-      if (users > 0 && walk_calls(op.start(), op.start() + op.length() - 1, true)) {
+      if (users > 0 && walk_calls(first, last, true)) {
         // The kernel issues RELEASE only from exit, blockable; the core treats a
         // false on RELEASE as a driver bug (warn, continue) even when not blockable.
         if (op.event == Event::kRelease) return "a non-blockable RELEASE walk that would fail";
       }
       return std::nullopt;
+    }
     case OpCode::kInvEnd:
       if (threads[thread].open.empty()) {
         if (open > 0) return "no open inv_start in this thread";
@@ -404,13 +430,14 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
       return std::nullopt;
     case OpCode::kReadBegin:
     case OpCode::kFault:
+    case OpCode::kFaultAt:
       if (!sub->present) return "empty slot";
-      if (op.code == OpCode::kFault && users == 0) return std::nullopt;  // runs: no user
+      if (IsFault(op.code) && users == 0) return std::nullopt;  // runs: no user
       if (sub->seq == seq) return "read_begin would wait for the epoch invalidating it";
-      if (op.code == OpCode::kFault && lock_holder[op.slot] >= 0) {
+      if (IsFault(op.code) && lock_holder[op.slot] >= 0) {
         return "the fault would wait for a driver lock a lock op holds";
       }
-      if (op.code == OpCode::kFault && second_lock(op.slot)) {
+      if (IsFault(op.code) && second_lock(op.slot)) {
         return "the fault would nest its driver lock in a held one";
       }
       return std::nullopt;
@@ -444,6 +471,8 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
     case OpCode::kUnlock:
       if (lock_holder[op.slot] != thread) return "this thread does not hold the driver lock";
       return std::nullopt;
+    case OpCode::kMisbehave:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -454,10 +483,11 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
   OpResult want;
   Thread& th = threads[thread];
   switch (op.code) {
-    case OpCode::kInsert: {
+    case OpCode::kInsert:
+    case OpCode::kInsertAt: {
       want.got_user = users > 0;
       Sub& s = subs[op.slot];
-      if (op.shape != InsertShape::kNormal) {
+      if (InsertRejected(op)) {
         want.code = absl::StatusCode::kOutOfRange;
       } else if (s.present) {
         run.Warn(Warning::kInsertTwice);
@@ -494,10 +524,13 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
       s = Sub{};
       --refs;
       mirrors[op.slot].fill(0);
+      armed[op.slot] = {};
       break;
     }
     case OpCode::kInvalidate:
-    case OpCode::kInvStart: {
+    case OpCode::kInvStart:
+    case OpCode::kInvalidateAt:
+    case OpCode::kInvStartAt: {
       want.got_user = users > 0;
       if (!want.got_user) break;
       Range r;
@@ -511,9 +544,9 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
         want.code = absl::StatusCode::kUnavailable;
         break;
       }
-      const PageSpan span = PagesOfRange(r);
+      const PageSpan span = harness::WholePagesOfRange(r);  // the pages it changes
       for (int p = span.first; p < span.end; ++p) ++page_table[p];
-      if (op.code == OpCode::kInvStart) {
+      if (IsInvStart(op.code)) {
         th.open.push_back(r);
         ++users;  // held until inv_end
       } else {
@@ -540,12 +573,13 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
     case OpCode::kCheckRetry:
       want.retry = subs[op.slot].seq != th.last_seq[op.slot];
       break;
-    case OpCode::kFault: {
+    case OpCode::kFault:
+    case OpCode::kFaultAt: {
       want.got_user = users > 0;
       if (!want.got_user) break;
       want.attempts = 1;
       const Sub& s = subs[op.slot];
-      const PageSpan f = PagesOf(op.start(), op.start() + op.length() - 1);
+      const PageSpan f = PagesOfOp(op);
       const PageSpan m = PagesOf(s.start, s.last);
       for (int p = std::max(f.first, m.first); p < std::min(f.end, m.end); ++p) {
         mirrors[op.slot][p] = page_table[p];
@@ -583,6 +617,7 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
       run.ExpectSet(std::move(want_cb), "unregister");
       c = Classic{};
       --refs;
+      fail_start_armed[op.slot] = false;
       break;
     }
     case OpCode::kGet: {
@@ -628,6 +663,15 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
       break;
     case OpCode::kUnlock:
       lock_holder[op.slot] = -1;
+      break;
+    case OpCode::kMisbehave:
+      // nf's core reports misuse (the only target the sequential model runs).
+      if (op.misbehaviour == Misbehaviour::kFailStart) {
+        if (classics[op.slot].exists) fail_start_armed[op.slot] = true;
+      } else if (subs[op.slot].present) {
+        (op.misbehaviour == Misbehaviour::kEvenSeq ? armed[op.slot].even_seq
+                                                   : armed[op.slot].fail_blockable) = true;
+      }
       break;
   }
   run.ExpectLogConsumed();

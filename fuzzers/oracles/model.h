@@ -49,6 +49,13 @@
 //   - have no meaning: read_begin/read_retry/check_retry/fault on an empty slot,
 //     unlock of a lock the thread does not hold, release twice, inv_end in a
 //     thread with no open inv_start while another thread has one.
+// Driver misbehaviours (`misbehave`, program.h Misbehaviour) run and must warn
+// exactly as predicted: a blockable interval callback that returns false
+// (kBlockableCallbackFailed, kReleaseCallbackFailed on RELEASE; the walk goes
+// on), set_seq with an even seq (kSetSeqEven; ignored), a classic start that
+// fails on a blockable range (kBlockableCallbackFailed; the start succeeds).
+// The model runs nf's core only (Traits::reports_misuse); on another target the
+// world arms nothing.
 // Ops that are misuse the core detects and survives run and must warn exactly as
 // predicted: insert into an occupied slot (kInsertTwice), remove of an empty slot
 // (kRemoveNotInserted), unregister of an empty slot (kUnregisterNotRegistered),
@@ -118,6 +125,14 @@ class Model {
   std::array<Classic, kNumClassicIds> classics;
   std::array<int, kNumBehaviours> get_refs{};  // references the program holds
   std::array<int, kIntervalSlots> lock_holder;  // thread holding the driver lock, or -1
+  // Driver misbehaviours armed by `misbehave`, each used by the next callback
+  // that qualifies (program.h Misbehaviour); cleared when the slot empties.
+  struct Armed {
+    bool fail_blockable = false;
+    bool even_seq = false;
+  };
+  std::array<Armed, kIntervalSlots> armed{};
+  std::array<bool, kClassicSlots> fail_start_armed{};
   std::array<std::array<PageValue, kTablePages>, kIntervalSlots> mirrors{};
   std::array<PageValue, kTablePages> page_table;
   std::array<long, kNumWarnings> warnings{};

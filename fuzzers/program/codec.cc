@@ -10,8 +10,32 @@ constexpr uint8_t kShapeZeroLength = 0xf0;  // 0xf0-0xff
 
 uint8_t Count(ByteReader& in) { return static_cast<uint8_t>(in.Below(kMaxRangePages) + 1); }
 
+// A boundary op's range: [where][offsets][pages] (codec.h).
+BoundaryRange ReadBoundary(ByteReader& in, bool insert) {
+  const uint8_t where = in.Byte();
+  const uint8_t offsets = in.Byte();
+  BoundaryRange r;
+  r.page = where & 0x0f;
+  r.top = (where & 0x10) != 0;
+  r.start_off = offsets & 0x07;
+  r.end_off = (offsets >> 4) & 0x07;
+  r.pages = in.Below(kMaxRangePages + 1);
+  return NormalizeBoundary(r, insert);
+}
+
+void WriteBoundary(const BoundaryRange& r, std::vector<uint8_t>* out) {
+  out->push_back(static_cast<uint8_t>(r.page | (r.top ? 0x10 : 0)));
+  out->push_back(static_cast<uint8_t>(r.start_off | (r.end_off << 4)));
+  out->push_back(r.pages);
+}
+
+uint8_t FlagsByte(const Op& op) {
+  return static_cast<uint8_t>((op.blockable ? 0 : 1) | (static_cast<uint8_t>(op.event) << 1));
+}
+
 // Reads op's operands. Returns false for an unknown opcode (nothing consumed).
-bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
+// opcode: the op byte's, or for a boundary op (behind the escape) its OpCode.
+bool ReadOperands(int opcode, ByteReader& in, Op* op) {
   if (opcode >= kNumOpCodes) return false;
   const auto code = static_cast<OpCode>(opcode);
   switch (Info(code).operands) {
@@ -59,8 +83,39 @@ bool ReadOperands(uint8_t opcode, ByteReader& in, Op* op) {
     case Operands::kBehaviour:
       *op = BehaviourOp(code, in.Byte());
       return true;
+    case Operands::kInsertAt: {
+      const int slot = in.Below(kIntervalSlots);
+      *op = InsertAtOp(slot, ReadBoundary(in, /*insert=*/true));
+      return true;
+    }
+    case Operands::kRangeAt: {
+      const BoundaryRange r = ReadBoundary(in, /*insert=*/false);
+      const uint8_t flags = in.Byte();
+      *op = RangeAtOp(code, r, (flags & 1) == 0, static_cast<Event>((flags >> 1) % kNumEvents));
+      return true;
+    }
+    case Operands::kFaultAt: {
+      const int slot = in.Below(kIntervalSlots);
+      *op = FaultAtOp(slot, ReadBoundary(in, /*insert=*/false));
+      return true;
+    }
+    case Operands::kMisbehave: {
+      const auto m = static_cast<Misbehaviour>(in.Below(kNumMisbehaviours));
+      *op = MisbehaveOp(m, in.Below(MisbehaviourOnInterval(m) ? kIntervalSlots : kClassicSlots));
+      return true;
+    }
   }
   return false;
+}
+
+// The boundary op behind an escape byte: the next byte, if it names one (then
+// consumed), else -1 (the escape is an unknown byte; nothing consumed).
+int ReadEscaped(ByteReader& in) {
+  if (!kBoundaryOpsEnabled || in.empty()) return -1;
+  const int k = in.Peek() - kEscapeBase;
+  if (k < 0 || k >= kNumOpCodes - kFirstBoundaryOp) return -1;
+  in.Byte();
+  return kFirstBoundaryOp + k;
 }
 
 void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
@@ -87,8 +142,7 @@ void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
     case Operands::kRange:
       out->push_back(op.page);
       out->push_back(static_cast<uint8_t>(op.pages - 1));
-      out->push_back(static_cast<uint8_t>((op.blockable ? 0 : 1) |
-                                          (static_cast<uint8_t>(op.event) << 1)));
+      out->push_back(FlagsByte(op));
       return;
     case Operands::kNone:
       return;
@@ -103,6 +157,19 @@ void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
       return;
     case Operands::kBehaviour:
       out->push_back(op.behaviour);
+      return;
+    case Operands::kInsertAt:
+    case Operands::kFaultAt:
+      out->push_back(op.slot);
+      WriteBoundary(op.at, out);
+      return;
+    case Operands::kRangeAt:
+      WriteBoundary(op.at, out);
+      out->push_back(FlagsByte(op));
+      return;
+    case Operands::kMisbehave:
+      out->push_back(static_cast<uint8_t>(op.misbehaviour));
+      out->push_back(op.slot);
       return;
   }
 }
@@ -124,7 +191,13 @@ Program Decode(absl::Span<const uint8_t> data) {
       break;
     }
     Op op;
-    if (!ReadOperands(b & kOpcodeMask, in, &op)) continue;  // unknown: skip the byte
+    int opcode = b & kOpcodeMask;
+    if (opcode == kEscapeOpcode) opcode = ReadEscaped(in);
+    if (opcode < 0 || (opcode >= kFirstBoundaryOp && opcode < kNumOpCodes &&
+                       (b & kOpcodeMask) != kEscapeOpcode)) {
+      continue;  // unknown: skip the byte
+    }
+    if (!ReadOperands(opcode, in, &op)) continue;  // unknown: skip the byte
     p.Append(static_cast<int>((b >> kThreadShift) % nthreads), op);  // dropped when full
   }
   return p;
@@ -136,8 +209,13 @@ std::vector<uint8_t> Encode(const Program& p) {
   out.push_back(static_cast<uint8_t>((p.threads.size() - 1) |
                                      (p.initial_seq == InitialSeq::kNearWrap ? 4 : 0)));
   ForEachOp(p, [&](int thread, size_t, const Op& op) {
-    out.push_back(static_cast<uint8_t>((thread << kThreadShift) |
-                                       static_cast<uint8_t>(op.code)));
+    const int code = static_cast<int>(op.code);
+    if (code >= kFirstBoundaryOp) {
+      out.push_back(static_cast<uint8_t>((thread << kThreadShift) | kEscapeOpcode));
+      out.push_back(static_cast<uint8_t>(kEscapeBase + (code - kFirstBoundaryOp)));
+    } else {
+      out.push_back(static_cast<uint8_t>((thread << kThreadShift) | code));
+    }
     WriteOperands(op, &out);
   });
   if (!p.schedule.empty()) {

@@ -11,11 +11,23 @@
 //   op*           [op byte][operands]. The op byte is thread-tagged:
 //                   bits 6-7  thread (reduced modulo the thread count)
 //                   bits 0-5  opcode (program.h OpCode; append-only)
-//                 An opcode >= kNumOpCodes is unknown: that one byte is skipped
-//                 (never wrapped onto a known opcode), so committed corpora keep
-//                 their meaning when opcodes are added. Ops past kMaxOpsPerThread
+//                 An opcode with no op is unknown: that one byte is skipped
+//                 (never wrapped onto a known opcode). Ops past kMaxOpsPerThread
 //                 in a thread are read and dropped. The order of the op bytes is
 //                 the program order (Program::order).
+//                 The boundary ops (OpCode kFirstBoundaryOp and after) are
+//                 escaped: the op byte carries kEscapeOpcode (62), and the next
+//                 byte is kEscapeBase + (OpCode - kFirstBoundaryOp), i.e.
+//                 0x90 insert_at .. 0x94 misbehave. An escape not followed by
+//                 such a byte is an unknown byte (skipped; the next byte is read
+//                 as an op byte), and so is an op byte whose opcode is 16..61.
+//                 Why an escape: the committed corpora hold every opcode 16..63
+//                 as skipped bytes, so a plain new opcode would change their
+//                 meaning; no committed input has opcode 62 followed by a byte
+//                 in 0x86..0xbc (checked when the escape was chosen), which
+//                 leaves room for 45 escaped ops. With the CMake option
+//                 NF_BOUNDARY_OPS=OFF (kBoundaryOpsEnabled false) the decoder
+//                 knows no escaped op: every escape is an unknown byte.
 //   0xff          ends the ops (only where an op byte is expected)
 //   schedule*     every byte after 0xff, kept verbatim (at most kMaxScheduleBytes)
 //
@@ -40,6 +52,24 @@
 //   13 release        -
 //   14 lock           slot
 //   15 unlock         slot
+//   escaped (62, then the byte below):
+//   0x90 insert_at     slot, at-range
+//   0x91 invalidate_at at-range, flags
+//   0x92 inv_start_at  at-range, flags
+//   0x93 fault_at      slot, at-range
+//   0x94 misbehave     kind, slot       kind % 3 (program.h Misbehaviour):
+//                                         0 fail_blockable, 1 even_seq: slot % 6;
+//                                         2 fail_start: slot % 4 (classic)
+//
+//   at-range          where, offsets, pages (program.h BoundaryRange)
+//                       where    bits 0-3 page; bit 4 top (the top 16 pages of
+//                                the address space); bits 5-7 ignored
+//                       offsets  bits 0-2 start offset, bits 4-6 end offset:
+//                                indices into kBoundaryOffsets; bits 3, 7 ignored
+//                       pages    b % 17: the end is that many pages after the
+//                                start's page, at its end offset
+//                     then normalized (NormalizeBoundary: empty ranges, ranges
+//                     that end at the top); Encode writes the normalized fields.
 //
 // Reductions: slot % kIntervalSlots, cslot % kClassicSlots, page % kSpacePages,
 // count % kMaxRangePages + 1, behaviour: the low five bits, normalized
@@ -58,6 +88,11 @@ namespace nf::fuzz {
 inline constexpr uint8_t kEndOfOps = 0xff;
 inline constexpr int kThreadShift = 6;
 inline constexpr uint8_t kOpcodeMask = 0x3f;
+// The boundary ops' escape (see the layout above).
+inline constexpr int kEscapeOpcode = 62;
+inline constexpr int kEscapeBase = 0x90;
+static_assert(kNumOpCodes - kFirstBoundaryOp <= 0xbc - kEscapeBase + 1,
+              "escaped ops stay in 0x90..0xbc, which no committed input uses after 62");
 
 Program Decode(absl::Span<const uint8_t> data);
 std::vector<uint8_t> Encode(const Program& p);

@@ -27,7 +27,15 @@ constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
     {"release", O::kNone, R::kStatus, true, C::kReleaseWalk},
     {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock},
     {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock},
+    {"insert_at", O::kInsertAt, R::kStatus, true, C::kInsert},
+    {"invalidate_at", O::kRangeAt, R::kStatus, true, C::kWalk},
+    {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk},
+    {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep},
+    {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree},
 }};
+
+constexpr std::array<std::string_view, kNumMisbehaviours> kMisbehaviourNames = {
+    "fail_blockable", "even_seq", "fail_start"};
 
 constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree};
 
@@ -55,12 +63,52 @@ uint8_t NormalizeBehaviour(uint8_t bits, bool registered) {
   return bits;
 }
 
+std::string_view MisbehaviourName(Misbehaviour m) {
+  const auto i = static_cast<size_t>(m);
+  return i < kMisbehaviourNames.size() ? kMisbehaviourNames[i] : "?";
+}
+
+BoundaryRange NormalizeBoundary(BoundaryRange r, bool insert) {
+  r.page %= kSpacePages;
+  r.start_off %= kNumBoundaryOffsets;
+  r.end_off %= kNumBoundaryOffsets;
+  r.pages %= kMaxRangePages + 1;
+  if (r.pages == 0 && kBoundaryOffsets[r.end_off] <= kBoundaryOffsets[r.start_off]) {
+    r.end_off = r.start_off;  // empty
+  }
+  if (!insert && r.top && r.page + r.pages >= kSpacePages) {
+    r.pages = static_cast<uint8_t>(kSpacePages - r.page);  // ends at ULONG_MAX
+    r.end_off = 0;
+  }
+  return r;
+}
+
+namespace {
+
+// The nominal length of a boundary range (its end may pass 2^64).
+uint64_t NominalLength(const BoundaryRange& r) {
+  return uint64_t{r.pages} * kPageSize + kBoundaryOffsets[r.end_off] -
+         kBoundaryOffsets[r.start_off];  // normalized: never negative
+}
+
+}  // namespace
+
 uint64_t Op::start() const {
+  if (UsesBoundaryRange(code)) {
+    return (at.top ? kOverflowBase : 0) + uint64_t{at.page} * kPageSize +
+           kBoundaryOffsets[at.start_off];
+  }
   const uint64_t base = shape == InsertShape::kOverflow ? kOverflowBase : 0;
   return base + uint64_t{page} * kPageSize;
 }
 
 uint64_t Op::length() const {
+  if (UsesBoundaryRange(code)) {
+    if (code != OpCode::kInsertAt && at.top && at.page + at.pages == kSpacePages) {
+      return ~uint64_t{0} - start();  // ends at ULONG_MAX
+    }
+    return NominalLength(at);
+  }
   switch (shape) {
     case InsertShape::kNormal:
       return uint64_t{pages} * kPageSize;
@@ -129,9 +177,53 @@ Op BareOp(OpCode code) {
   return op;
 }
 
+harness::PageSpan PagesOfOp(const Op& op) {
+  if (op.length() == 0) return {};
+  return harness::PagesOf(op.start(), op.start() + op.length() - 1);
+}
+
+bool InsertRejected(const Op& op) {
+  uint64_t last;
+  return op.length() == 0 || __builtin_add_overflow(op.start(), op.length() - 1, &last);
+}
+
+Op InsertAtOp(int slot, BoundaryRange r) {
+  Op op;
+  op.code = OpCode::kInsertAt;
+  op.slot = static_cast<uint8_t>(slot);
+  op.at = NormalizeBoundary(r, /*insert=*/true);
+  return op;
+}
+
+Op RangeAtOp(OpCode code, BoundaryRange r, bool blockable, Event event) {
+  Op op;
+  op.code = code;
+  op.at = NormalizeBoundary(r, /*insert=*/false);
+  op.blockable = blockable;
+  op.event = event;
+  return op;
+}
+
+Op FaultAtOp(int slot, BoundaryRange r) {
+  Op op;
+  op.code = OpCode::kFaultAt;
+  op.slot = static_cast<uint8_t>(slot);
+  op.at = NormalizeBoundary(r, /*insert=*/false);
+  return op;
+}
+
+Op MisbehaveOp(Misbehaviour m, int slot) {
+  Op op;
+  op.code = OpCode::kMisbehave;
+  op.misbehaviour = m;
+  op.slot = static_cast<uint8_t>(slot);
+  return op;
+}
+
 bool UsesIntervalSlot(OpCode c) {
   const Operands o = Info(c).operands;
-  return o == Operands::kIntervalSlot || o == Operands::kInsert || o == Operands::kFault;
+  return o == Operands::kIntervalSlot || o == Operands::kInsert || o == Operands::kFault ||
+         o == Operands::kInsertAt || o == Operands::kFaultAt;
 }
 
 bool UsesClassicSlot(OpCode c) {
@@ -149,6 +241,18 @@ bool UsesBehaviour(OpCode c) {
   return o == Operands::kRegister || o == Operands::kBehaviour;
 }
 
+bool UsesBoundaryRange(OpCode c) {
+  const Operands o = Info(c).operands;
+  return o == Operands::kInsertAt || o == Operands::kRangeAt || o == Operands::kFaultAt;
+}
+
+bool IsInsert(OpCode c) { return c == OpCode::kInsert || c == OpCode::kInsertAt; }
+bool IsInvStart(OpCode c) { return c == OpCode::kInvStart || c == OpCode::kInvStartAt; }
+bool IsInvalidation(OpCode c) {
+  return c == OpCode::kInvalidate || c == OpCode::kInvalidateAt || IsInvStart(c);
+}
+bool IsFault(OpCode c) { return c == OpCode::kFault || c == OpCode::kFaultAt; }
+
 Seq InitialSeqValue(InitialSeq s) {
   return s == InitialSeq::kNearWrap ? kNearWrapSeq : Seq{2};
 }
@@ -165,6 +269,7 @@ namespace {
 
 bool IsValidOp(const Op& op) {
   if (static_cast<int>(op.code) >= kNumOpCodes) return false;
+  if (!kBoundaryOpsEnabled && static_cast<int>(op.code) >= kFirstBoundaryOp) return false;
   Op canon;  // op with only the fields its code uses
   canon.code = op.code;
   if (UsesIntervalSlot(op.code)) {
@@ -196,6 +301,26 @@ bool IsValidOp(const Op& op) {
       canon.blockable = op.blockable;
       canon.event = op.event;
     }
+  }
+  if (UsesBoundaryRange(op.code)) {
+    if (op.at.page >= kSpacePages || op.at.start_off >= kNumBoundaryOffsets ||
+        op.at.end_off >= kNumBoundaryOffsets || op.at.pages > kMaxRangePages) {
+      return false;
+    }
+    if (NormalizeBoundary(op.at, op.code == OpCode::kInsertAt) != op.at) return false;
+    canon.at = op.at;
+    if (IsInvalidation(op.code)) {
+      if (static_cast<int>(op.event) >= kNumEvents) return false;
+      canon.blockable = op.blockable;
+      canon.event = op.event;
+    }
+  }
+  if (op.code == OpCode::kMisbehave) {
+    if (static_cast<int>(op.misbehaviour) >= kNumMisbehaviours) return false;
+    const int slots = MisbehaviourOnInterval(op.misbehaviour) ? kIntervalSlots : kClassicSlots;
+    if (op.slot >= slots) return false;
+    canon.misbehaviour = op.misbehaviour;
+    canon.slot = op.slot;
   }
   if (UsesBehaviour(op.code)) {
     const bool registered = op.code == OpCode::kRegister;

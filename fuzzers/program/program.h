@@ -8,6 +8,16 @@
 // a range starts at one of kSpacePages pages and covers 1..kMaxRangePages pages,
 // so no range reaches past page kTablePages - 1.
 //
+// The boundary ops (insert_at, invalidate_at, inv_start_at, fault_at; OpCode
+// kFirstBoundaryOp and after) reach byte granularity: a range starts at a byte
+// offset within its page and ends at one within another, both drawn from the
+// small table kBoundaryOffsets (0, 1, pagesize - 1 and their neighbours), so that
+// a subscription's boundary and a range's boundary fall inside one page and abut
+// (one byte before, at, one byte after) often; a range may be empty (length 0),
+// and may sit in the top kSpacePages pages of the address space (an insert whose
+// last byte is ULONG_MAX, an invalidation that ends at ULONG_MAX). The misbehave
+// op arms a driver misbehaviour the core warns about (Misbehaviour).
+//
 // The byte form is in codec.h, the text form in program_text.h. OpCode values are
 // the byte form's opcodes: append-only (see codec.h).
 #ifndef NF_FUZZERS_PROGRAM_H_
@@ -83,8 +93,25 @@ enum class OpCode : uint8_t {
   kRelease = 13,     // release: the program's own user of the space exits
   kLock = 14,        // lock s<slot>: hold the driver's user lock across ops
   kUnlock = 15,      // unlock s<slot>
+  // The boundary ops (byte-granular ranges, see BoundaryRange): the same meaning
+  // as the op they are named after. The byte form writes them behind an escape
+  // (codec.h); with NF_BOUNDARY_OPS off the decoder does not know them.
+  kInsertAt = 16,      // insert_at s<slot> <start>+<length>
+  kInvalidateAt = 17,  // invalidate_at <start>+<length> block|nonblock <event>
+  kInvStartAt = 18,    // inv_start_at ...
+  kFaultAt = 19,       // fault_at s<slot> <start>+<length>
+  kMisbehave = 20,     // misbehave <target> <misbehaviour>: arms one driver bug
 };
-inline constexpr int kNumOpCodes = 16;
+inline constexpr int kNumOpCodes = 21;
+// The first opcode the byte form writes behind the escape (codec.h).
+inline constexpr int kFirstBoundaryOp = 16;
+// Whether the decoder knows the boundary ops (CMake option NF_BOUNDARY_OPS, the
+// ablation switch of `./nf mutants --ablate boundary`).
+#if defined(NF_BOUNDARY_OPS) && !NF_BOUNDARY_OPS
+inline constexpr bool kBoundaryOpsEnabled = false;
+#else
+inline constexpr bool kBoundaryOpsEnabled = true;
+#endif
 std::string_view OpCodeName(OpCode code);
 std::optional<OpCode> OpCodeFromName(std::string_view name);
 
@@ -96,6 +123,52 @@ enum class InsertShape : uint8_t {
                     //   (kSpacePages + pages) * kPageSize: start + length - 1
                     //   overflows; rejected (OutOfRange)
 };
+
+// The byte offsets within a page that boundary ops use for a range's start and
+// its end (exclusive): the page's first and last bytes and their neighbours, and
+// the middle. Distinct values, so that a range has one field form.
+inline constexpr int kNumBoundaryOffsets = 8;
+inline constexpr uint64_t kBoundaryOffsets[kNumBoundaryOffsets] = {
+    0, 1, kPageSize - 1, 2, kPageSize - 2, kPageSize / 2, kPageSize / 2 - 1, kPageSize / 2 + 1};
+// A boundary op's range (Op::at):
+//   start = base + page * kPageSize + kBoundaryOffsets[start_off]
+//   end   = base + (page + pages) * kPageSize + kBoundaryOffsets[end_off]
+// with base 0, or kOverflowBase when `top` (the top kSpacePages pages of the
+// address space). pages is 0..kMaxRangePages. Normalized (Decode, IsValid):
+//   - empty: pages == 0 and end offset <= start offset: end_off = start_off
+//     (length 0);
+//   - an invalidation or fault at the top whose end would pass 2^64: pages =
+//     kSpacePages - page, end_off = 0, and the range ends at ULONG_MAX (the
+//     highest end a Range can say: the last byte is ULONG_MAX - 1).
+// An insert keeps its nominal end: past 2^64 its start + length - 1 overflows
+// (rejected, OutOfRange); exactly 2^64 makes last == ULONG_MAX.
+struct BoundaryRange {
+  bool top = false;
+  uint8_t page = 0;       // < kSpacePages
+  uint8_t start_off = 0;  // < kNumBoundaryOffsets
+  uint8_t pages = 0;      // 0..kMaxRangePages
+  uint8_t end_off = 0;    // < kNumBoundaryOffsets
+  bool operator==(const BoundaryRange&) const = default;
+};
+// Brings r into its normalized form (for an insert when `insert`).
+BoundaryRange NormalizeBoundary(BoundaryRange r, bool insert);
+
+// The driver misbehaviours the core detects and warns about (misbehave op).
+// Each arms the slot's driver for its next callback that qualifies, once:
+enum class Misbehaviour : uint8_t {
+  kFailBlockable = 0,   // interval slot: the callback does its work (lock, set_seq,
+                        //   erase) and then returns false on a blockable range
+                        //   (kBlockableCallbackFailed; on RELEASE
+                        //   kReleaseCallbackFailed)
+  kEvenSeq = 1,         // interval slot: the callback first calls set_seq with an
+                        //   even seq (cur_seq - 1; kSetSeqEven), then set_seq(cur_seq)
+  kFailStart = 2,       // classic slot: its invalidate_range_start returns false on
+                        //   a blockable range (kBlockableCallbackFailed)
+};
+inline constexpr int kNumMisbehaviours = 3;
+std::string_view MisbehaviourName(Misbehaviour m);
+// The slot a misbehaviour's op names is an interval slot (else a classic slot).
+inline bool MisbehaviourOnInterval(Misbehaviour m) { return m != Misbehaviour::kFailStart; }
 
 // A classic subscriber's behaviour: which callbacks its ops have and what they do.
 // Normalized (see NormalizeBehaviour): kFailsNonblock implies kStart and excludes
@@ -123,14 +196,24 @@ struct Op {
   bool blockable = true;  // invalidate, inv_start
   Event event = Event::kUnmap;  // invalidate, inv_start
   uint8_t behaviour = 0;  // register, get, put (normalized)
+  BoundaryRange at;       // boundary ops (normalized)
+  Misbehaviour misbehaviour = Misbehaviour::kFailBlockable;  // misbehave
 
   // Fields an op does not use keep their defaults, so == compares meaning.
   bool operator==(const Op&) const = default;
 
-  // The insert's or range's start address and length (see InsertShape).
+  // The insert's or range's start address and length (see InsertShape and,
+  // for the boundary ops, BoundaryRange).
   uint64_t start() const;
   uint64_t length() const;
 };
+
+// The page-table pages an op's range touches (empty for a length-0 range); a
+// sub-page range touches every page it overlaps.
+harness::PageSpan PagesOfOp(const Op& op);
+// An insert the contract rejects (OutOfRange): length 0, or start + length - 1
+// overflows.
+bool InsertRejected(const Op& op);
 
 // Constructors that leave unused fields at their defaults.
 Op InsertOp(int slot, int page, int pages, InsertShape shape = InsertShape::kNormal);
@@ -141,6 +224,11 @@ Op FaultOp(int slot, int page, int pages);
 Op RegisterOp(int slot, uint8_t behaviour);
 Op BehaviourOp(OpCode code, uint8_t behaviour);  // get, put
 Op BareOp(OpCode code);                          // inv_end, release
+// insert_at, invalidate_at, inv_start_at, fault_at (r is normalized here).
+Op InsertAtOp(int slot, BoundaryRange r);
+Op RangeAtOp(OpCode code, BoundaryRange r, bool blockable = true, Event event = Event::kUnmap);
+Op FaultAtOp(int slot, BoundaryRange r);
+Op MisbehaveOp(Misbehaviour m, int slot);
 
 // --- The op table ------------------------------------------------------------
 // Everything the codec, the text form, the skip rules and the result printing
@@ -160,6 +248,10 @@ enum class Operands : uint8_t {
   kFault,         // s<slot> <start>+<length>: slot, page, count
   kRegister,      // c<slot> <behaviour>
   kBehaviour,     // <behaviour>
+  kInsertAt,      // s<slot> <start>+<length>: slot, at-range (codec.h)
+  kRangeAt,       // <start>+<length> block|nonblock <event>: at-range, flags
+  kFaultAt,       // s<slot> <start>+<length>: slot, at-range
+  kMisbehave,     // s<slot>|c<slot> <misbehaviour>: misbehaviour, slot
 };
 
 // What an op's result is, for printing.
@@ -195,6 +287,13 @@ bool UsesIntervalSlot(OpCode c);
 bool UsesClassicSlot(OpCode c);
 bool UsesRange(OpCode c);  // page, pages (and blockable/event for invalidations)
 bool UsesBehaviour(OpCode c);
+bool UsesBoundaryRange(OpCode c);  // Op::at: the boundary ops
+// Which ops an executor treats as an insert, an invalidation (with blockable and
+// event), a fault: the page-granular op and its boundary twin.
+bool IsInsert(OpCode c);
+bool IsInvalidation(OpCode c);
+bool IsInvStart(OpCode c);  // inv_start, inv_start_at: stays open
+bool IsFault(OpCode c);
 
 enum class InitialSeq : uint8_t {
   kDefault = 0,   // 2, the kernel's

@@ -114,6 +114,58 @@ absl::Status ParseRange(absl::string_view tok, bool insert, Op* op, const LineEr
   return absl::OkStatus();
 }
 
+// Parses "START+LENGTH" of a boundary op into op->at (see BoundaryRange): start
+// and end must each be a page plus one of kBoundaryOffsets, in the low space or
+// (both) in the top kSpacePages pages.
+absl::Status ParseBoundaryRange(absl::string_view tok, bool insert, Op* op,
+                                const LineError& err) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(tok, '+');
+  if (parts.size() != 2) return err(absl::StrCat("expected START+LENGTH, got '", tok, "'"));
+  const std::optional<uint64_t> start = ParseNumber(parts[0]);
+  const std::optional<uint64_t> length = ParseNumber(parts[1]);
+  if (!start || !length) return err(absl::StrCat("bad number in range '", tok, "'"));
+  auto offset_index = [](uint64_t off) -> int {
+    for (int i = 0; i < kNumBoundaryOffsets; ++i) {
+      if (kBoundaryOffsets[i] == off) return i;
+    }
+    return -1;
+  };
+  BoundaryRange r;
+  r.top = *start >= kOverflowBase;
+  const uint64_t rel = *start - (r.top ? kOverflowBase : 0);
+  const int soff = offset_index(rel % kPageSize);
+  if (rel / kPageSize >= kSpacePages || soff < 0) {
+    return err(absl::StrFormat("start 0x%x is not a page of 0x0..0x%x (or of the top 16 pages "
+                               "from 0x%x) plus one of the boundary offsets",
+                               *start, (kSpacePages - 1) * kPageSize, kOverflowBase));
+  }
+  r.page = static_cast<uint8_t>(rel / kPageSize);
+  r.start_off = static_cast<uint8_t>(soff);
+  constexpr uint64_t kMaxLength = (kMaxRangePages + 1) * kPageSize;
+  if (*length > kMaxLength) return err(absl::StrFormat("length 0x%x is past 0x%x", *length, kMaxLength));
+  const uint64_t rel_end = rel + *length;
+  if (!insert && r.top && rel_end == kSpacePages * kPageSize - 1) {
+    r.pages = static_cast<uint8_t>(kSpacePages - r.page);  // ends at ULONG_MAX
+    r.end_off = 0;
+  } else {
+    const int eoff = offset_index(rel_end % kPageSize);
+    const uint64_t pages = rel_end / kPageSize - r.page;
+    if (eoff < 0 || pages > kMaxRangePages) {
+      return err(absl::StrFormat("range '%s' does not end at a page plus a boundary offset "
+                                 "within %d pages of its start's page",
+                                 std::string(tok), kMaxRangePages));
+    }
+    r.pages = static_cast<uint8_t>(pages);
+    r.end_off = static_cast<uint8_t>(eoff);
+  }
+  if (NormalizeBoundary(r, insert) != r) {
+    return err(absl::StrCat("range '", tok, "' is not in normal form (an empty range is "
+                            "START+0; an invalidation at the top ends at 0xffffffffffffffff)"));
+  }
+  op->at = r;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint8_t> ParseBehaviour(absl::string_view tok, bool registered,
                                        const LineError& err) {
   if (tok == "none") return uint8_t{0};
@@ -149,8 +201,9 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
   if (!code) return err(absl::StrCat("unknown op '", tok[0], "'"));
   size_t want = 1;
   if (UsesIntervalSlot(*code) || UsesClassicSlot(*code)) ++want;
-  if (UsesRange(*code)) ++want;
-  if (*code == OpCode::kInvalidate || *code == OpCode::kInvStart) want += 2;
+  if (UsesRange(*code) || UsesBoundaryRange(*code)) ++want;
+  if (IsInvalidation(*code)) want += 2;
+  if (*code == OpCode::kMisbehave) want += 2;
   if (UsesBehaviour(*code)) ++want;
   if (tok.size() != want) {
     return err(absl::StrFormat("'%s' takes %d operand(s), got %d", tok[0], want - 1,
@@ -171,12 +224,37 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
     op.slot = static_cast<uint8_t>(*c);
     ++i;
   }
+  if (*code == OpCode::kMisbehave) {
+    // misbehave s<slot> fail_blockable|even_seq, misbehave c<slot> fail_start
+    std::optional<Misbehaviour> m;
+    for (int k = 0; k < kNumMisbehaviours; ++k) {
+      const std::string_view n = MisbehaviourName(static_cast<Misbehaviour>(k));
+      if (tok[2] == absl::string_view(n.data(), n.size())) m = static_cast<Misbehaviour>(k);
+    }
+    if (!m) {
+      return err(absl::StrCat("unknown misbehaviour '", tok[2],
+                              "' (fail_blockable, even_seq or fail_start)"));
+    }
+    const bool interval = MisbehaviourOnInterval(*m);
+    const std::optional<int> s = interval ? ParseIndex(tok[1], 's', kIntervalSlots)
+                                          : ParseIndex(tok[1], 'c', kClassicSlots);
+    if (!s) {
+      return err(absl::StrCat(interval ? "expected an interval slot s0..s5" : "expected a classic "
+                              "slot c0..c3", " for ", tok[2], ", got '", tok[1], "'"));
+    }
+    return MisbehaveOp(*m, *s);
+  }
   if (UsesRange(*code)) {
     absl::Status st = ParseRange(tok[i], *code == OpCode::kInsert, &op, err);
     if (!st.ok()) return st;
     ++i;
   }
-  if (*code == OpCode::kInvalidate || *code == OpCode::kInvStart) {
+  if (UsesBoundaryRange(*code)) {
+    absl::Status st = ParseBoundaryRange(tok[i], *code == OpCode::kInsertAt, &op, err);
+    if (!st.ok()) return st;
+    ++i;
+  }
+  if (IsInvalidation(*code)) {
     if (tok[i] == "block") {
       op.blockable = true;
     } else if (tok[i] == "nonblock") {
@@ -221,8 +299,13 @@ std::string PrintOp(const Op& op) {
   std::string out(name.data(), name.size());
   if (UsesIntervalSlot(op.code)) absl::StrAppend(&out, " s", op.slot);
   if (UsesClassicSlot(op.code)) absl::StrAppend(&out, " c", op.slot);
-  if (UsesRange(op.code)) absl::StrAppend(&out, " ", RangeText(op));
-  if (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) {
+  if (op.code == OpCode::kMisbehave) {
+    const std::string_view m = MisbehaviourName(op.misbehaviour);
+    absl::StrAppend(&out, MisbehaviourOnInterval(op.misbehaviour) ? " s" : " c", op.slot, " ",
+                    absl::string_view(m.data(), m.size()));
+  }
+  if (UsesRange(op.code) || UsesBoundaryRange(op.code)) absl::StrAppend(&out, " ", RangeText(op));
+  if (IsInvalidation(op.code)) {
     absl::StrAppend(&out, op.blockable ? " block " : " nonblock ", EventText(op.event));
   }
   if (UsesBehaviour(op.code)) absl::StrAppend(&out, " ", BehaviourText(op.behaviour));

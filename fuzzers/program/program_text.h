@@ -17,11 +17,19 @@
 //              | 'register' C BEHAVIOUR | 'unregister' C
 //              | 'get' BEHAVIOUR | 'put' BEHAVIOUR
 //              | 'release' | 'lock' S | 'unlock' S
+//              | 'insert_at' S ARANGE | 'fault_at' S ARANGE
+//              | 'invalidate_at' ARANGE MODE EVENT | 'inv_start_at' ARANGE MODE EVENT
+//              | 'misbehave' S ('fail_blockable' | 'even_seq') | 'misbehave' C 'fail_start'
 //   S         := 's' 0..5          C := 'c' 0..3
 //   RANGE     := START '+' LENGTH  (C integers, 0x for hex; page-granular: start on
 //                one of the 16 pages 0x0..0xf000, length 0x1000..0x10000; an insert
 //                may also be zero-length or start at 0xffffffffffff0000 + page and
 //                overflow, see program.h InsertShape)
+//   ARANGE    := START '+' LENGTH  (byte-granular, program.h BoundaryRange: start a
+//                page of 0x0..0xf000 (or of the 16 pages from 0xffffffffffff0000)
+//                plus one of the offsets 0, 1, 0xfff, 2, 0xffe, 0x800, 0x7ff, 0x801;
+//                the end (start + length) likewise, 0..16 pages on; LENGTH may
+//                be 0; an invalidation or fault may end at 0xffffffffffffffff)
 //   MODE      := 'block' | 'nonblock'
 //   EVENT     := unmap | clear | protection_vma | protection_page | soft_dirty
 //              | release | migrate | exclusive

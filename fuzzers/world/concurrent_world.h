@@ -115,7 +115,18 @@
 //        the program's user is dropped in the global cleanup, every Live
 //        subscription has had exactly one RELEASE (no insert can succeed after
 //        release, and every insert holds a user, so each was in the tree).
-//   Warnings: the core must not warn at all (see the skip rule).
+//   Warnings: the core must not warn (see the skip rule), except once for each
+//        armed driver misbehaviour that happened (misbehave, program.h
+//        Misbehaviour): the callback that misbehaves makes the warning owed,
+//        the core's warning pays it, and at the end none is owed and every
+//        warning the target counted was one owed. On a target that does not
+//        report misuse the misbehave op is skipped.
+//   Boundary ranges: an empty range overlaps nothing (§3.1: the closed
+//        interval [start, end - 1] is empty); a target whose walk does not
+//        treat it so (Traits::empty_range_walks_nothing) gets no empty
+//        invalidation. A subscription of the top byte gets no RELEASE on a
+//        target whose RELEASE walk stops below it
+//        (Traits::release_walk_covers_top_address).
 #ifndef NF_FUZZERS_CONCURRENT_WORLD_H_
 #define NF_FUZZERS_CONCURRENT_WORLD_H_
 
@@ -231,6 +242,10 @@ class ConcurrentWorld final : public CallbackSink {
     int pins = 0;
     bool maybe_pending = false;  // may be a deferred insert not yet in the tree
     int releases = 0;            // RELEASE walk callbacks of this incarnation
+    struct {
+      bool fail_blockable = false;  // misbehave: see program.h Misbehaviour
+      bool even_seq = false;
+    } armed;
   };
   // A classic subscriber object the world allocated and has not freed.
   struct ClassicObject {
@@ -243,6 +258,7 @@ class ConcurrentWorld final : public CallbackSink {
   struct ClassicSlot {
     SlotState state = SlotState::kEmpty;
     ClassicSub* obj = nullptr;
+    bool fail_start_armed = false;  // misbehave fail_start
   };
   // The interval walk (a start, or the RELEASE walk) a thread is in.
   struct Walk {
@@ -327,6 +343,10 @@ class ConcurrentWorld final : public CallbackSink {
   // See KeepFailingClassicsApart: a subscriber whose start can fail has been
   // registered or got (sticky), and non-blockable starts running now.
   bool failing_classic_seen_ ABSL_GUARDED_BY(mu_) = false;
+  // Warnings an armed misbehaviour has caused and the core still owes / has
+  // given (OnWarning accepts only owed ones; the final check wants none owed).
+  std::array<long, kNumWarnings> owed_warnings_ ABSL_GUARDED_BY(mu_){};
+  std::array<long, kNumWarnings> accepted_warnings_ ABSL_GUARDED_BY(mu_){};
   int nonblock_starts_ ABSL_GUARDED_BY(mu_) = 0;
   // The page table as the world changed it (the oracles' copy: reading the real
   // one is a yield point in the deterministic flavour).

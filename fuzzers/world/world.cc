@@ -99,7 +99,8 @@ OpResult World::Execute(int thread, const Op& op) {
   ThreadState& ts = threads_[thread];
   Target* const sp = target_.get();
   switch (op.code) {
-    case OpCode::kInsert: {
+    case OpCode::kInsert:
+    case OpCode::kInsertAt: {
       res.got_user = sp->TryGetUser();
       IntervalSub* sub = subs_[op.slot];
       const bool fresh = sub == nullptr;
@@ -126,11 +127,14 @@ OpResult World::Execute(int thread, const Op& op) {
       subs_[op.slot] = nullptr;
       sp->DeleteInterval(sub);  // at once: a later callback on it is a use after free
       --live_subs_;
+      armed_[op.slot] = {};
       drivers_[op.slot].ClearMirror(lock_holder_[op.slot] == thread);
       break;
     }
     case OpCode::kInvalidate:
-    case OpCode::kInvStart: {
+    case OpCode::kInvStart:
+    case OpCode::kInvalidateAt:
+    case OpCode::kInvStartAt: {
       res.got_user = sp->TryGetUser();
       if (!res.got_user) break;
       Range r;
@@ -144,8 +148,8 @@ OpResult World::Execute(int thread, const Op& op) {
         sp->PutUser();
         break;
       }
-      page_table_.Change(PagesOfRange(r));
-      if (op.code == OpCode::kInvStart) {
+      page_table_.Change(harness::WholePagesOfRange(r));
+      if (IsInvStart(op.code)) {
         ts.open.push_back(inv);  // keeps the user until inv_end
         break;
       }
@@ -175,11 +179,11 @@ OpResult World::Execute(int thread, const Op& op) {
     case OpCode::kCheckRetry:
       res.retry = subs_[op.slot]->CheckRetry(ts.last_seq[op.slot]);
       break;
-    case OpCode::kFault: {
+    case OpCode::kFault:
+    case OpCode::kFaultAt: {
       res.got_user = sp->TryGetUser();
       if (!res.got_user) break;
-      res.attempts = drivers_[op.slot].Fault(
-          subs_[op.slot], page_table_, PagesOf(op.start(), op.start() + op.length() - 1));
+      res.attempts = drivers_[op.slot].Fault(subs_[op.slot], page_table_, PagesOfOp(op));
       sp->PutUser();
       break;
     }
@@ -208,6 +212,7 @@ OpResult World::Execute(int thread, const Op& op) {
       }
       sp->Unregister(sub);
       classics_[op.slot] = nullptr;
+      fail_start_armed_[op.slot] = false;
       sp->DeleteClassic(sub);  // at once: a later callback on it is a use after free
       --live_classics_;
       break;
@@ -253,6 +258,17 @@ OpResult World::Execute(int thread, const Op& op) {
       lock_holder_[op.slot] = -1;
       drivers_[op.slot].DropLock();
       break;
+    case OpCode::kMisbehave:
+      // Arms the live subscription's / subscriber's driver; an empty slot, or a
+      // target that does not report misuse (model.h), arms nothing.
+      if (!sp->traits().reports_misuse) break;
+      if (op.misbehaviour == Misbehaviour::kFailStart) {
+        if (classics_[op.slot] != nullptr) fail_start_armed_[op.slot] = true;
+      } else if (subs_[op.slot] != nullptr) {
+        (op.misbehaviour == Misbehaviour::kEvenSeq ? armed_[op.slot].even_seq
+                                                   : armed_[op.slot].fail_blockable) = true;
+      }
+      break;
   }
   return res;
 }
@@ -275,7 +291,13 @@ bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
   r.blockable = range.blockable;
   r.event = range.event;
   r.cur_seq = cur_seq;
-  r.result = drivers_[slot].Invalidate(ts, range, cur_seq);
+  Armed& armed = armed_[slot];
+  r.result = drivers_[slot].Invalidate(ts, range, cur_seq, armed.even_seq);
+  if (r.result) armed.even_seq = false;  // it ran (with the lock)
+  if (r.result && range.blockable && armed.fail_blockable) {
+    armed.fail_blockable = false;  // did its work, then reports a failure
+    r.result = false;
+  }
   Record(r);
   return r.result;
 }
@@ -317,6 +339,10 @@ bool World::OnClassicStart(ClassicSub* sub, const Range& range) {
   r.blockable = range.blockable;
   r.event = range.event;
   r.result = !((c->behaviour() & kFailsNonblock) && !range.blockable);
+  if (range.blockable && c->id() < kClassicSlots && fail_start_armed_[c->id()]) {
+    fail_start_armed_[c->id()] = false;
+    r.result = false;
+  }
   Record(r);
   return r.result;
 }

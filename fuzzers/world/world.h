@@ -153,6 +153,13 @@ class World final : public CallbackSink {
   std::array<ClassicSub*, kNumClassicIds> classics_{};
   std::array<int, kNumBehaviours> get_refs_{};  // references the program holds
   std::array<int, kIntervalSlots> lock_holder_;  // thread holding a driver lock, or -1
+  // Misbehaviours armed by `misbehave` (program.h Misbehaviour), each used once.
+  struct Armed {
+    bool fail_blockable = false;
+    bool even_seq = false;
+  };
+  std::array<Armed, kIntervalSlots> armed_{};
+  std::array<bool, kClassicSlots> fail_start_armed_{};
   std::vector<ThreadState> threads_;
   std::vector<CallbackRecord> log_;
   std::array<long, kNumWarnings> warnings_{};

@@ -114,6 +114,8 @@ constexpr Traits kKernelTraits = {
     .tracks_released = false,
     .failed_classic_start_closes_interval_walk = false,
     .release_once_against_unregister = false,
+    .empty_range_walks_nothing = false,
+    .release_walk_covers_top_address = false,
 };
 
 void ReportCb(void*, const nfk_report* r) {
