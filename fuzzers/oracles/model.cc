@@ -113,7 +113,10 @@ class Model::Run {
     int n_overlapping = 0;
     for (int i = 0; i < kIntervalSlots; ++i) {
       const Sub& s = m_.subs[i];
-      if (s.present && !s.deferred_insert && s.start <= last && first <= s.last) {
+      // first > last: an empty range, which overlaps nothing (even a
+      // subscription starting at 0, which the (1, 0) encoding would reach).
+      if (first <= last && s.present && !s.deferred_insert && s.start <= last &&
+          first <= s.last) {
         overlapping[i] = true;
         ++n_overlapping;
       }
@@ -358,7 +361,7 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
   // Would a blockable walk over [first, last] call a subscription (with
   // `only_held`: one whose driver lock is held)?
   auto walk_calls = [&](uint64_t first, uint64_t last, bool only_held) {
-    if (!has_itree || !has_subscriptions) return false;
+    if (!has_itree || !has_subscriptions || first > last) return false;
     for (int i = 0; i < kIntervalSlots; ++i) {
       const Sub& s = subs[i];
       if ((!only_held || lock_holder[i] >= 0) && s.present && !s.deferred_insert &&
