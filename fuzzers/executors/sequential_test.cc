@@ -241,7 +241,7 @@ TEST(Sequential, DriverMisbehavioursWarnAsPredicted) {
 
 TEST(Sequential, RandomBoundaryProgramsAgreeWithTheModel) {
   std::mt19937 rng(5);
-  for (int i = 0; i < 2000; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     Program p;
     p.threads.assign(1 + rng() % 2, {});
     const int n = static_cast<int>(rng() % 24);

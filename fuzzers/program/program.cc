@@ -76,8 +76,12 @@ BoundaryRange NormalizeBoundary(BoundaryRange r, bool insert) {
   if (r.pages == 0 && kBoundaryOffsets[r.end_off] <= kBoundaryOffsets[r.start_off]) {
     r.end_off = r.start_off;  // empty
   }
-  if (!insert && r.top && r.page + r.pages >= kSpacePages) {
-    r.pages = static_cast<uint8_t>(kSpacePages - r.page);  // ends at ULONG_MAX
+  // An invalidation or fault whose end would be 2^64 - 1 or past: it ends at
+  // ULONG_MAX, in one field form.
+  const uint64_t rel_end =
+      (uint64_t{r.page} + r.pages) * kPageSize + kBoundaryOffsets[r.end_off];
+  if (!insert && r.top && rel_end >= uint64_t{kSpacePages} * kPageSize - 1) {
+    r.pages = static_cast<uint8_t>(kSpacePages - r.page);
     r.end_off = 0;
   }
   return r;

@@ -137,9 +137,9 @@ inline constexpr uint64_t kBoundaryOffsets[kNumBoundaryOffsets] = {
 // address space). pages is 0..kMaxRangePages. Normalized (Decode, IsValid):
 //   - empty: pages == 0 and end offset <= start offset: end_off = start_off
 //     (length 0);
-//   - an invalidation or fault at the top whose end would pass 2^64: pages =
-//     kSpacePages - page, end_off = 0, and the range ends at ULONG_MAX (the
-//     highest end a Range can say: the last byte is ULONG_MAX - 1).
+//   - an invalidation or fault at the top whose end would be 2^64 - 1 or past:
+//     pages = kSpacePages - page, end_off = 0, and the range ends at ULONG_MAX
+//     (the highest end a Range can say: the last byte is ULONG_MAX - 1).
 // An insert keeps its nominal end: past 2^64 its start + length - 1 overflows
 // (rejected, OutOfRange); exactly 2^64 makes last == ULONG_MAX.
 struct BoundaryRange {

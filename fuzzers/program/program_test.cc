@@ -17,6 +17,16 @@
 namespace nf::fuzz {
 namespace {
 
+BoundaryRange RandomBoundary(std::mt19937& rng) {
+  BoundaryRange r;
+  r.top = rng() % 4 == 0;
+  r.page = static_cast<uint8_t>(rng() % kSpacePages);
+  r.start_off = static_cast<uint8_t>(rng() % kNumBoundaryOffsets);
+  r.pages = static_cast<uint8_t>(rng() % (kMaxRangePages + 1));
+  r.end_off = static_cast<uint8_t>(rng() % kNumBoundaryOffsets);
+  return r;  // the op constructors normalize it
+}
+
 // A random valid program (fixed seeds: the tests are deterministic).
 Program RandomProgram(std::mt19937& rng) {
   auto below = [&rng](int n) { return static_cast<int>(rng() % n); };
@@ -65,6 +75,22 @@ Program RandomProgram(std::mt19937& rng) {
         case OpCode::kRelease:
           op = BareOp(code);
           break;
+        case OpCode::kInsertAt:
+          op = InsertAtOp(below(kIntervalSlots), RandomBoundary(rng));
+          break;
+        case OpCode::kInvalidateAt:
+        case OpCode::kInvStartAt:
+          op = RangeAtOp(code, RandomBoundary(rng), below(2) == 0,
+                         static_cast<Event>(below(kNumEvents)));
+          break;
+        case OpCode::kFaultAt:
+          op = FaultAtOp(below(kIntervalSlots), RandomBoundary(rng));
+          break;
+        case OpCode::kMisbehave: {
+          const auto m = static_cast<Misbehaviour>(below(kNumMisbehaviours));
+          op = MisbehaveOp(m, below(MisbehaviourOnInterval(m) ? kIntervalSlots : kClassicSlots));
+          break;
+        }
         default:
           op = SlotOp(code, below(kIntervalSlots));
           break;
@@ -121,7 +147,8 @@ TEST(Codec, UnknownOpcodesAreSkippedNotWrapped) {
   const std::vector<uint8_t> plain = {0x00, 0x00, 0x01, 0x02, 0x02, 0x01, 0x01};
   const Program want = Decode(plain);
   ASSERT_EQ(want.threads[0].size(), 2u);
-  for (int opcode = kNumOpCodes; opcode < 64; ++opcode) {
+  // 16..20 are the boundary ops' OpCode values, but only behind the escape.
+  for (int opcode = kFirstBoundaryOp; opcode < 64; ++opcode) {
     for (int tag = 0; tag < 4; ++tag) {
       const uint8_t b = static_cast<uint8_t>(tag << kThreadShift | opcode);
       if (b == kEndOfOps) continue;
@@ -140,10 +167,77 @@ TEST(Codec, OpcodeValuesAreFrozen) {
   EXPECT_EQ(static_cast<int>(OpCode::kFault), 8);
   EXPECT_EQ(static_cast<int>(OpCode::kRelease), 13);
   EXPECT_EQ(static_cast<int>(OpCode::kUnlock), 15);
-  EXPECT_EQ(kNumOpCodes, 16);
+  EXPECT_EQ(static_cast<int>(OpCode::kInsertAt), 16);
+  EXPECT_EQ(static_cast<int>(OpCode::kMisbehave), 20);
+  EXPECT_EQ(kNumOpCodes, 21);
+  EXPECT_EQ(kEscapeOpcode, 62);
+  EXPECT_EQ(kEscapeBase, 0x90);
   const Program p = Decode(std::vector<uint8_t>{0x00, 0x00, 0x01, 0x02, 0x02});
   ASSERT_EQ(p.threads[0].size(), 1u);
   EXPECT_EQ(p.threads[0][0], InsertOp(1, 2, 3));
+}
+
+TEST(Codec, BoundaryOpsAreEscaped) {
+  // T1: insert_at s2, where: top | page 15, offsets: start 0xfff, end 0; 1 page.
+  const std::vector<uint8_t> bytes = {0x01, 0x40 | kEscapeOpcode, kEscapeBase, 0x02,
+                                      0x1f, 0x02, 0x01};
+  const Program p = Decode(bytes);
+  ASSERT_EQ(p.threads[1].size(), 1u);
+  const Op& op = p.threads[1][0];
+  EXPECT_EQ(op.code, OpCode::kInsertAt);
+  EXPECT_EQ(op.slot, 2);
+  EXPECT_EQ(op.start(), ~uint64_t{0});  // the top byte of the address space
+  EXPECT_EQ(op.length(), 1u);
+  EXPECT_FALSE(InsertRejected(op));
+  EXPECT_EQ(Encode(p), bytes);
+  EXPECT_EQ(PrintOp(op), "insert_at s2 0xffffffffffffffff+0x1");
+}
+
+TEST(Codec, AnEscapeWithoutAnOpIsAnUnknownByte) {
+  // The neighbours of the escaped range (0x85, 0xbd) and its first byte past the
+  // last op: the escape alone is skipped and the next byte is an op byte.
+  const uint8_t past = static_cast<uint8_t>(kEscapeBase + kNumOpCodes - kFirstBoundaryOp);
+  for (const uint8_t next : {uint8_t{0x85}, uint8_t{0xbd}, past, uint8_t{0x01}}) {
+    const std::vector<uint8_t> bytes = {0x00, kEscapeOpcode, next, 0x03};
+    const Program p = Decode(bytes);
+    const Program plain = Decode(std::vector<uint8_t>{0x00, next, 0x03});
+    EXPECT_EQ(p, plain) << "next byte " << int{next};
+  }
+  // The unescaped OpCode values of the boundary ops are unknown bytes too.
+  for (int code = kFirstBoundaryOp; code < kNumOpCodes; ++code) {
+    EXPECT_EQ(Decode(std::vector<uint8_t>{0x00, static_cast<uint8_t>(code)}).num_ops(), 0u);
+  }
+}
+
+TEST(Codec, BoundaryRangesAreNormalized) {
+  // Empty: pages 0 and an end offset at or before the start offset.
+  const Op empty = RangeAtOp(OpCode::kInvalidateAt, {false, 3, /*start_off=*/2, 0, /*end_off=*/1});
+  EXPECT_EQ(empty.at.end_off, 2);
+  EXPECT_EQ(empty.start(), 0x3fffu);
+  EXPECT_EQ(empty.length(), 0u);
+  EXPECT_TRUE(PagesOfOp(empty).empty());
+  // An invalidation at the top that would pass 2^64 ends at ULONG_MAX.
+  const Op top = RangeAtOp(OpCode::kInvalidateAt, {true, 10, 1, 16, 5});
+  EXPECT_EQ(top.at.pages, kSpacePages - 10);
+  EXPECT_EQ(top.at.end_off, 0);
+  EXPECT_EQ(top.start() + top.length(), ~uint64_t{0});
+  // The same fields as an insert keep their nominal end: it overflows.
+  const Op insert = InsertAtOp(0, {true, 10, 1, 16, 5});
+  EXPECT_EQ(insert.at.pages, 16);
+  EXPECT_TRUE(InsertRejected(insert));
+  EXPECT_TRUE(InsertRejected(InsertAtOp(0, {false, 4, 3, 0, 3})));  // length 0
+  // Sub-page ranges: the pages they touch, and the whole pages they change.
+  const Op sub = RangeAtOp(OpCode::kInvalidateAt, {false, 1, /*1*/ 1, 2, /*0xfff*/ 2});
+  EXPECT_EQ(sub.start(), 0x1001u);
+  EXPECT_EQ(sub.start() + sub.length(), 0x3fffu);
+  EXPECT_EQ(PagesOfOp(sub).first, 1);
+  EXPECT_EQ(PagesOfOp(sub).end, 4);
+  const harness::PageSpan whole = harness::WholePagesOf(0x1001, 0x3ffe);
+  EXPECT_EQ(whole.first, 2);
+  EXPECT_EQ(whole.end, 3);
+  EXPECT_TRUE(harness::WholePagesOf(0x1001, 0x1ffe).empty());
+  EXPECT_EQ(harness::WholePagesOf(0x1000, 0x1fff).first, 1);
+  EXPECT_EQ(harness::WholePagesOf(0x1000, 0x1fff).end, 2);
 }
 
 TEST(Codec, OperandsAreReducedAndShortInputYieldsDefaults) {
@@ -234,6 +328,38 @@ TEST(Text, ParsesTheDocumentedForms) {
                 (InsertOp(3, 1, 2, InsertShape::kOverflow).length() - 1),
             0x2fffu)  // it wraps: the core must reject it
       << "overflow shape";
+}
+
+TEST(Text, ParsesTheBoundaryForms) {
+  const absl::StatusOr<Program> p = Parse(
+      "T0: insert_at s1 0x1001+0xfff\n"
+      "T0: invalidate_at 0x0+0x0 nonblock clear\n"
+      "T0: inv_start_at 0xfffffffffffff7ff+0x800 block unmap\n"
+      "T0: fault_at s1 0x1fff+0x2\n"
+      "T0: misbehave s1 even_seq\n"
+      "T0: misbehave c3 fail_start\n",
+      "t.nfp");
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::vector<Op>& ops = p->threads[0];
+  ASSERT_EQ(ops.size(), 6u);
+  EXPECT_EQ(ops[0], InsertAtOp(1, {false, 1, 1, 1, 0}));
+  EXPECT_EQ(ops[1], RangeAtOp(OpCode::kInvalidateAt, {false, 0, 0, 0, 0}, false, Event::kClear));
+  EXPECT_EQ(ops[2].start(), 0xfffffffffffff7ffu);
+  EXPECT_EQ(ops[2].start() + ops[2].length(), ~uint64_t{0});  // ends at the top
+  EXPECT_EQ(ops[3], FaultAtOp(1, {false, 1, 2, 1, 1}));
+  EXPECT_EQ(ops[4], MisbehaveOp(Misbehaviour::kEvenSeq, 1));
+  EXPECT_EQ(ops[5], MisbehaveOp(Misbehaviour::kFailStart, 3));
+  EXPECT_EQ(Parse(Print(*p), "again.nfp").value(), *p);
+  for (const char* bad : {
+           "T0: insert_at s0 0x1003+0x10\n",           // 0x3 is not a boundary offset
+           "T0: invalidate_at 0x0+0x5 block unmap\n",  // neither is 0x5
+           "T0: misbehave s0 fail_start\n",           // fail_start names a classic slot
+           "T0: misbehave c0 even_seq\n",
+           "T0: misbehave s0 sometimes\n",
+           "T0: invalidate_at 0xffffffffffff0000+0x10001 block unmap\n",  // past the top
+       }) {
+    EXPECT_FALSE(Parse(bad, "bad.nfp").ok()) << bad;
+  }
 }
 
 TEST(Text, ErrorsNameTheFileAndLine) {
