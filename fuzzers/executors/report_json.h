@@ -40,7 +40,8 @@
 //     {"thread": T, "index": I (in its thread's list), "code": "insert" ...,
 //      "text": "insert s1 0x1000+0x4000" (PrintOp),
 //      and the operands the op has: "slot" (interval, s<slot>), "classic"
-//      (c<slot>), "start", "length", "page", "pages" (ranges), "shape"
+//      (c<slot>), "start", "length", "page", "pages" (ranges; the boundary
+//      ops: "start", "length" only), "misbehaviour" (misbehave), "shape"
 //      ("normal" | "zero_length" | "overflow", inserts), "blockable", "event"
 //      (invalidate, inv_start), "behaviour" (text, e.g. "release,start")}
 //

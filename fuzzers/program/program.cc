@@ -191,36 +191,30 @@ bool InsertRejected(const Op& op) {
   return op.length() == 0 || __builtin_add_overflow(op.start(), op.length() - 1, &last);
 }
 
-Op InsertAtOp(int slot, BoundaryRange r) {
-  Op op;
-  op.code = OpCode::kInsertAt;
-  op.slot = static_cast<uint8_t>(slot);
-  op.at = NormalizeBoundary(r, /*insert=*/true);
+namespace {
+
+// A boundary op with its slot (if it has one) and its normalized range.
+Op AtOp(OpCode code, int slot, BoundaryRange r) {
+  Op op = SlotOp(code, slot);
+  op.at = NormalizeBoundary(r, /*insert=*/code == OpCode::kInsertAt);
   return op;
 }
 
+}  // namespace
+
+Op InsertAtOp(int slot, BoundaryRange r) { return AtOp(OpCode::kInsertAt, slot, r); }
+Op FaultAtOp(int slot, BoundaryRange r) { return AtOp(OpCode::kFaultAt, slot, r); }
+
 Op RangeAtOp(OpCode code, BoundaryRange r, bool blockable, Event event) {
-  Op op;
-  op.code = code;
-  op.at = NormalizeBoundary(r, /*insert=*/false);
+  Op op = AtOp(code, 0, r);
   op.blockable = blockable;
   op.event = event;
   return op;
 }
 
-Op FaultAtOp(int slot, BoundaryRange r) {
-  Op op;
-  op.code = OpCode::kFaultAt;
-  op.slot = static_cast<uint8_t>(slot);
-  op.at = NormalizeBoundary(r, /*insert=*/false);
-  return op;
-}
-
 Op MisbehaveOp(Misbehaviour m, int slot) {
-  Op op;
-  op.code = OpCode::kMisbehave;
+  Op op = SlotOp(OpCode::kMisbehave, slot);
   op.misbehaviour = m;
-  op.slot = static_cast<uint8_t>(slot);
   return op;
 }
 

@@ -238,7 +238,11 @@ Op MisbehaveOp(Misbehaviour m, int slot);
 // an op whose operand layout is new also needs that layout in the codec and the
 // text form (docs/where-a-change-goes.md).
 
-// The operands an op carries, in the byte form's order (codec.h).
+// The operands an op carries, in the byte form's order (codec.h). A generator
+// that draws ops from the table builds each layout with its constructor below
+// the Op struct (kInsertAt: InsertAtOp, kRangeAt: RangeAtOp, kFaultAt:
+// FaultAtOp, kMisbehave: MisbehaveOp; a BoundaryRange with any fields, which
+// they normalize) and writes it with Encode.
 enum class Operands : uint8_t {
   kNone,          // inv_end, release
   kIntervalSlot,  // s<slot>

@@ -44,7 +44,9 @@ Program RandomProgram(std::mt19937& rng) {
     const int thread = live[below(static_cast<int>(live.size()))];
     --budget[thread];
     {
-      const auto code = static_cast<OpCode>(below(kNumOpCodes));
+      // Decode knows the boundary ops only with NF_BOUNDARY_OPS on.
+      const auto code =
+          static_cast<OpCode>(below(kBoundaryOpsEnabled ? kNumOpCodes : kFirstBoundaryOp));
       Op op;
       switch (code) {
         case OpCode::kInsert: {
@@ -178,6 +180,7 @@ TEST(Codec, OpcodeValuesAreFrozen) {
 }
 
 TEST(Codec, BoundaryOpsAreEscaped) {
+  if (!kBoundaryOpsEnabled) GTEST_SKIP() << "built with NF_BOUNDARY_OPS=OFF";
   // T1: insert_at s2, where: top | page 15, offsets: start 0xfff, end 0; 1 page.
   const std::vector<uint8_t> bytes = {0x01, 0x40 | kEscapeOpcode, kEscapeBase, 0x02,
                                       0x1f, 0x02, 0x01};
@@ -191,6 +194,15 @@ TEST(Codec, BoundaryOpsAreEscaped) {
   EXPECT_FALSE(InsertRejected(op));
   EXPECT_EQ(Encode(p), bytes);
   EXPECT_EQ(PrintOp(op), "insert_at s2 0xffffffffffffffff+0x1");
+}
+
+TEST(Codec, WithoutBoundaryOpsEveryEscapeIsAnUnknownByte) {
+  if (kBoundaryOpsEnabled) GTEST_SKIP() << "built with NF_BOUNDARY_OPS=ON";
+  for (int k = 0; k < kNumOpCodes - kFirstBoundaryOp; ++k) {
+    const std::vector<uint8_t> bytes = {0x00, kEscapeOpcode, static_cast<uint8_t>(kEscapeBase + k),
+                                        0x01, 0x02};
+    EXPECT_EQ(Decode(bytes), Decode(std::vector<uint8_t>{0x00, 0x01, 0x02})) << k;
+  }
 }
 
 TEST(Codec, AnEscapeWithoutAnOpIsAnUnknownByte) {
