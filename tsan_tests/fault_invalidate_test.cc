@@ -37,6 +37,13 @@
 namespace nf::stress {
 namespace {
 
+using harness::Driver;
+using harness::kTablePages;
+using harness::PagesOf;
+using harness::PagesOfRange;
+using harness::PageTable;
+using harness::PageValue;
+
 constexpr int kFaulters = 2;
 constexpr int kInvalidators = 2;
 constexpr int kRounds = 45000;

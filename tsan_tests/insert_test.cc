@@ -35,6 +35,8 @@
 namespace nf::stress {
 namespace {
 
+using harness::kTablePages;
+
 // A subscription whose callback behaves as a driver: user lock, set_seq.
 struct LockedSub : IntervalSubscription {
   std::mutex mu;

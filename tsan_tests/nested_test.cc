@@ -29,6 +29,8 @@
 namespace nf::stress {
 namespace {
 
+using harness::kTablePages;
+
 constexpr int kInvalidators = 3;
 constexpr int kMaxDepth = 3;
 constexpr int kRounds = 20000;

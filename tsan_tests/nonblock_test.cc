@@ -29,6 +29,11 @@
 namespace nf::stress {
 namespace {
 
+using harness::Driver;
+using harness::kTablePages;
+using harness::PagesOfRange;
+using harness::PageTable;
+
 constexpr int kInvalidators = 2;
 constexpr int kRounds = 50000;
 constexpr int kOpsPerRound = 30;

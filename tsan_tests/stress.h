@@ -40,14 +40,6 @@
 
 namespace nf::stress {
 
-// The driver model's names (harness/driver.h) the tests use.
-using harness::Driver;
-using harness::kTablePages;
-using harness::PagesOf;
-using harness::PagesOfRange;
-using harness::PageTable;
-using harness::PageValue;
-
 // --- Seeds and budgets ---------------------------------------------------------
 
 // The calling test's base seed: NF_SEED if set (plus k on the k-th repeat of the
