@@ -270,12 +270,23 @@ int KindWeight(Operands kind) {
   }
 }
 
+// An op that only ends what another began (inv_end, unlock) is skipped on its
+// own: it comes as a companion (Companion below), never alone.
+bool EndsOnly(const OpInfo& info) {
+  return info.contract == Contract::kEndsOpen || info.contract == Contract::kDropsLock;
+}
+
+int OpcodeWeight(OpCode code) {
+  const OpInfo& info = Info(code);
+  return EndsOnly(info) ? 0 : KindWeight(info.operands);
+}
+
 OpCode PickOpcode(MutatorRng& rng) {
   int total = 0;
-  for (int c = 0; c < kNumOpCodes; ++c) total += KindWeight(Info(static_cast<OpCode>(c)).operands);
+  for (int c = 0; c < kNumOpCodes; ++c) total += OpcodeWeight(static_cast<OpCode>(c));
   int r = rng.Below(total);
   for (int c = 0; c < kNumOpCodes; ++c) {
-    r -= KindWeight(Info(static_cast<OpCode>(c)).operands);
+    r -= OpcodeWeight(static_cast<OpCode>(c));
     if (r < 0) return static_cast<OpCode>(c);
   }
   return OpCode::kInsert;
@@ -286,7 +297,7 @@ OpCode PickTeardownOpcode(MutatorRng& rng) {
   std::vector<OpCode> codes;
   for (int c = 0; c < kNumOpCodes; ++c) {
     const OpInfo& info = Info(static_cast<OpCode>(c));
-    if (info.changes_state && info.operands != Operands::kInsert &&
+    if (info.changes_state && !EndsOnly(info) && info.operands != Operands::kInsert &&
         info.operands != Operands::kRange && info.operands != Operands::kRegister) {
       codes.push_back(static_cast<OpCode>(c));
     }
@@ -796,3 +807,17 @@ size_t CustomCrossOver(MutatorTarget target, const uint8_t* data1, size_t size1,
 }
 
 }  // namespace nf::fuzz
+
+// The libFuzzer hooks: libFuzzer finds them by name (weak references), so they
+// are defined here, in an object library every program fuzzer links.
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+  return nf::fuzz::CustomMutate(nf::fuzz::ProgramMutatorTarget(), data, size, max_size, seed);
+}
+
+extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* data1, size_t size1,
+                                            const uint8_t* data2, size_t size2, uint8_t* out,
+                                            size_t max_out_size, unsigned int seed) {
+  return nf::fuzz::CustomCrossOver(nf::fuzz::ProgramMutatorTarget(), data1, size1, data2, size2,
+                                   out, max_out_size, seed);
+}

@@ -79,7 +79,12 @@ std::vector<uint8_t> EncodeWithin(Program p, size_t max_size);
 // False if NF_MUTATOR=0 is set.
 bool MutatorEnabled();
 
-// The bodies of the libFuzzer hooks each program fuzzer defines.
+// Which fuzzer this binary is: each binary linking nf_program_mutator (an object
+// library: its hooks LLVMFuzzerCustomMutator and LLVMFuzzerCustomCrossOver are
+// always linked in) defines it.
+MutatorTarget ProgramMutatorTarget();
+
+// The bodies of the hooks.
 size_t CustomMutate(MutatorTarget target, uint8_t* data, size_t size, size_t max_size,
                     unsigned int seed);
 size_t CustomCrossOver(MutatorTarget target, const uint8_t* data1, size_t size1,

@@ -14,6 +14,13 @@
 #include "fuzzers/program/program_text.h"
 #include "gtest/gtest.h"
 
+// The hooks (mutator.cc), as libFuzzer sees them.
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed);
+extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* data1, size_t size1,
+                                            const uint8_t* data2, size_t size2, uint8_t* out,
+                                            size_t max_out_size, unsigned int seed);
+
 // A stand-in for libFuzzer's byte mutator: it counts its calls and appends 0x42.
 static int g_byte_mutations = 0;
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size) {
@@ -23,6 +30,10 @@ extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size) 
 }
 
 namespace nf::fuzz {
+
+// This binary's answer for the hooks (a program fuzzer says which it is).
+MutatorTarget ProgramMutatorTarget() { return MutatorTarget::kConcurrent; }
+
 namespace {
 
 constexpr size_t kMax = 600;  // the concurrent fuzzer's max_len
@@ -207,11 +218,19 @@ TEST(Mutator, OffSwitchIsPlainByteMutationAndNoCrossOver) {
   EXPECT_EQ(CustomCrossOver(MutatorTarget::kConcurrent, input.data(), input.size(), input.data(),
                             input.size(), buf, kMax, 9),
             0u);
+  // The hooks libFuzzer calls, too.
+  std::copy(input.begin(), input.end(), buf);
+  EXPECT_EQ(LLVMFuzzerCustomMutator(buf, input.size(), kMax, 9), input.size() + 1);
+  EXPECT_EQ(buf[input.size()], 0x42);
+  EXPECT_EQ(LLVMFuzzerCustomCrossOver(input.data(), input.size(), input.data(), input.size(), buf,
+                                      kMax, 9),
+            0u);
   // An empty input too stays byte-level: no generated program.
   EXPECT_EQ(MutatedExact(MutatorTarget::kConcurrent, {}, kMax, 9), std::vector<uint8_t>{0x42});
   ASSERT_EQ(unsetenv("NF_MUTATOR"), 0);
   EXPECT_TRUE(MutatorEnabled());
   EXPECT_GE(Decode(MutatedExact(MutatorTarget::kConcurrent, {}, kMax, 9)).num_ops(), 5u);
+  EXPECT_GE(Decode({buf, LLVMFuzzerCustomMutator(buf, 0, kMax, 9)}).num_ops(), 5u);
 }
 
 TEST(Mutator, SomeMutationsAreByteLevel) {
