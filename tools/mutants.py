@@ -21,7 +21,8 @@ one piece of the toolkit switched off, as extra columns <way>-no-<piece>:
   mutator        NF_MUTATOR=0: plain libFuzzer mutation instead of the program
                  mutator (fuzzers/program/mutator.h); both libFuzzer ways
   interleaving   NF_INTERLEAVING=0: no interleaving coverage from the scheduler;
-                 the concurrent way only
+                 the concurrent way only; skipped, with a note, if no source
+                 reads NF_INTERLEAVING
   boundary       a fuzz tree configured with -DNF_BOUNDARY_OPS=OFF
                  (build/mutants-noboundary, built only when asked for); skipped,
                  with a note, if CMakeLists.txt has no such option
@@ -109,19 +110,29 @@ def tree_of_way(way):
     return TREES[w][1]
 
 
-def cmake_has_option(option):
-    """True if some CMakeLists.txt or cmake/*.cmake of the project defines OPTION."""
-    pat = re.compile(r"option\(\s*" + re.escape(option) + r"\b")
+def _sources_match(pattern, is_source):
     for d, dirs, files in os.walk(ROOT):
         dirs[:] = [x for x in dirs if x not in ("build", ".git", "corpus")]
         for f in files:
-            if f == "CMakeLists.txt" or f.endswith(".cmake"):
+            if is_source(f):
                 try:
-                    if pat.search(open(os.path.join(d, f)).read()):
+                    if pattern.search(open(os.path.join(d, f), errors="replace").read()):
                         return True
                 except OSError:
                     pass
     return False
+
+
+def cmake_has_option(option):
+    """True if some CMakeLists.txt or cmake/*.cmake of the project defines OPTION."""
+    return _sources_match(re.compile(r"option\(\s*" + re.escape(option) + r"\b"),
+                          lambda f: f == "CMakeLists.txt" or f.endswith(".cmake"))
+
+
+def code_reads_env(name):
+    """True if some C++ source of the project reads the environment variable NAME."""
+    return _sources_match(re.compile(r'"' + re.escape(name) + r'"'),
+                          lambda f: f.endswith((".cc", ".h")))
 TSAN_SOAK = "0.05"  # the stress suite's round counts, scaled: short rounds, repeated
 # Seconds without progress before a stress test reports P7 (a hang); a round takes
 # milliseconds, and the default (60) would leave no budget for the search.
@@ -382,9 +393,15 @@ def main():
     for piece in [a for a in args.ablate.split(",") if a]:
         if piece not in ABLATIONS:
             ap.error(f"unknown --ablate piece {piece!r} (have: {', '.join(ABLATIONS)})")
-        applies, _, option = ABLATIONS[piece]
+        applies, env_off, option = ABLATIONS[piece]
         if option and not cmake_has_option(option):
             notes.append(f"--ablate {piece}: skipped, no CMake option {option} in this checkout")
+            log(notes[-1])
+            continue
+        missing = [k for k in env_off if not code_reads_env(k)]
+        if missing:
+            notes.append(f"--ablate {piece}: skipped, no source reads {', '.join(missing)} "
+                         "in this checkout")
             log(notes[-1])
             continue
         ways += [f"{w}-no-{piece}" for w in applies if w in ways and f"{w}-no-{piece}" not in ways]
