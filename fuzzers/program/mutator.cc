@@ -730,8 +730,8 @@ Program CrossOverPrograms(const Program& a, const Program& b, MutatorRng& rng) {
   };
   std::vector<Keyed> keyed;
   for (size_t i = 0; i < chosen.size(); ++i) {
-    const auto [src, thread] = chosen[i];
-    const Program& p = *parents[src];
+    const Program& p = *parents[chosen[i].first];
+    const int thread = chosen[i].second;
     size_t at = 0;
     ForEachOp(p, [&](int t, size_t, const Op& op) {
       if (t == thread) {
