@@ -651,7 +651,9 @@ Program GenerateProgram(MutatorRng& rng, MutatorTarget target) {
     const Context c = ContextOf(f.entries);
     const auto t = static_cast<uint8_t>(rng.OneIn(4) ? rng.Below(f.threads) : 0);
     Op op = PickInsertOp(OpCode::kInsert, c, rng);
-    if (i == 0) op.shape = InsertShape::kNormal;  // at least one real subscription
+    if (i == 0 && op.shape != InsertShape::kNormal) {  // at least one real subscription
+      op = InsertOp(op.slot, op.page, std::max<int>(op.pages, 1));
+    }
     f.entries.push_back({t, Canonical(op)});
   }
   if (rng.OneIn(2)) {

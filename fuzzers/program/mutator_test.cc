@@ -79,7 +79,7 @@ TEST(Mutator, DifferentSeedsGiveDifferentPrograms) {
 }
 
 TEST(Mutator, AnEmptyInputBecomesAProgramOfSeveralThreadsStartingWithAnInsert) {
-  for (unsigned seed = 1; seed <= 100; ++seed) {
+  for (unsigned seed = 1; seed <= 1000; ++seed) {
     const Program p = Decode(MutatedExact(MutatorTarget::kConcurrent, {}, kMax, seed));
     ASSERT_GE(p.threads.size(), 2u) << "seed " << seed;
     ASSERT_GE(p.num_ops(), 5u) << Print(p);
@@ -90,6 +90,7 @@ TEST(Mutator, AnEmptyInputBecomesAProgramOfSeveralThreadsStartingWithAnInsert) {
     ForEachOp(p, [&](int, size_t, const Op& op) {
       if (first) {
         EXPECT_EQ(op.code, OpCode::kInsert) << Print(p);
+        EXPECT_EQ(op.shape, InsertShape::kNormal) << Print(p);
       }
       first = false;
     });
