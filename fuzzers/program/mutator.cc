@@ -804,6 +804,9 @@ size_t CustomCrossOver(MutatorTarget target, const uint8_t* data1, size_t size1,
   if (!MutatorEnabled()) return 0;
   MutatorRng rng(uint64_t{seed} * 0x2545f4914f6cdd1dULL + 2);
   Program child = CrossOverPrograms(Decode({data1, size1}), Decode({data2, size2}), rng);
+  // Two (nearly) empty parents, as at the start from an empty corpus: a
+  // generated program is worth more than their child.
+  if (child.num_ops() < kMinOpsToMutate) child = GenerateProgram(rng, target);
   if (target == MutatorTarget::kSequential) child.schedule.clear();
   return CopyOut(EncodeWithin(std::move(child), max_out_size), out);
 }

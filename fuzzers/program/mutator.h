@@ -22,7 +22,8 @@
 //     moves its change points), perturb, extend or shorten the decision bytes.
 //   - One mutation in kByteLevelOneIn stays byte-level (LLVMFuzzerMutate), so the
 //     dictionary and libFuzzer's comparison feedback keep working.
-//   - Crossover splices whole threads of the other parent into this one.
+//   - Crossover splices whole threads of the other parent into this one (and
+//     generates a program when the child would have fewer than kMinOpsToMutate).
 //
 // Ops are generated from the op table (program.h Info(code).operands): an opcode
 // appended later with an existing operand layout is generated with no change

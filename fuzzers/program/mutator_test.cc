@@ -205,6 +205,17 @@ TEST(Mutator, CrossOverMixesThreadsOfBothParents) {
   }
 }
 
+TEST(Mutator, CrossOverOfEmptyParentsIsAGeneratedProgram) {
+  const std::vector<uint8_t> empty;
+  uint8_t out[kMax];
+  const size_t n = CustomCrossOver(MutatorTarget::kSequential, empty.data(), 0, empty.data(), 0,
+                                   out, kMax, 4);
+  const Program p = Decode({out, n});
+  EXPECT_GE(p.threads.size(), 2u);
+  EXPECT_GE(p.num_ops(), 5u);
+  EXPECT_TRUE(p.schedule.empty());
+}
+
 TEST(Mutator, OffSwitchIsPlainByteMutationAndNoCrossOver) {
   const std::vector<uint8_t> input = {0x01, 0x00, 0x00, 0x00, 0x00};
   ASSERT_EQ(setenv("NF_MUTATOR", "0", 1), 0);
