@@ -49,35 +49,35 @@ class IdleSpace {
   bool ok_ = false;
 };
 
-void BM_ReadBeginRetry(benchmark::State& state) {
+// Times body(sub) on the one subscription of an IdleSpace.
+template <typename Body>
+void TimeOnIdleSpace(benchmark::State& state, Body body) {
   IdleSpace idle;
   if (!idle.ok()) {
     state.SkipWithError("insert failed");
     return;
   }
   IntervalSubscription* sub = idle.sub();
-  for (auto _ : state) {
+  for (auto _ : state) body(sub);
+}
+
+void BM_ReadBeginRetry(benchmark::State& state) {
+  TimeOnIdleSpace(state, [](IntervalSubscription* sub) {
     const Seq seq = sub->ReadBegin();
     bool retry = sub->ReadRetry(seq);
     benchmark::DoNotOptimize(retry);
-  }
+  });
 }
 
 void BM_FaultPattern(benchmark::State& state) {
-  IdleSpace idle;
-  if (!idle.ok()) {
-    state.SkipWithError("insert failed");
-    return;
-  }
-  IntervalSubscription* sub = idle.sub();
   DriverState driver;
-  for (auto _ : state) {
+  TimeOnIdleSpace(state, [&driver](IntervalSubscription* sub) {
     const Seq seq = sub->ReadBegin();
     driver.user_lock.Lock();
     bool retry = sub->ReadRetry(seq);
     benchmark::DoNotOptimize(retry);
     driver.user_lock.Unlock();
-  }
+  });
 }
 
 }  // namespace

@@ -65,19 +65,11 @@ void RegisterInsertRemoveOf(size_t n) {
 }  // namespace
 
 void RegisterInvalidate(size_t n) {
-  RegisterInvalidateOf<NfVariant>(n);
-  RegisterInvalidateOf<ListVariant>(n);
-  RegisterInvalidateOf<MultimapVariant>(n);
-  RegisterInvalidateOf<DriverTreeVariant<64>>(n);
-  RegisterInvalidateOf<DriverTreeVariant<0>>(n);
+  AllVariants::ForEach([n]<typename V>() { RegisterInvalidateOf<V>(n); });
 }
 
 void RegisterInsertRemove(size_t n) {
-  RegisterInsertRemoveOf<NfVariant>(n);
-  RegisterInsertRemoveOf<ListVariant>(n);
-  RegisterInsertRemoveOf<MultimapVariant>(n);
-  RegisterInsertRemoveOf<DriverTreeVariant<64>>(n);
-  RegisterInsertRemoveOf<DriverTreeVariant<0>>(n);
+  AllVariants::ForEach([n]<typename V>() { RegisterInsertRemoveOf<V>(n); });
 }
 
 }  // namespace nf::bench

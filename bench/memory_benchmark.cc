@@ -65,33 +65,20 @@ void BM_MemoryNf(benchmark::State& state) {
   }
 }
 
-void BM_MemoryList(benchmark::State& state) {
+// A single-lock baseline, (a) or (b): ListNotifier or MultimapNotifier.
+template <typename Notifier>
+void BM_MemoryBaseline(benchmark::State& state) {
   for (auto _ : state) {
-    auto entries = std::make_unique<ListNotifier::Entry[]>(kCount + 1);
+    auto entries = std::make_unique<typename Notifier::Entry[]>(kCount + 1);
     AllocCounter::Start();
-    auto notifier = std::make_unique<ListNotifier>();
+    auto notifier = std::make_unique<Notifier>();
     notifier->Insert(&entries[kCount], SubStart(kCount), SubLast(kCount));
     const AllocCount once = AllocCounter::Stop();
     AllocCounter::Start();
     for (size_t i = 0; i < kCount; ++i) notifier->Insert(&entries[i], SubStart(i), SubLast(i));
     const AllocCount per = AllocCounter::Stop();
     for (size_t i = 0; i <= kCount; ++i) notifier->Remove(&entries[i]);
-    Report(state, sizeof(ListNotifier::Entry) - sizeof(DriverState), once, per);
-  }
-}
-
-void BM_MemoryMultimap(benchmark::State& state) {
-  for (auto _ : state) {
-    auto entries = std::make_unique<MultimapNotifier::Entry[]>(kCount + 1);
-    AllocCounter::Start();
-    auto notifier = std::make_unique<MultimapNotifier>();
-    notifier->Insert(&entries[kCount], SubStart(kCount), SubLast(kCount));
-    const AllocCount once = AllocCounter::Stop();
-    AllocCounter::Start();
-    for (size_t i = 0; i < kCount; ++i) notifier->Insert(&entries[i], SubStart(i), SubLast(i));
-    const AllocCount per = AllocCounter::Stop();
-    for (size_t i = 0; i <= kCount; ++i) notifier->Remove(&entries[i]);
-    Report(state, sizeof(MultimapNotifier::Entry) - sizeof(DriverState), once, per);
+    Report(state, sizeof(typename Notifier::Entry) - sizeof(DriverState), once, per);
   }
 }
 
@@ -119,8 +106,9 @@ void BM_MemoryDriverTree(benchmark::State& state) {
 
 void RegisterMemory() {
   benchmark::RegisterBenchmark("Memory/nf", BM_MemoryNf)->Iterations(1);
-  benchmark::RegisterBenchmark("Memory/list", BM_MemoryList)->Iterations(1);
-  benchmark::RegisterBenchmark("Memory/multimap", BM_MemoryMultimap)->Iterations(1);
+  benchmark::RegisterBenchmark("Memory/list", BM_MemoryBaseline<ListNotifier>)->Iterations(1);
+  benchmark::RegisterBenchmark("Memory/multimap", BM_MemoryBaseline<MultimapNotifier>)
+      ->Iterations(1);
   benchmark::RegisterBenchmark("Memory/drivertree64", BM_MemoryDriverTree)->Iterations(1);
 }
 

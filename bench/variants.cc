@@ -52,51 +52,9 @@ bool NfVariant::InsertRemoveSpare() {
 }
 
 // ---------------------------------------------------------------------------
-// list
-
-ListVariant::ListVariant(size_t n) : n_(n), entries_(std::make_unique<ListNotifier::Entry[]>(n)) {
-  // Inserted in reverse so that the list, pushed at the head, runs in address order.
-  for (size_t i = n; i-- > 0;) notifier_.Insert(&entries_[i], SubStart(i), SubLast(i));
-}
-
-ListVariant::~ListVariant() {
-  for (size_t i = 0; i < n_; ++i) notifier_.Remove(&entries_[i]);
-}
-
-bool ListVariant::InsertRemoveSpare() {
-  const size_t mid = n_ / 2;
-  notifier_.Insert(&spare_, SubStart(mid) + kPage, SubLast(mid) + kPage);
-  notifier_.Remove(&spare_);
-  return true;
-}
-
-// ---------------------------------------------------------------------------
-// multimap
-
-MultimapVariant::MultimapVariant(size_t n)
-    : n_(n), entries_(std::make_unique<MultimapNotifier::Entry[]>(n)) {
-  for (size_t i = 0; i < n; ++i) notifier_.Insert(&entries_[i], SubStart(i), SubLast(i));
-}
-
-MultimapVariant::~MultimapVariant() {
-  for (size_t i = 0; i < n_; ++i) notifier_.Remove(&entries_[i]);
-}
-
-bool MultimapVariant::InsertRemoveSpare() {
-  const size_t mid = n_ / 2;
-  notifier_.Insert(&spare_, SubStart(mid) + kPage, SubLast(mid) + kPage);
-  notifier_.Remove(&spare_);
-  return true;
-}
-
-// ---------------------------------------------------------------------------
 
 void ReleaseCachedVariants() {
-  CacheSlot<NfVariant>().reset();
-  CacheSlot<ListVariant>().reset();
-  CacheSlot<MultimapVariant>().reset();
-  CacheSlot<DriverTreeVariant<64>>().reset();
-  CacheSlot<DriverTreeVariant<0>>().reset();
+  AllVariants::ForEach([]<typename V>() { CacheSlot<V>().reset(); });
 }
 
 }  // namespace nf::bench

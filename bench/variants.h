@@ -55,55 +55,86 @@ class NfVariant {
   Entry spare_;
 };
 
-class ListVariant {
+// What the baselines share: n entries of Notifier (inserted by the subclass), a
+// spare one, and the invalidation (Notifier has InvalidateStart(start, last) and
+// InvalidateEnd()).
+template <typename Notifier>
+class BaselineVariant {
  public:
-  static constexpr const char* kName = "list";
-  explicit ListVariant(size_t n);
-  ~ListVariant();
   size_t size() const { return n_; }
   void Invalidate(Span r) {
     notifier_.InvalidateStart(r.start, r.last());
     notifier_.InvalidateEnd();
   }
-  bool InsertRemoveSpare();
 
- private:
+ protected:
+  using Entry = typename Notifier::Entry;
+  template <typename... NotifierArgs>
+  explicit BaselineVariant(size_t n, NotifierArgs... notifier_args)
+      : n_(n), notifier_(notifier_args...), entries_(std::make_unique<Entry[]>(n)) {}
+  // Where InsertRemoveSpare puts the spare: the gap after the middle subscription.
+  Span SpareSpan() const { return CoverK(n_ / 2, 0); }
+
   const size_t n_;
-  ListNotifier notifier_;
-  std::unique_ptr<ListNotifier::Entry[]> entries_;
-  ListNotifier::Entry spare_;
+  Notifier notifier_;
+  std::unique_ptr<Entry[]> entries_;
+  Entry spare_;
 };
 
-class MultimapVariant {
+// A single-lock baseline, (a) or (b): Notifier has Insert(e, start, last) and
+// Remove(e).
+template <typename Notifier>
+class SingleLockVariant : public BaselineVariant<Notifier> {
+  using Base = BaselineVariant<Notifier>;
+  using Base::entries_;
+  using Base::n_;
+  using Base::notifier_;
+  using Base::spare_;
+
+ public:
+  ~SingleLockVariant() {
+    for (size_t i = 0; i < n_; ++i) notifier_.Remove(&entries_[i]);
+  }
+  bool InsertRemoveSpare() {
+    const Span spare = this->SpareSpan();
+    notifier_.Insert(&spare_, spare.start, spare.last());
+    notifier_.Remove(&spare_);
+    return true;
+  }
+
+ protected:
+  enum class Order { kAscending, kDescending };
+  SingleLockVariant(size_t n, Order order) : Base(n) {
+    if (order == Order::kAscending) {
+      for (size_t i = 0; i < n; ++i) notifier_.Insert(&entries_[i], SubStart(i), SubLast(i));
+    } else {
+      for (size_t i = n; i-- > 0;) notifier_.Insert(&entries_[i], SubStart(i), SubLast(i));
+    }
+  }
+};
+
+class ListVariant : public SingleLockVariant<ListNotifier> {
+ public:
+  static constexpr const char* kName = "list";
+  // Inserted in reverse so that the list, pushed at the head, runs in address order.
+  explicit ListVariant(size_t n) : SingleLockVariant(n, Order::kDescending) {}
+};
+
+class MultimapVariant : public SingleLockVariant<MultimapNotifier> {
  public:
   static constexpr const char* kName = "multimap";
-  explicit MultimapVariant(size_t n);
-  ~MultimapVariant();
-  size_t size() const { return n_; }
-  void Invalidate(Span r) {
-    notifier_.InvalidateStart(r.start, r.last());
-    notifier_.InvalidateEnd();
-  }
-  bool InsertRemoveSpare();
-
- private:
-  const size_t n_;
-  MultimapNotifier notifier_;
-  std::unique_ptr<MultimapNotifier::Entry[]> entries_;
-  MultimapNotifier::Entry spare_;
+  explicit MultimapVariant(size_t n) : SingleLockVariant(n, Order::kAscending) {}
 };
 
 // kGroupSize subscriptions per driver (consecutive addresses); 0: one driver.
 template <size_t kGroupSize>
-class DriverTreeVariant {
+class DriverTreeVariant : public BaselineVariant<DriverTreeNotifier> {
  public:
   static constexpr const char* kName = kGroupSize == 0 ? "tree1" : "drivertree64";
   static_assert(kGroupSize == 0 || kGroupSize == 64, "name the new group size");
 
   explicit DriverTreeVariant(size_t n)
-      : n_(n),
-        notifier_(kGroupSize == 0 ? 1 : (n + kGroupSize - 1) / kGroupSize),
-        entries_(std::make_unique<DriverTreeNotifier::Entry[]>(n)) {
+      : BaselineVariant(n, kGroupSize == 0 ? 1 : (n + kGroupSize - 1) / kGroupSize) {
     for (size_t i = 0; i < n; ++i) {
       notifier_.Insert(&entries_[i], GroupOf(i), SubStart(i), SubLast(i));
     }
@@ -111,27 +142,31 @@ class DriverTreeVariant {
   ~DriverTreeVariant() {
     for (size_t i = 0; i < n_; ++i) notifier_.Remove(&entries_[i], GroupOf(i));
   }
-  size_t size() const { return n_; }
-  void Invalidate(Span r) {
-    notifier_.InvalidateStart(r.start, r.last());
-    notifier_.InvalidateEnd();
-  }
   bool InsertRemoveSpare() {
-    // Into the gap after the middle subscription, in that subscription's driver.
-    const size_t mid = n_ / 2;
-    notifier_.Insert(&spare_, GroupOf(mid), SubStart(mid) + kPage, SubLast(mid) + kPage);
-    notifier_.Remove(&spare_, GroupOf(mid));
+    // In the middle subscription's driver.
+    const size_t group = GroupOf(n_ / 2);
+    const Span spare = SpareSpan();
+    notifier_.Insert(&spare_, group, spare.start, spare.last());
+    notifier_.Remove(&spare_, group);
     return true;
   }
 
  private:
   static size_t GroupOf(size_t i) { return kGroupSize == 0 ? 0 : i / kGroupSize; }
-
-  const size_t n_;
-  DriverTreeNotifier notifier_;
-  std::unique_ptr<DriverTreeNotifier::Entry[]> entries_;
-  DriverTreeNotifier::Entry spare_;
 };
+
+// A list of variants: ForEach(f) calls f.template operator()<V>() for each V, in order.
+template <typename... Vs>
+struct VariantList {
+  template <typename F>
+  static void ForEach(F&& f) {
+    (f.template operator()<Vs>(), ...);
+  }
+};
+
+// Every variant, in the order the benchmarks are registered.
+using AllVariants = VariantList<NfVariant, ListVariant, MultimapVariant, DriverTreeVariant<64>,
+                                DriverTreeVariant<0>>;
 
 template <typename V>
 std::unique_ptr<V>& CacheSlot() {

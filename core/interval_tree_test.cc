@@ -22,6 +22,13 @@ namespace {
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
+// Gives n the interval [start, last] and inserts it into t.
+void InsertAt(IntervalTree& t, IntervalNode* n, uint64_t start, uint64_t last) {
+  n->start = start;
+  n->last = last;
+  t.Insert(n);
+}
+
 bool Overlaps(const IntervalNode& n, uint64_t start, uint64_t last) {
   return n.start <= last && start <= n.last;
 }
@@ -95,9 +102,7 @@ TEST(IntervalTreeTest, EmptyTree) {
 TEST(IntervalTreeTest, SingleNode) {
   IntervalTree t;
   IntervalNode n;
-  n.start = 10;
-  n.last = 20;
-  t.Insert(&n);
+  InsertAt(t, &n, 10, 20);
   EXPECT_TRUE(n.in_tree);
   EXPECT_FALSE(t.empty());
   EXPECT_EQ(t.size(), 1u);
@@ -126,9 +131,7 @@ TEST(IntervalTreeTest, SingleNode) {
   ExpectValid(t);
 
   // A removed node can be inserted again, with another interval.
-  n.start = 30;
-  n.last = 30;
-  t.Insert(&n);
+  InsertAt(t, &n, 30, 30);
   EXPECT_EQ(t.FirstOverlap(30, 30), &n);
   EXPECT_EQ(t.FirstOverlap(10, 20), nullptr);
   ExpectValid(t);
@@ -138,9 +141,7 @@ TEST(IntervalTreeTest, SingleNode) {
 TEST(IntervalTreeTest, EmptyQueryOverlapsNothing) {
   IntervalTree t;
   IntervalNode n;
-  n.start = 0;
-  n.last = 100;
-  t.Insert(&n);
+  InsertAt(t, &n, 0, 100);
   EXPECT_EQ(t.FirstOverlap(50, 49), nullptr);
   EXPECT_EQ(t.FirstOverlap(kMax, 0), nullptr);
   t.Remove(&n);
@@ -149,12 +150,8 @@ TEST(IntervalTreeTest, EmptyQueryOverlapsNothing) {
 TEST(IntervalTreeTest, TouchingEndsOverlap) {
   IntervalTree t;
   IntervalNode a, b;
-  a.start = 100;  // [100, 200]
-  a.last = 200;
-  b.start = 201;  // [201, 300]: adjacent to a, not overlapping it
-  b.last = 300;
-  t.Insert(&a);
-  t.Insert(&b);
+  InsertAt(t, &a, 100, 200);
+  InsertAt(t, &b, 201, 300);  // adjacent to a, not overlapping it
   ExpectValid(t);
 
   EXPECT_EQ(OverlapWalk(t, 200, 250), (std::vector<IntervalNode*>{&a, &b}));

@@ -5,9 +5,13 @@
 #include <cstdint>
 
 #include "fuzzers/program/codec.h"
+#include "fuzzers/program/mutator.h"
 #include "fuzzers/executors/concurrent.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nf::fuzz::RunConcurrent(nf::fuzz::Decode({data, size}));
   return 0;
 }
+
+// The structure-aware mutator's hooks (fuzzers/program/mutator.h) mutate ops and the schedule.
+nf::fuzz::MutatorTarget nf::fuzz::ProgramMutatorTarget() { return MutatorTarget::kConcurrent; }

@@ -4,9 +4,14 @@
 #include <cstdint>
 
 #include "fuzzers/program/codec.h"
+#include "fuzzers/program/mutator.h"
 #include "fuzzers/executors/sequential.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nf::fuzz::TestOneInput(nf::fuzz::Decode({data, size}));
   return 0;
 }
+
+// The structure-aware mutator's hooks (fuzzers/program/mutator.h) mutate ops
+// only: this fuzzer ignores schedules.
+nf::fuzz::MutatorTarget nf::fuzz::ProgramMutatorTarget() { return MutatorTarget::kSequential; }

@@ -3,6 +3,7 @@
 // docs/contract.md; linked against a mutant's library (target
 // kernel_smoke_test_mut_<name>) the test named in its comment fails.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -11,6 +12,22 @@
 namespace {
 
 constexpr unsigned long kPage = 0x1000;
+
+// A snapshot with room for the tree and the classic list.
+struct FullSnapshot {
+  explicit FullSnapshot(nfk_mm* mm) {
+    s.tree = tree;
+    s.tree_cap = 8;
+    s.classic = classic;
+    s.classic_cap = 8;
+    nfk_snapshot_take(mm, &s);
+  }
+  FullSnapshot(const FullSnapshot&) = delete;
+  FullSnapshot& operator=(const FullSnapshot&) = delete;
+  nfk_snapshot s{};
+  nfk_tree_entry tree[8];
+  nfk_classic_entry classic[8];
+};
 
 struct Call {
   nfk_interval* sub;
@@ -31,16 +48,12 @@ struct Driver {
   static bool Invalidate(void* cookie, nfk_interval* sub, const nfk_range* range,
                          unsigned long cur_seq) {
     auto* d = static_cast<Driver*>(cookie);
-    nfk_tree_entry tree[8];
-    nfk_snapshot s{};
-    s.tree = tree;
-    s.tree_cap = 8;
-    nfk_snapshot_take(d->mm, &s);
+    const FullSnapshot snap(d->mm);
     unsigned long sub_seq = 0;
-    for (size_t i = 0; i < s.num_tree && i < 8; ++i) {
-      if (tree[i].sub == sub) sub_seq = tree[i].seq;
+    for (size_t i = 0; i < snap.s.num_tree && i < 8; ++i) {
+      if (snap.tree[i].sub == sub) sub_seq = snap.tree[i].seq;
     }
-    d->calls.push_back({sub, *range, cur_seq, s.invalidate_seq, sub_seq});
+    d->calls.push_back({sub, *range, cur_seq, snap.s.invalidate_seq, sub_seq});
     if (d->fail_nonblock && !range->blockable) return false;
     nfk_interval_set_seq(sub, cur_seq);
     return true;
@@ -117,6 +130,7 @@ class KernelSmoke : public ::testing::Test {
       ADD_FAILURE() << "invalidations still active at the end: leaking the mm";
       return;
     }
+    UnregisterClassics();
     for (nfk_interval* s : inserted_) nfk_interval_remove(s);
     EXPECT_EQ(nfk_mm_destroy(mm_), 0) << "something still holds the mm";
     for (nfk_interval* s : subs_) nfk_interval_free(s);
@@ -132,10 +146,30 @@ class KernelSmoke : public ::testing::Test {
     nfk_interval_remove(s);
     std::erase(inserted_, s);
   }
+  // Registers a classic subscriber counting into c, with a start (and an end
+  // when with_end); TearDown unregisters and frees it.
+  nfk_classic* RegisterClassic(Classic* c, bool with_end) {
+    const nfk_classic_callbacks cb{nullptr, &Classic::Start, with_end ? &Classic::End : nullptr,
+                                   nullptr, nullptr};
+    nfk_ops* ops = nfk_ops_create(&cb, c);
+    nfk_classic* sub = nfk_classic_alloc(ops);
+    EXPECT_EQ(nfk_classic_register(mm_, sub), 0);
+    classics_.push_back({sub, ops});
+    return sub;
+  }
+  void UnregisterClassics() {
+    for (auto [sub, ops] : classics_) {
+      nfk_classic_unregister(mm_, sub);
+      nfk_classic_free(sub);
+      nfk_ops_destroy(ops);
+    }
+    classics_.clear();
+  }
 
   nfk_mm* mm_ = nullptr;
   Driver driver_;
   std::vector<nfk_interval*> subs_, inserted_;
+  std::vector<std::pair<nfk_classic*, nfk_ops*>> classics_;
 };
 
 TEST_F(KernelSmoke, VersionIsRecorded) {
@@ -194,15 +228,11 @@ TEST_F(KernelSmoke, RemovedSubscriptionIsNotCalled) {
   nfk_interval* a = Insert(0x0, kPage);
   nfk_interval* b = Insert(0x10 * kPage, kPage);
   Remove(a);
-  nfk_tree_entry tree[4];
-  nfk_snapshot s{};
-  s.tree = tree;
-  s.tree_cap = 4;
-  nfk_snapshot_take(mm_, &s);
-  ASSERT_EQ(s.num_tree, 1u);
-  EXPECT_EQ(tree[0].sub, b);
-  EXPECT_EQ(tree[0].start, 0x10 * kPage);
-  EXPECT_EQ(tree[0].last, 0x11 * kPage - 1);
+  const FullSnapshot snap(mm_);
+  ASSERT_EQ(snap.s.num_tree, 1u);
+  EXPECT_EQ(snap.tree[0].sub, b);
+  EXPECT_EQ(snap.tree[0].start, 0x10 * kPage);
+  EXPECT_EQ(snap.tree[0].last, 0x11 * kPage - 1);
 
   ASSERT_EQ(Invalidate(mm_, 0x0, 0x20 * kPage, true), 0);
   ASSERT_EQ(driver_.calls.size(), 1u);
@@ -291,27 +321,14 @@ TEST_F(KernelSmoke, BlockableCallbackFailureWarns) {
 TEST_F(KernelSmoke, FailedClassicStartEndsTheOthers) {
   Classic ok, failing;
   failing.fail_nonblock = true;
-  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr, nullptr};
-  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
-  nfk_ops* ok_ops = nfk_ops_create(&ok_cb, &ok);
-  nfk_ops* failing_ops = nfk_ops_create(&failing_cb, &failing);
-  nfk_classic* c1 = nfk_classic_alloc(ok_ops);
-  nfk_classic* c2 = nfk_classic_alloc(failing_ops);
-  ASSERT_EQ(nfk_classic_register(mm_, c2), 0);
-  ASSERT_EQ(nfk_classic_register(mm_, c1), 0);  // head of the list: walked first
+  RegisterClassic(&failing, /*with_end=*/false);
+  RegisterClassic(&ok, /*with_end=*/true);  // head of the list: walked first
 
   EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
   EXPECT_EQ(ok.starts, 1);
   EXPECT_EQ(failing.starts, 1);
   EXPECT_EQ(ok.ends, ok.starts);
   EXPECT_EQ(Reports().size(), 0u);
-
-  nfk_classic_unregister(mm_, c1);
-  nfk_classic_unregister(mm_, c2);
-  nfk_classic_free(c1);
-  nfk_classic_free(c2);
-  nfk_ops_destroy(ok_ops);
-  nfk_ops_destroy(failing_ops);
 }
 
 // §4: get/put count users per ops; the last put frees after a grace period.
@@ -328,14 +345,12 @@ TEST_F(KernelSmoke, GetPutFreesAfterTheGracePeriod) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(err, 0);
   EXPECT_EQ(nfk_classic_get(mm_, ops, nullptr), c);
-  nfk_classic_entry e[2];
-  nfk_snapshot s{};
-  s.classic = e;
-  s.classic_cap = 2;
-  nfk_snapshot_take(mm_, &s);
-  ASSERT_EQ(s.num_classic, 1u);
-  EXPECT_EQ(e[0].users, 2u);
-  EXPECT_EQ(e[0].ops, ops);
+  {
+    const FullSnapshot snap(mm_);
+    ASSERT_EQ(snap.s.num_classic, 1u);
+    EXPECT_EQ(snap.classic[0].users, 2u);
+    EXPECT_EQ(snap.classic[0].ops, ops);
+  }
 
   nfk_classic_put(c);  // users 1
   EXPECT_EQ(counters.frees, 0);
@@ -365,10 +380,7 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
   nfk_interval* far = Insert(0x100 * kPage, kPage);
   Classic failing;
   failing.fail_nonblock = true;
-  const nfk_classic_callbacks cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
-  nfk_ops* ops = nfk_ops_create(&cb, &failing);
-  nfk_classic* c = nfk_classic_alloc(ops);
-  ASSERT_EQ(nfk_classic_register(mm_, c), 0);
+  RegisterClassic(&failing, /*with_end=*/false);
 
   EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
   const nfk_snapshot s = Snapshot(mm_);
@@ -376,10 +388,6 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
   EXPECT_EQ(s.invalidate_seq % 2, 0u);
   EXPECT_EQ(driver_.calls.size(), 0u);
   (void)far;
-
-  nfk_classic_unregister(mm_, c);
-  nfk_classic_free(c);
-  nfk_ops_destroy(ops);
 }
 
 // §8.3: a blockable classic start that fails is a driver bug: WARN (line 502),
@@ -389,14 +397,8 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
 TEST_F(KernelSmoke, KernelEndsTwiceAfterABlockableClassicFailure) {
   Classic ok, failing;
   failing.fail_always = true;
-  const nfk_classic_callbacks ok_cb{nullptr, &Classic::Start, &Classic::End, nullptr, nullptr};
-  const nfk_classic_callbacks failing_cb{nullptr, &Classic::Start, nullptr, nullptr, nullptr};
-  nfk_ops* ok_ops = nfk_ops_create(&ok_cb, &ok);
-  nfk_ops* failing_ops = nfk_ops_create(&failing_cb, &failing);
-  nfk_classic* c1 = nfk_classic_alloc(ok_ops);
-  nfk_classic* c2 = nfk_classic_alloc(failing_ops);
-  ASSERT_EQ(nfk_classic_register(mm_, c2), 0);
-  ASSERT_EQ(nfk_classic_register(mm_, c1), 0);
+  RegisterClassic(&failing, /*with_end=*/false);
+  RegisterClassic(&ok, /*with_end=*/true);
 
   EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/true), 0);
   EXPECT_EQ(ok.starts, 1);
@@ -405,13 +407,6 @@ TEST_F(KernelSmoke, KernelEndsTwiceAfterABlockableClassicFailure) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].kind, NFK_REPORT_WARN);
   EXPECT_STREQ(r[0].file, "mm/mmu_notifier.c");
-
-  nfk_classic_unregister(mm_, c1);
-  nfk_classic_unregister(mm_, c2);
-  nfk_classic_free(c1);
-  nfk_classic_free(c2);
-  nfk_ops_destroy(ok_ops);
-  nfk_ops_destroy(failing_ops);
 }
 
 }  // namespace

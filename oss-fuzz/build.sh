@@ -75,6 +75,8 @@ cmake --build "$nf_build" -j "$JOBS"
 # base-builder image has) is the one reader of cmake/fuzzers.txt and the one
 # place that knows where a target's binary and its .dict/.options are.
 nflib() { python3 "$NF_SRC/tools/nflib.py" "$@"; }
+# shellcheck source=tools/lib.sh
+source "$NF_SRC/tools/lib.sh"
 shopt -s nullglob
 names=$(nflib fuzzers)
 count=0
@@ -88,14 +90,7 @@ for name in $names; do
 
   seeds=$WORK/seeds/$name
   rm -rf "$seeds"
-  mkdir -p "$seeds"
-  for dir in "$NF_SRC/corpus/$name" "$NF_SRC/corpus/regress/$name"; do
-    [[ -d $dir ]] || continue
-    while IFS= read -r -d '' file; do
-      sum=$(sha1sum <"$file" | cut -c1-40)
-      cp "$file" "$seeds/$sum"
-    done < <(find "$dir" -type f -print0)
-  done
+  nf_copy_inputs "$seeds" "$NF_SRC/corpus/$name" "$NF_SRC/corpus/regress/$name" >/dev/null
   rm -f "$OUT/${name}_seed_corpus.zip"
   files=("$seeds"/*)
   if ((${#files[@]} > 0)); then

@@ -25,18 +25,11 @@
 # The queue is not merged into corpus/NAME/: `./nf fuzz` (libFuzzer -merge=1) does that.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-readonly ROOT
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+nf_tool afl
 readonly BASE=$ROOT/build/afl
 
-say() { printf 'afl: %s\n' "$*"; }
-die() {
-  printf 'afl: %s\n' "$*" >&2
-  exit 1
-}
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-}
 usage_error() {  # one line, as ./nf's
   printf 'nf: fuzz --engine afl: %s (see ./nf help)\n' "$*" >&2
   exit 2
@@ -107,14 +100,7 @@ fi
 # 3. Inputs, then afl-fuzz.
 in=$BASE/in/$fuzzer
 rm -rf "$in"
-mkdir -p "$in"
-for dir in "$ROOT/corpus/$fuzzer" "$ROOT/corpus/regress/$fuzzer"; do
-  [[ -d $dir ]] || continue
-  while IFS= read -r -d '' file; do
-    cp "$file" "$in/$(sha1sum <"$file" | cut -c1-40)"
-  done < <(find "$dir" -type f -print0)
-done
-seeds=$(find "$in" -type f | wc -l)
+seeds=$(nf_copy_inputs "$in" "$ROOT/corpus/$fuzzer" "$ROOT/corpus/regress/$fuzzer")
 if ((seeds == 0)); then
   say "corpus/$fuzzer/ is empty: starting from one placeholder input"
   printf 'nf' >"$in/placeholder"

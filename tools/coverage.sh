@@ -21,18 +21,11 @@
 # crashes (the report is still written from the other targets).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-readonly ROOT
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+nf_tool coverage
 readonly BUILD=$ROOT/build/coverage
 
-say() { printf 'coverage: %s\n' "$*"; }
-die() {
-  printf 'coverage: %s\n' "$*" >&2
-  exit 1
-}
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-}
 
 max_uncovered=80
 while (($# > 0)); do

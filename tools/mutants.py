@@ -16,6 +16,26 @@ Ways (each skipped, and said so, if its binary is not built):
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
+Ablation (--ablate mutator,interleaving,boundary): the libFuzzer ways again with
+one piece of the toolkit switched off, as extra columns <way>-no-<piece>:
+  mutator        NF_MUTATOR=0: plain libFuzzer mutation instead of the program
+                 mutator (fuzzers/program/mutator.h); both libFuzzer ways
+  interleaving   NF_INTERLEAVING=0: no interleaving coverage from the scheduler;
+                 the concurrent way only; skipped, with a note, if no source
+                 reads NF_INTERLEAVING
+  boundary       a fuzz tree configured with -DNF_BOUNDARY_OPS=OFF
+                 (build/mutants-noboundary, built only when asked for); skipped,
+                 with a note, if CMakeLists.txt has no such option
+The summary gives, per piece, the geometric mean of the slowdown of each
+ablated cell against the same way with everything on.
+
+Kept inputs: the input behind each detection is copied to
+build/mutants/runs/<stamp>/<mutant>/<way>/seed<k>/: the libFuzzer artifact
+(crash-*, timeout-*, ...; `./nf triage FILE --binary BINARY` replays it, the
+command is in replay.txt), or for the TSan suite and the naive baseline, whose
+failures depend on the OS's interleavings, the seed and the command that ran
+(replay.txt). The report lists them under the table.
+
 A control row, `none`, runs every way on the correct core in the same way: a
 "found" there is a false alarm of that way, and says its other cells are noise.
 The summary under the table counts, per way, the mutants found, and compares
@@ -27,7 +47,11 @@ baseline start OS threads, but one run at a time still fits one core); --jobs N
 runs N of them side by side, for a machine with N cores to spare.
 
 Wall-clock time is measured here because this is a benchmark: it is printed,
-never asserted. Output: a Markdown table (stdout and build/mutants/matrix.md) and
+never asserted. The time to detection ends when the failing run writes its JSON
+document (just before it aborts), so that the reporting after it (libFuzzer's
+symbolized stack trace costs about 0.4 s) is not counted as search; a failure
+without one (a sanitizer's report) counts to the process's exit. Each run's
+wall time is in runs.json too. Output: a Markdown table (stdout and build/mutants/matrix.md) and
 a CSV (build/mutants/matrix.csv), both with the machine and the date; each run's
 output in build/mutants/logs/<mutant>.<way>.<seed>.log, and every run's result in
 build/mutants/runs.json, which --merge reuses: re-run some cells, keep the rest.
@@ -64,6 +88,55 @@ MUTANTS = [
 CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]
 TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
+# --ablate: piece -> (the ways it applies to, the environment that switches it
+# off, the CMake option that does, for pieces that need their own tree).
+ABLATIONS = {
+    "mutator": (["sequential", "concurrent"], {"NF_MUTATOR": "0"}, None),
+    "interleaving": (["concurrent"], {"NF_INTERLEAVING": "0"}, None),
+    "boundary": (["sequential", "concurrent"], {}, "NF_BOUNDARY_OPS"),
+}
+ABLATED_TREE = "build/mutants-no{piece}"  # a tree of its own, for a CMake option
+ABLATED_WAYS = [f"{w}-no-{a}" for a, (ws, _, _) in ABLATIONS.items() for w in ws]
+
+
+def base_way(way):
+    """('concurrent', 'mutator') for 'concurrent-no-mutator'; (way, None) otherwise."""
+    if "-no-" in way:
+        w, piece = way.split("-no-", 1)
+        return w, piece
+    return way, None
+
+
+def tree_of_way(way):
+    w, piece = base_way(way)
+    if piece and ABLATIONS[piece][2]:
+        return ABLATED_TREE.format(piece=piece)
+    return TREES[w][1]
+
+
+def _sources_match(pattern, is_source):
+    for d, dirs, files in os.walk(ROOT):
+        dirs[:] = [x for x in dirs if x not in ("build", ".git", "corpus")]
+        for f in files:
+            if is_source(f):
+                try:
+                    if pattern.search(open(os.path.join(d, f), errors="replace").read()):
+                        return True
+                except OSError:
+                    pass
+    return False
+
+
+def cmake_has_option(option):
+    """True if some CMakeLists.txt or cmake/*.cmake of the project defines OPTION."""
+    return _sources_match(re.compile(r"option\(\s*" + re.escape(option) + r"\b"),
+                          lambda f: f == "CMakeLists.txt" or f.endswith(".cmake"))
+
+
+def code_reads_env(name):
+    """True if some C++ source of the project reads the environment variable NAME."""
+    return _sources_match(re.compile(r'"' + re.escape(name) + r'"'),
+                          lambda f: f.endswith((".cc", ".h")))
 TSAN_SOAK = "0.05"  # the stress suite's round counts, scaled: short rounds, repeated
 # Seconds without progress before a stress test reports P7 (a hang); a round takes
 # milliseconds, and the default (60) would leave no budget for the search.
@@ -81,7 +154,7 @@ TREES = {
 
 def target_of(way, mutant):
     """The CMake target of a way's binary on a mutant (or the correct core)."""
-    _, _, pattern, control = TREES[way]
+    _, _, pattern, control = TREES[base_way(way)[0]]
     return control if mutant == CONTROL else pattern.format(m=mutant)
 
 
@@ -90,39 +163,77 @@ def log(msg):
 
 
 def build(ways, mutants):
+    """The (way, target) pairs built: a way's targets are looked up in its tree."""
     by_tree = {}
     for w in ways:
-        preset, tree, _, _ = TREES[w]
-        by_tree.setdefault((preset, tree), []).extend(target_of(w, m) for m in mutants)
+        preset = TREES[base_way(w)[0]][0]
+        piece = base_way(w)[1]
+        option = ABLATIONS[piece][2] if piece else None
+        entry = by_tree.setdefault((preset, tree_of_way(w), option), [])
+        entry.extend(target_of(w, m) for m in mutants if target_of(w, m) not in entry)
     available = set()
-    for (preset, tree), targets in by_tree.items():
+    for (preset, tree, option), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
         open(logf, "w").close()
-        if not nflib.configure(preset, logf, extra=["-B", tree, "-DNF_BUILD_MUTANTS=ON"]):
+        extra = ["-B", tree, "-DNF_BUILD_MUTANTS=ON"] + ([f"-D{option}=OFF"] if option else [])
+        if not nflib.configure(preset, logf, extra=extra):
             log(f"configuring {tree} failed; see {logf}")
             continue
         for t in targets:  # one at a time: a missing target must not stop the rest
             if not nflib.has_target(tree, t):
                 continue
             if nflib.compile_targets(tree, [t], logf) and nflib.locate(t, tree=tree):
-                available.add(t)
+                available.add((tree, t))
             else:
                 log(f"building {t} failed; see {logf}")
     return available
 
 
+def is_built(available, way, mutant):
+    return (tree_of_way(way), target_of(way, mutant)) in available
+
+
 LOG_DIR = os.path.join(ROOT, "build", "mutants", "logs")
 RUNS_FILE = os.path.join(ROOT, "build", "mutants", "runs.json")
+KEEP_ROOT = os.path.join(ROOT, "build", "mutants", "runs")
+# What libFuzzer writes with -artifact_prefix: the input behind a detection.
+ARTIFACT = re.compile(r"^(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+$")
 
 
-def run_one(way, mutant, seed, budget):
-    binary = nflib.locate(target_of(way, mutant), tree=TREES[way][1])
-    work = tempfile.mkdtemp(prefix=f"nf-mut-{way}-")
+def keep_input(work, keep_dir, way, binary, env_extra, cmd):
+    """Copies the input of a detection to keep_dir; returns its path (or the
+    replay note's) relative to ROOT, or ""."""
+    os.makedirs(keep_dir, exist_ok=True)
+    env_text = " ".join(f"{k}={v}" for k, v in sorted(env_extra.items()))
+    kept = []
+    for f in sorted(os.listdir(work)):
+        if ARTIFACT.match(f):
+            shutil.copy(os.path.join(work, f), os.path.join(keep_dir, f))
+            kept.append(os.path.join(keep_dir, f))
+    note = os.path.join(keep_dir, "replay.txt")
+    with open(note, "w") as f:
+        if kept:
+            for k in kept:  # the input alone decides: no environment needed
+                f.write(f"./nf triage {nflib.rel(k)} --binary {nflib.rel(binary)}\n")
+        else:  # the TSan suite, the naive baseline: a seed, not a reproducer
+            f.write(f"# the OS's interleavings decide, so this may need several runs\n"
+                    f"{env_text} {' '.join(nflib.rel(c) if os.path.isabs(c) else c for c in cmd)}\n")
+    return os.path.relpath(kept[0] if kept else note, ROOT)
+
+
+def run_one(way, mutant, seed, budget, keep_dir):
+    binary = nflib.locate(target_of(way, mutant), tree=tree_of_way(way))
+    base, piece = base_way(way)
+    work = tempfile.mkdtemp(prefix=f"nf-mut-{base}-")
     report_json = os.path.join(work, "report.json")
     env = dict(os.environ)
+    env_extra = {"NF_SEED": str(seed)}
+    if piece:
+        env_extra.update(ABLATIONS[piece][1])
     env["ASAN_OPTIONS"] = "detect_leaks=0"
-    env["NF_SEED"] = str(seed)
+    env.update(env_extra)
     env["NF_REPORT_JSON"] = report_json
+    way = base  # the ablated ways run like their base way
     if way in ("sequential", "concurrent"):
         corpus = os.path.join(work, "corpus")
         os.mkdir(corpus)
@@ -132,14 +243,16 @@ def run_one(way, mutant, seed, budget):
         cmd += [o for o in nflib.fuzzer_options(f"{way}_fuzzer", prog="mutants")
                 if o.startswith("-max_len=")]
     elif way == "tsan":
-        env["TSAN_OPTIONS"] = "halt_on_error=1"
-        env["NF_SOAK"] = TSAN_SOAK
-        env["NF_STRESS_WATCHDOG"] = TSAN_WATCHDOG
+        env_extra.update({"TSAN_OPTIONS": "halt_on_error=1", "NF_SOAK": TSAN_SOAK,
+                          "NF_STRESS_WATCHDOG": TSAN_WATCHDOG})
+        env.update(env_extra)
         cmd = [binary, "--gtest_repeat=-1", "--gtest_break_on_failure"]
     else:
-        env["NF_BUDGET_SECONDS"] = str(budget)
+        env_extra["NF_BUDGET_SECONDS"] = str(budget)
+        env.update(env_extra)
         cmd = [binary]
     start = time.monotonic()
+    start_wall = time.time()
     try:
         p = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT,
@@ -157,9 +270,23 @@ def run_one(way, mutant, seed, budget):
             verdict = json.loads(f.read().strip().splitlines()[-1]).get("verdict")
     except (OSError, ValueError, IndexError):
         pass
+    detected = rc != 0 and elapsed < budget + (0 if way == "tsan" else 25)
+    # The time of the detection: when the failing run wrote its JSON document,
+    # just before aborting. What follows (libFuzzer's deadly-signal handler
+    # symbolizes a stack trace: about 0.4 s; writing the artifact) is reporting,
+    # not search. Without a document (a sanitizer's report), the process's time.
+    wall = elapsed
+    try:
+        written = os.stat(report_json).st_mtime - start_wall
+        if detected and 0 <= written < elapsed:
+            elapsed = written
+    except OSError:
+        pass
+    kept = keep_input(work, keep_dir, way, binary, env_extra, cmd) if detected else ""
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(LOG_DIR, exist_ok=True)
-    log_path = os.path.join(LOG_DIR, f"{mutant}.{way}.{seed}.log")
+    log_name = way if not piece else f"{way}-no-{piece}"
+    log_path = os.path.join(LOG_DIR, f"{mutant}.{log_name}.{seed}.log")
     with open(log_path, "w") as f:  # the evidence behind the cell (the tail of long runs)
         f.write(out[-200000:])
     execs = ""
@@ -171,15 +298,16 @@ def run_one(way, mutant, seed, budget):
         if found:
             execs = found[-1]
             break
-    detected = rc != 0 and elapsed < budget + (0 if way == "tsan" else 25)
-    return {"found": detected, "seconds": elapsed if detected else None, "execs": execs,
+    return {"found": detected, "seconds": elapsed if detected else None,
+            "wall_seconds": wall, "execs": execs,
             "what": (nf_signatures.from_verdict(verdict) or nf_signatures.signature(out))
             if detected else "",
-            "log": os.path.relpath(log_path, ROOT)}
+            "log": os.path.relpath(log_path, ROOT), "input": kept}
 
 
-def summarize(rows, mutants, ways):
-    """Per-way counts, and the toolkit against the naive baseline."""
+def summarize(rows, mutants, ways, budget):
+    """Per-way counts, the toolkit against the naive baseline, and each ablation
+    against the full toolkit."""
     def cell(m, w):
         return next((r for r in rows if r["mutant"] == m and r["way"] == w), None)
 
@@ -227,6 +355,28 @@ def summarize(rows, mutants, ways):
         if only_naive:
             lines.append("- found only by the naive baseline: "
                          + ", ".join(f"`{m}`" for m in only_naive))
+    # Ablations: each ablated cell against its way with everything on. A cell the
+    # ablated way did not find counts as the budget (so the slowdown is a lower
+    # bound there); one the full way did not find has nothing to compare with.
+    for piece in ABLATIONS:
+        pairs = [(m, w) for w in ways for m in real
+                 if base_way(w)[1] == piece and base_way(w)[0] in ways]
+        ratios, lost, gained = [], 0, 0
+        for m, w in pairs:
+            full, ablated = median_s(m, base_way(w)[0]), median_s(m, w)
+            if full is None:
+                gained += ablated is not None
+                continue
+            lost += ablated is None
+            ratios.append(max(ablated if ablated is not None else budget, 0.01) / max(full, 0.01))
+        if not ratios:
+            continue
+        gm = statistics.geometric_mean(ratios)
+        lines.append(f"- without the {piece}: {gm:.1f}x the full toolkit's median time "
+                     f"(geometric mean over {len(ratios)} cells; range {min(ratios):.1f}x to "
+                     f"{max(ratios):.1f}x" + (f"; {lost} no longer found within the budget, "
+                                              f"counted as {budget} s" if lost else "")
+                     + (f"; {gained} found only without it" if gained else "") + ")")
     return lines
 
 
@@ -242,6 +392,9 @@ def main():
     ap.add_argument("--merge", action="store_true",
                     help="keep the runs of the previous matrix (build/mutants/runs.json, same "
                          "budget and seeds) and re-run only the mutants and ways given")
+    ap.add_argument("--ablate", default="",
+                    help="comma-separated pieces to switch off in extra libFuzzer columns: "
+                         + ", ".join(ABLATIONS))
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
@@ -251,8 +404,24 @@ def main():
         if m not in MUTANTS + [CONTROL]:
             ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)}, {CONTROL})")
     for w in ways:
-        if w not in WAYS:
+        if w not in WAYS + ABLATED_WAYS:
             ap.error(f"unknown way {w!r} (have: {', '.join(WAYS)})")
+    notes = []
+    for piece in [a for a in args.ablate.split(",") if a]:
+        if piece not in ABLATIONS:
+            ap.error(f"unknown --ablate piece {piece!r} (have: {', '.join(ABLATIONS)})")
+        applies, env_off, option = ABLATIONS[piece]
+        if option and not cmake_has_option(option):
+            notes.append(f"--ablate {piece}: skipped, no CMake option {option} in this checkout")
+            log(notes[-1])
+            continue
+        missing = [k for k in env_off if not code_reads_env(k)]
+        if missing:
+            notes.append(f"--ablate {piece}: skipped, no source reads {', '.join(missing)} "
+                         "in this checkout")
+            log(notes[-1])
+            continue
+        ways += [f"{w}-no-{piece}" for w in applies if w in ways and f"{w}-no-{piece}" not in ways]
     if args.budget < 1 or args.seeds < 1 or args.jobs < 1:
         ap.error("--budget, --seeds and --jobs must be positive")
     if not args.no_control and CONTROL not in mutants:
@@ -260,10 +429,11 @@ def main():
 
     log("building the mutant binaries (build/mutants*/)")
     available = build(ways, mutants)
+    stamp_dir = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     work = []
     for m in mutants:
         for w in ways:
-            if target_of(w, m) in available:
+            if is_built(available, w, m):
                 work.extend((m, w, seed) for seed in range(1, args.seeds + 1))
     results = {}
     if args.merge and os.path.exists(RUNS_FILE):
@@ -275,15 +445,17 @@ def main():
                 results[(m, w, int(seed))] = r
             mutants = [m for m in MUTANTS + [CONTROL]
                        if m in mutants or any(k[0] == m for k in results)]
-            ways = [w for w in WAYS if w in ways or any(k[1] == w for k in results)]
-            available |= {target_of(k[1], k[0]) for k in results}
+            ways = [w for w in WAYS + ABLATED_WAYS
+                    if w in ways or any(k[1] == w for k in results)]
+            available |= {(tree_of_way(k[1]), target_of(k[1], k[0])) for k in results}
             log(f"--merge: kept {len(results)} runs of {RUNS_FILE}")
         else:
             log(f"--merge: {RUNS_FILE} has another budget or seed count; not merged")
 
     def one(item):
         m, w, seed = item
-        r = run_one(w, m, seed, args.budget)
+        r = run_one(w, m, seed, args.budget,
+                    os.path.join(KEEP_ROOT, stamp_dir, m, w, f"seed{seed}"))
         log(f"{m:26} {w:11} seed {seed}: "
             + (f"found in {r['seconds']:.1f} s ({r['what']})" if r["found"] else "not found"))
         return item, r
@@ -298,7 +470,7 @@ def main():
     rows = []
     for m in mutants:
         for w in ways:
-            if target_of(w, m) not in available:
+            if not is_built(available, w, m):
                 rows.append({"mutant": m, "way": w, "found": "not built", "median_s": "",
                              "median_execs": "", "what": ""})
                 continue
@@ -347,7 +519,13 @@ def main():
                 cells.append("not found" if r["found"] != "not built" else "not built")
         name = f"`{m}`" if m != CONTROL else f"`{CONTROL}` (correct core: control)"
         md.append(f"| {name} | " + " | ".join(cells) + " |")
-    md += [""] + summarize(rows, mutants, ways)
+    md += [""] + summarize(rows, mutants, ways, args.budget) + [f"- {n}" for n in notes]
+    kept = [(m, w, seed, r["input"]) for (m, w, seed), r in sorted(results.items())
+            if r.get("input")]
+    if kept:
+        md += ["", "Kept inputs (replay.txt beside each has the command; "
+               "`./nf triage FILE --binary BINARY` for a libFuzzer artifact):", ""]
+        md += [f"- `{m}` {w} seed {seed}: `{path}`" for m, w, seed, path in kept]
     text = "\n".join(md) + "\n"
     with open(os.path.join(out_dir, "matrix.md"), "w") as f:
         f.write(text)

@@ -326,22 +326,18 @@ def main(argv):
             return 1
         print(path)
         return 0
-    if cmd == "options" and len(args) == 1:
-        flags = fuzzer_options(args[0])
-        if flags:
-            print("\n".join(flags))
-        return 0
-    if cmd == "dict" and len(args) == 1:
-        path = fuzzer_dict(args[0])
-        if not path:
+    # One-argument queries: what each prints (nothing printed: exit 1).
+    queries = {
+        "options": lambda a: "\n".join(fuzzer_options(a)) or "",
+        "dict": fuzzer_dict,
+        "source": lambda a: rel(source_file(a)) if source_file(a) else None,
+    }
+    if cmd in queries and len(args) == 1:
+        out = queries[cmd](args[0])
+        if out is None:
             return 1
-        print(path)
-        return 0
-    if cmd == "source" and len(args) == 1:
-        path = source_file(args[0])
-        if not path:
-            return 1
-        print(rel(path))
+        if out:
+            print(out)
         return 0
     print(usage, file=sys.stderr)
     return 2

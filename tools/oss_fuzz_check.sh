@@ -38,8 +38,9 @@
 # Delete the cache directory to start from scratch.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-readonly ROOT
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+nf_tool oss-fuzz-check
 readonly BASE=$ROOT/build/oss-fuzz
 CACHE=${NF_OSS_FUZZ_CACHE:-$BASE}
 mkdir -p "$CACHE"
@@ -76,14 +77,6 @@ readonly ASAN_MIN_FOR_ASAN=1000
 readonly UBSAN_MAX_FOR_NON_UBSAN=200
 readonly UBSAN_MIN_FOR_UBSAN=168
 
-say() { printf 'oss-fuzz-check: %s\n' "$*"; }
-die() {
-  printf 'oss-fuzz-check: %s\n' "$*" >&2
-  exit 1
-}
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
-}
 
 sanitizers=()
 while (($# > 0)); do

@@ -29,6 +29,17 @@ trap 'rm -rf "$work"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 pass() { echo "ok:   $*"; }
+# triage CASE INPUT ARGS...: runs tools/triage.py on INPUT into $work/CASE (its
+# stdout in $work/CASE.txt, shown indented), sets rc to its exit status.
+triage() {
+  local case=$1 input=$2 t0=$SECONDS
+  shift 2
+  python3 "$root/tools/triage.py" "$input" "$@" --out "$work/$case" "${tool_args[@]}" \
+    >"$work/$case.txt" 2>"$work/$case.err"
+  rc=$?
+  echo "${case^^}: triage took $((SECONDS - t0)) s; its summary:"
+  sed 's/^/    /' "$work/$case.txt"
+}
 
 # --- headless Chromium
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -74,11 +85,7 @@ expect=$(grep -v '^#' "$regress/EXPECT" | head -n 1)
 in_a=$work/crash-a
 { cat "$repro"; printf '\x40\x01\x02\x03\x41\x01\x05\x00\xff\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a'; } >"$in_a"
 out_a=$work/a
-t0=$SECONDS
-python3 "$root/tools/triage.py" "$in_a" --binary "$bin" --out "$out_a" "${tool_args[@]}" >"$work/a.txt" 2>"$work/a.err"
-rc=$?
-echo "A: triage took $((SECONDS - t0)) s; its summary:"
-sed 's/^/    /' "$work/a.txt"
+triage a "$in_a" --binary "$bin"
 if ((rc != 0)); then
   fail "A: triage exited $rc"; cat "$work/a.err"
 else
@@ -186,12 +193,7 @@ chmod +x "$fake"
 in_b=$work/crash-b
 printf '\x02\x40\x01\x02\x03\x81\x01\xff\x01\x02\x2a\x03\x04' >"$in_b"
 out_b=$work/b
-t0=$SECONDS
-python3 "$root/tools/triage.py" "$in_b" --binary "$fake" --fuzzer concurrent_fuzzer --out "$out_b" \
-  "${tool_args[@]}" >"$work/b.txt" 2>"$work/b.err"
-rc=$?
-echo "B: triage took $((SECONDS - t0)) s; its summary:"
-sed 's/^/    /' "$work/b.txt"
+triage b "$in_b" --binary "$fake" --fuzzer concurrent_fuzzer
 if ((rc != 0)); then
   fail "B: triage exited $rc"; cat "$work/b.err"
 else

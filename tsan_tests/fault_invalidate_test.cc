@@ -76,31 +76,23 @@ long CheckMirror(const Driver& d, int i, const PageTable& pt, Violations* v,
   return compared;
 }
 
-TEST(StressFaults, NoStaleMirrorEntry) {
-  const uint64_t seed = TestSeed();
-  Violations v;
-  AddressSpace* space = AddressSpace::Create(ReportingTo(&v));
+class StressFaults : public SpaceTest {};
+
+TEST_F(StressFaults, NoStaleMirrorEntry) {
   PageTable pt;
-  std::array<Driver, kSubs> drivers;
-  auto subs_owner = std::make_unique<std::array<MirroredSub, kSubs>>();
-  std::array<MirroredSub, kSubs>& subs = *subs_owner;
-  for (int i = 0; i < kSubs; ++i) {
-    subs[i].driver = &drivers[i];
-    ASSERT_TRUE(
-        space->InsertInterval(&subs[i], kSubPages[i].start(), kSubPages[i].length(), MirrorOps())
-            .ok());
-  }
+  MirroredSubs<kSubs> mirrored;
+  ASSERT_TRUE(mirrored.Insert(space, kSubPages, MirrorOps()).ok());
+  std::array<Driver, kSubs>& drivers = mirrored.drivers;
+  std::array<MirroredSub, kSubs>& subs = *mirrored.subs;
 
   std::atomic<long> faults_installed{0}, faults_retried{0}, faults_gave_up{0};
   std::atomic<long> invalidations{0}, eagain{0}, compared_running{0};
   long compared_quiet = 0;
-  long round = 0;
-  const long rounds = Scaled(kRounds);
-  bool stop = false;
+  Rounds rounds(Scaled(kRounds), &v);
   Rng check_rng(SubSeed(seed, 0));
 
   auto at_quiescence = [&] {
-    const std::string where = absl::StrFormat("at the end of round %d", round);
+    const std::string where = absl::StrFormat("at the end of round %d", rounds.done());
     CheckQuiet(space, &v, where);
     for (int i = 0; i < kSubs; ++i) {
       compared_quiet += CheckMirror(drivers[i], i, pt, &v, where);
@@ -121,64 +113,57 @@ TEST(StressFaults, NoStaleMirrorEntry) {
         }
       }
     }
-    ++round;
-    stop = Enough(round, rounds) || v.count() > 0;
   };
 
-  Barrier barrier(kFaulters + kInvalidators);
-  RunThreads(kFaulters + kInvalidators, [&](int t) {
-    Rng rng(SubSeed(seed, t + 1));
+  rounds.Run(kFaulters + kInvalidators, seed, at_quiescence, [&](int t, Rng& rng) {
     const bool faulter = t < kFaulters;
-    do {
-      for (int op = 0; op < kOpsPerRound; ++op) {
-        if (faulter) {
-          const int i = rng.Uniform(0, kSubs - 1);
-          const PageRange p = RandomPages(rng);
-          const int attempts =
-              drivers[i].Fault(&subs[i], pt, PagesOf(p.start(), p.start() + p.length() - 1));
-          if (attempts > 0) faults_installed.fetch_add(1, std::memory_order_relaxed);
-          if (attempts > 1 || attempts < 0) faults_retried.fetch_add(1, std::memory_order_relaxed);
-          if (attempts < 0) faults_gave_up.fetch_add(1, std::memory_order_relaxed);
-          // P6 while invalidations run, under each driver's user lock.
-          for (int j = 0; j < kSubs; ++j) {
-            drivers[j].HoldLock();
-            compared_running.fetch_add(CheckMirror(drivers[j], j, pt, &v, "during the run"),
-                                       std::memory_order_relaxed);
-            drivers[j].DropLock();
-          }
-        } else {
-          const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(2, 3));
-          const absl::Status st = space->InvalidateRangeStart(r);
-          if (st.ok()) {
-            pt.Change(PagesOfRange(r));
-            Yields(rng, 2);
-            space->InvalidateRangeEnd(r);
-            invalidations.fetch_add(1, std::memory_order_relaxed);
-          } else if (r.blockable || !absl::IsUnavailable(st)) {
-            v.Add(absl::StrFormat("InvalidateRangeStart(%s) failed: %s",
-                                  r.blockable ? "blockable" : "non-blockable", st.ToString()));
-          } else {
-            eagain.fetch_add(1, std::memory_order_relaxed);
-          }
+    for (int op = 0; op < kOpsPerRound; ++op) {
+      if (faulter) {
+        const int i = rng.Uniform(0, kSubs - 1);
+        const PageRange p = RandomPages(rng);
+        const int attempts =
+            drivers[i].Fault(&subs[i], pt, PagesOf(p.start(), p.start() + p.length() - 1));
+        if (attempts > 0) faults_installed.fetch_add(1, std::memory_order_relaxed);
+        if (attempts > 1 || attempts < 0) faults_retried.fetch_add(1, std::memory_order_relaxed);
+        if (attempts < 0) faults_gave_up.fetch_add(1, std::memory_order_relaxed);
+        // P6 while invalidations run, under each driver's user lock.
+        for (int j = 0; j < kSubs; ++j) {
+          drivers[j].HoldLock();
+          compared_running.fetch_add(CheckMirror(drivers[j], j, pt, &v, "during the run"),
+                                     std::memory_order_relaxed);
+          drivers[j].DropLock();
         }
-        Yields(rng, 1);
+      } else {
+        const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(2, 3));
+        const absl::Status st = space->InvalidateRangeStart(r);
+        if (st.ok()) {
+          pt.Change(PagesOfRange(r));
+          Yields(rng, 2);
+          space->InvalidateRangeEnd(r);
+          invalidations.fetch_add(1, std::memory_order_relaxed);
+        } else if (r.blockable || !absl::IsUnavailable(st)) {
+          v.Add(absl::StrFormat("InvalidateRangeStart(%s) failed: %s",
+                                r.blockable ? "blockable" : "non-blockable", st.ToString()));
+        } else {
+          eagain.fetch_add(1, std::memory_order_relaxed);
+        }
       }
-      barrier.ArriveAndWait(at_quiescence);
-    } while (!stop);
+      Yields(rng, 1);
+    }
   });
 
   std::printf(
       "[   info   ] %ld rounds: %ld faults installed, %ld retried, %ld gave up; %ld "
       "invalidations, %ld EAGAIN; mirror entries compared: %ld while running, %ld at "
       "quiescent points\n",
-      round, faults_installed.load(), faults_retried.load(), faults_gave_up.load(),
+      rounds.done(), faults_installed.load(), faults_retried.load(), faults_gave_up.load(),
       invalidations.load(), eagain.load(), compared_running.load(), compared_quiet);
   CheckQuiet(space, &v, "end");
   // Not vacuous: faults installed entries and the checks compared some.
   EXPECT_GT(faults_installed.load(), 0);
   EXPECT_GT(compared_running.load(), 0);
   EXPECT_GT(compared_quiet, 0);
-  if (!ExpectNoViolations(v, seed)) return Leak(std::move(subs_owner));
+  if (!ExpectNoViolations(v, seed)) return Leak(std::move(mirrored.subs));
   for (MirroredSub& s : subs) space->RemoveInterval(&s);
   space->PutUser();
 }

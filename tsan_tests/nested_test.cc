@@ -74,10 +74,9 @@ bool NestInvalidate(IntervalSubscription* s, const Range& r, Seq cur_seq) {
 }
 constexpr IntervalOps kNestOps = {&NestInvalidate};
 
-TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
-  const uint64_t seed = TestSeed();
-  Violations v;
-  AddressSpace* space = AddressSpace::Create(ReportingTo(&v));
+class StressNested : public SpaceTest {};
+
+TEST_F(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
   auto subs_owner = std::make_unique<std::array<NestSub, kSubs>>();
   std::array<NestSub, kSubs>& subs = *subs_owner;
   for (int i = 0; i < kSubs; ++i) {
@@ -90,120 +89,108 @@ TEST(StressNested, NestedParallelInvalidationsKeepTheSeqProtocol) {
   }
 
   std::atomic<long> starts{0}, nested_starts{0}, callbacks{0}, read_begins{0};
-  long round = 0;
-  const long rounds = Scaled(kRounds);
-  bool stop = false;
-  auto at_quiescence = [&] {
-    CheckQuiet(space, &v, absl::StrFormat("round %d", round));
-    ++round;
-    stop = Enough(round, rounds) || v.count() > 0;
-  };
-
-  Barrier barrier(kInvalidators + 1);
-  RunThreads(kInvalidators + 1, [&](int t) {
-    Rng rng(SubSeed(seed, t + 1));
-    do {
-      if (t == kInvalidators) {  // the reader
-        for (int op = 0; op < kOpsPerRound * kMaxDepth; ++op) {
-          NestSub& sub = subs[rng.Uniform(0, kSubs - 1)];
-          const Seq seq = sub.ReadBegin();
-          read_begins.fetch_add(1, std::memory_order_relaxed);
-          const Seq global = space->Inspect().invalidate_seq;
-          if ((seq & 1) == 0 || seq == global) {
+  Rounds rounds(Scaled(kRounds), &v);
+  auto at_quiescence = [&] { CheckQuiet(space, &v, absl::StrFormat("round %d", rounds.done())); };
+  rounds.Run(kInvalidators + 1, seed, at_quiescence, [&](int t, Rng& rng) {
+    if (t == kInvalidators) {  // the reader
+      for (int op = 0; op < kOpsPerRound * kMaxDepth; ++op) {
+        NestSub& sub = subs[rng.Uniform(0, kSubs - 1)];
+        const Seq seq = sub.ReadBegin();
+        read_begins.fetch_add(1, std::memory_order_relaxed);
+        const Seq global = space->Inspect().invalidate_seq;
+        if ((seq & 1) == 0 || seq == global) {
+          v.Add(
+              absl::StrFormat("ReadBegin on subscription %d returned %#x with the global seq "
+                              "at %#x (want odd, and an epoch that is over)",
+                              sub.id, seq, global));
+        }
+        Yields(rng, 2);
+      }
+    } else {
+      std::vector<std::pair<int, Seq>> calls;
+      for (int op = 0; op < kOpsPerRound; ++op) {
+        std::vector<Range> open;
+        Seq held = 0;  // the odd epoch this thread's open starts keep alive, once known
+        const int depth = rng.Uniform(1, kMaxDepth);
+        for (int level = 0; level < depth; ++level) {
+          const Range r = MakeRange(RandomPages(rng), /*blockable=*/true);
+          calls.clear();
+          tl_walk = &calls;
+          const absl::Status st = space->InvalidateRangeStart(r);
+          tl_walk = nullptr;
+          if (!st.ok()) {
+            v.Add("blockable InvalidateRangeStart failed: " + st.ToString());
+            continue;
+          }
+          open.push_back(r);
+          starts.fetch_add(1, std::memory_order_relaxed);
+          if (level > 0) nested_starts.fetch_add(1, std::memory_order_relaxed);
+          callbacks.fetch_add(calls.size(), std::memory_order_relaxed);
+          // Exactly the overlapping subscriptions, each once, one cur_seq.
+          std::vector<int> want, got;
+          for (int i = 0; i < kSubs; ++i) {
+            if (Overlaps(r, subs[i].start(), subs[i].last())) want.push_back(i);
+          }
+          for (const auto& c : calls) got.push_back(c.first);
+          std::sort(got.begin(), got.end());
+          if (got != want) {
             v.Add(
-                absl::StrFormat("ReadBegin on subscription %d returned %#x with the global seq "
-                                "at %#x (want odd, and an epoch that is over)",
-                                sub.id, seq, global));
+                absl::StrFormat("P3: a walk over [%#x,%#x) called %d subscription(s), %d "
+                                "overlap it (or not the same ones, or one twice)",
+                                r.start, r.end, got.size(), want.size()));
+          }
+          for (const auto& c : calls) {
+            if (c.second != calls.front().second) {
+              v.Add(absl::StrFormat("P3: one walk called with cur_seq %#x and %#x",
+                                    calls.front().second, c.second));
+            }
+          }
+          if (!calls.empty()) {
+            if (held != 0 && calls.front().second != held) {
+              v.Add(
+                  absl::StrFormat("P3: a nested walk got cur_seq %#x while this thread "
+                                  "holds epoch %#x open",
+                                  calls.front().second, held));
+            }
+            held = calls.front().second;
+          }
+          const Snapshot snap = space->Inspect();
+          if (held != 0 && snap.invalidate_seq != held) {
+            v.Add(
+                absl::StrFormat("this thread holds %d start(s) of epoch %#x open, but the "
+                                "global seq is %#x",
+                                open.size(), held, snap.invalidate_seq));
+          } else if (held == 0 && (snap.invalidate_seq & 1) != 0) {
+            held = snap.invalidate_seq;  // another thread's epoch, kept alive by ours
+          }
+          if (snap.active_invalidate_ranges < long(open.size())) {
+            v.Add(absl::StrFormat("this thread holds %d start(s) open, active is %d", open.size(),
+                                  snap.active_invalidate_ranges));
           }
           Yields(rng, 2);
         }
-      } else {
-        std::vector<std::pair<int, Seq>> calls;
-        for (int op = 0; op < kOpsPerRound; ++op) {
-          std::vector<Range> open;
-          Seq held = 0;  // the odd epoch this thread's open starts keep alive, once known
-          const int depth = rng.Uniform(1, kMaxDepth);
-          for (int level = 0; level < depth; ++level) {
-            const Range r = MakeRange(RandomPages(rng), /*blockable=*/true);
-            calls.clear();
-            tl_walk = &calls;
-            const absl::Status st = space->InvalidateRangeStart(r);
-            tl_walk = nullptr;
-            if (!st.ok()) {
-              v.Add("blockable InvalidateRangeStart failed: " + st.ToString());
-              continue;
-            }
-            open.push_back(r);
-            starts.fetch_add(1, std::memory_order_relaxed);
-            if (level > 0) nested_starts.fetch_add(1, std::memory_order_relaxed);
-            callbacks.fetch_add(calls.size(), std::memory_order_relaxed);
-            // Exactly the overlapping subscriptions, each once, one cur_seq.
-            std::vector<int> want, got;
-            for (int i = 0; i < kSubs; ++i) {
-              if (Overlaps(r, subs[i].start(), subs[i].last())) want.push_back(i);
-            }
-            for (const auto& c : calls) got.push_back(c.first);
-            std::sort(got.begin(), got.end());
-            if (got != want) {
+        while (!open.empty()) {
+          space->InvalidateRangeEnd(open.back());
+          open.pop_back();
+          if (!open.empty() && held != 0) {
+            const Seq global = space->Inspect().invalidate_seq;
+            if (global != held) {
               v.Add(
-                  absl::StrFormat("P3: a walk over [%#x,%#x) called %d subscription(s), %d "
-                                  "overlap it (or not the same ones, or one twice)",
-                                  r.start, r.end, got.size(), want.size()));
+                  absl::StrFormat("an end that was not the last closed epoch %#x (the "
+                                  "global seq is %#x with %d start(s) of it still open)",
+                                  held, global, open.size()));
             }
-            for (const auto& c : calls) {
-              if (c.second != calls.front().second) {
-                v.Add(absl::StrFormat("P3: one walk called with cur_seq %#x and %#x",
-                                      calls.front().second, c.second));
-              }
-            }
-            if (!calls.empty()) {
-              if (held != 0 && calls.front().second != held) {
-                v.Add(
-                    absl::StrFormat("P3: a nested walk got cur_seq %#x while this thread "
-                                    "holds epoch %#x open",
-                                    calls.front().second, held));
-              }
-              held = calls.front().second;
-            }
-            const Snapshot snap = space->Inspect();
-            if (held != 0 && snap.invalidate_seq != held) {
-              v.Add(
-                  absl::StrFormat("this thread holds %d start(s) of epoch %#x open, but the "
-                                  "global seq is %#x",
-                                  open.size(), held, snap.invalidate_seq));
-            } else if (held == 0 && (snap.invalidate_seq & 1) != 0) {
-              held = snap.invalidate_seq;  // another thread's epoch, kept alive by ours
-            }
-            if (snap.active_invalidate_ranges < long(open.size())) {
-              v.Add(absl::StrFormat("this thread holds %d start(s) open, active is %d", open.size(),
-                                    snap.active_invalidate_ranges));
-            }
-            Yields(rng, 2);
           }
-          while (!open.empty()) {
-            space->InvalidateRangeEnd(open.back());
-            open.pop_back();
-            if (!open.empty() && held != 0) {
-              const Seq global = space->Inspect().invalidate_seq;
-              if (global != held) {
-                v.Add(
-                    absl::StrFormat("an end that was not the last closed epoch %#x (the "
-                                    "global seq is %#x with %d start(s) of it still open)",
-                                    held, global, open.size()));
-              }
-            }
-            Yields(rng, 2);
-          }
+          Yields(rng, 2);
         }
       }
-      barrier.ArriveAndWait(at_quiescence);
-    } while (!stop);
+    }
   });
 
   std::printf(
       "[   info   ] %ld rounds: %ld starts (%ld nested), %ld callbacks, %ld "
       "read_begin\n",
-      round, starts.load(), nested_starts.load(), callbacks.load(), read_begins.load());
+      rounds.done(), starts.load(), nested_starts.load(), callbacks.load(), read_begins.load());
   CheckQuiet(space, &v, "end");
   EXPECT_GT(nested_starts.load(), 0);
   EXPECT_GT(callbacks.load(), 0);

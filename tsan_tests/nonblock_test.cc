@@ -74,21 +74,13 @@ bool CountingMirrorInvalidate(IntervalSubscription* sub, const Range& r, Seq cur
 }
 constexpr IntervalOps kCountingMirrorOps = {&CountingMirrorInvalidate};
 
-TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
-  const uint64_t seed = TestSeed();
-  Violations v;
-  AddressSpace* space = AddressSpace::Create(ReportingTo(&v));
+class StressNonBlocking : public SpaceTest {};
+
+TEST_F(StressNonBlocking, FailedStartsLeaveNothingBehind) {
   PageTable pt;
-  std::array<Driver, kSubs> drivers;
-  auto subs_owner = std::make_unique<std::array<MirroredSub, kSubs>>();
-  std::array<MirroredSub, kSubs>& subs = *subs_owner;
-  for (int i = 0; i < kSubs; ++i) {
-    subs[i].driver = &drivers[i];
-    ASSERT_TRUE(space
-                    ->InsertInterval(&subs[i], kSubPages[i].start(), kSubPages[i].length(),
-                                     &kCountingMirrorOps)
-                    .ok());
-  }
+  MirroredSubs<kSubs> mirrored;
+  ASSERT_TRUE(mirrored.Insert(space, kSubPages, &kCountingMirrorOps).ok());
+  std::array<MirroredSub, kSubs>& subs = *mirrored.subs;
   // Registered in an interleaved order, so failing and pairing ones alternate on
   // the list.
   std::array<CountingClassic, kPairing> pairing = {CountingClassic(&kPairingOps),
@@ -102,65 +94,53 @@ TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
   g_interval_failures = 0;
 
   std::atomic<long> ok_starts{0}, failed_starts{0};
-  long round = 0;
-  const long rounds = Scaled(kRounds);
-  bool stop = false;
-  auto at_quiescence = [&] {
-    CheckQuiet(space, &v, absl::StrFormat("round %d", round));
-    ++round;
-    stop = Enough(round, rounds) || v.count() > 0;
-  };
-
-  Barrier barrier(kInvalidators + 1);
-  RunThreads(kInvalidators + 1, [&](int t) {
-    Rng rng(SubSeed(seed, t + 1));
-    do {
-      if (t == kInvalidators) {  // the "fault" thread: holds driver locks
-        for (int op = 0; op < kOpsPerRound; ++op) {
-          Driver& d = drivers[rng.Uniform(0, kSubs - 1)];
-          d.HoldLock();
-          Yields(rng, 6);
-          d.DropLock();
-          Yields(rng, 2);
-        }
-      } else {
-        for (int op = 0; op < kOpsPerRound; ++op) {
-          const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(1, 2));
-          const absl::Status st = space->InvalidateRangeStart(r);
-          if (!st.ok()) {
-            failed_starts.fetch_add(1, std::memory_order_relaxed);
-            if (r.blockable || !absl::IsUnavailable(st)) {
-              v.Add(absl::StrFormat("InvalidateRangeStart(%s) failed: %s",
-                                    r.blockable ? "blockable" : "non-blockable", st.ToString()));
-            }
-            if (tl_open_classic_starts != 0) {
-              v.Add(
-                  absl::StrFormat("P8: after a failed start this thread still holds %d "
-                                  "classic start(s) without an end",
-                                  tl_open_classic_starts));
-              tl_open_classic_starts = 0;
-            }
-            continue;
+  Rounds rounds(Scaled(kRounds), &v);
+  auto at_quiescence = [&] { CheckQuiet(space, &v, absl::StrFormat("round %d", rounds.done())); };
+  rounds.Run(kInvalidators + 1, seed, at_quiescence, [&](int t, Rng& rng) {
+    if (t == kInvalidators) {  // the "fault" thread: holds driver locks
+      for (int op = 0; op < kOpsPerRound; ++op) {
+        Driver& d = mirrored.drivers[rng.Uniform(0, kSubs - 1)];
+        d.HoldLock();
+        Yields(rng, 6);
+        d.DropLock();
+        Yields(rng, 2);
+      }
+    } else {
+      for (int op = 0; op < kOpsPerRound; ++op) {
+        const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(1, 2));
+        const absl::Status st = space->InvalidateRangeStart(r);
+        if (!st.ok()) {
+          failed_starts.fetch_add(1, std::memory_order_relaxed);
+          if (r.blockable || !absl::IsUnavailable(st)) {
+            v.Add(absl::StrFormat("InvalidateRangeStart(%s) failed: %s",
+                                  r.blockable ? "blockable" : "non-blockable", st.ToString()));
           }
-          ok_starts.fetch_add(1, std::memory_order_relaxed);
-          if (tl_open_classic_starts != kPairing) {
-            v.Add(
-                absl::StrFormat("after a successful start this thread holds %d classic "
-                                "start(s), want %d",
-                                tl_open_classic_starts, kPairing));
-          }
-          pt.Change(PagesOfRange(r));
-          Yields(rng, 2);
-          space->InvalidateRangeEnd(r);
           if (tl_open_classic_starts != 0) {
-            v.Add(absl::StrFormat("after an end this thread holds %d classic start(s)",
-                                  tl_open_classic_starts));
+            v.Add(
+                absl::StrFormat("P8: after a failed start this thread still holds %d "
+                                "classic start(s) without an end",
+                                tl_open_classic_starts));
             tl_open_classic_starts = 0;
           }
+          continue;
+        }
+        ok_starts.fetch_add(1, std::memory_order_relaxed);
+        if (tl_open_classic_starts != kPairing) {
+          v.Add(
+              absl::StrFormat("after a successful start this thread holds %d classic "
+                              "start(s), want %d",
+                              tl_open_classic_starts, kPairing));
+        }
+        pt.Change(PagesOfRange(r));
+        Yields(rng, 2);
+        space->InvalidateRangeEnd(r);
+        if (tl_open_classic_starts != 0) {
+          v.Add(absl::StrFormat("after an end this thread holds %d classic start(s)",
+                                tl_open_classic_starts));
+          tl_open_classic_starts = 0;
         }
       }
-      barrier.ArriveAndWait(at_quiescence);
-    } while (!stop);
+    }
   });
 
   long classic_failures = 0;
@@ -168,12 +148,13 @@ TEST(StressNonBlocking, FailedStartsLeaveNothingBehind) {
   std::printf(
       "[   info   ] %ld rounds: %ld starts ok, %ld failed (%ld interval callbacks "
       "refused, %ld classic starts refused)\n",
-      round, ok_starts.load(), failed_starts.load(), g_interval_failures.load(), classic_failures);
+      rounds.done(), ok_starts.load(), failed_starts.load(), g_interval_failures.load(),
+      classic_failures);
   CheckQuiet(space, &v, "end");
   // Not vacuous: both kinds of failure happened.
   EXPECT_GT(g_interval_failures.load(), 0);
   EXPECT_GT(classic_failures, 0);
-  if (!ExpectNoViolations(v, seed)) return Leak(std::move(subs_owner));
+  if (!ExpectNoViolations(v, seed)) return Leak(std::move(mirrored.subs));
   for (int i = 0; i < kPairing; ++i) {
     space->UnregisterClassic(&pairing[i]);
     space->UnregisterClassic(&failing[i]);

@@ -16,7 +16,6 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -69,11 +68,7 @@ bool GenInvalidate(IntervalSubscription* s, const Range& r, Seq cur_seq) {
   RemoveWorld* const w = sub->world;  // reads the subscription: freed memory after remove
   const uint64_t gen = sub->gen;
   w->CheckNotRemoved(gen, "entry");
-  if (r.blockable) {
-    sub->mu.lock();
-  } else if (!sub->mu.try_lock()) {
-    return false;
-  }
+  if (!LockForRange(sub->mu, r)) return false;
   sub->SetSeq(cur_seq);
   ++sub->calls;
   sub->last_cur_seq = cur_seq;
@@ -84,99 +79,76 @@ bool GenInvalidate(IntervalSubscription* s, const Range& r, Seq cur_seq) {
 }
 constexpr IntervalOps kGenOps = {&GenInvalidate};
 
-TEST(StressRemove, NoCallbackAfterRemoveReturns) {
-  const uint64_t seed = TestSeed();
-  Violations v;
-  const long rounds = Scaled(kRounds);
+class StressRemove : public SpaceTest {};
+
+TEST_F(StressRemove, NoCallbackAfterRemoveReturns) {
+  const long planned = Scaled(kRounds);
   // Each remover thread inserts at most once per op.
-  const uint64_t per_thread = uint64_t(rounds) * kOpsPerRound;
+  const uint64_t per_thread = uint64_t(planned) * kOpsPerRound;
   RemoveWorld world(&v, per_thread * kRemovers);
-  AddressSpace* space = AddressSpace::Create(ReportingTo(&v));
 
-  std::array<std::vector<GenSub*>, kRemovers> live;  // each owned by its thread
+  // Each owned by its thread: the subscriptions it inserted and has not removed,
+  // and the generation of its next one.
+  std::array<std::vector<GenSub*>, kRemovers> live;
+  std::array<uint64_t, kRemovers> next_gens;
+  for (int me = 0; me < kRemovers; ++me) next_gens[me] = per_thread * me;
   std::atomic<long> inserts{0}, eagain{0};
-  long round = 0;
-  bool stop = false;
 
+  Rounds rounds(planned, &v);
   auto at_quiescence = [&] {
-    const std::string where = absl::StrFormat("round %d", round);
+    const std::string where = absl::StrFormat("round %d", rounds.done());
     CheckQuiet(space, &v, where);
-    std::set<const IntervalSubscription*> want;
-    for (const auto& l : live) want.insert(l.begin(), l.end());
-    std::set<const IntervalSubscription*> got;
-    for (const Snapshot::Interval& i : space->Inspect().tree) got.insert(i.sub);
-    if (got != want) {
-      v.Add(
-          absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are inserted and "
-                          "not removed (or they differ)",
-                          where, got.size(), want.size()));
-    }
-    ++round;
-    stop = Enough(round, rounds) || v.count() > 0;
+    CheckTreeHoldsLive(space, live, &v, where);
   };
 
-  Barrier barrier(kInvalidators + kRemovers);
-  RunThreads(kInvalidators + kRemovers, [&](int t) {
-    Rng rng(SubSeed(seed, t + 1));
+  rounds.Run(kInvalidators + kRemovers, seed, at_quiescence, [&](int t, Rng& rng) {
     if (t < kInvalidators) {
-      do {
-        for (int op = 0; op < kOpsPerRound; ++op) {
-          const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(4, 5));
-          const absl::Status st = space->InvalidateRangeStart(r);
-          if (!st.ok()) {
-            if (r.blockable || !absl::IsUnavailable(st)) {
-              v.Add("InvalidateRangeStart failed: " + st.ToString());
-            }
-            eagain.fetch_add(1, std::memory_order_relaxed);
-            continue;
+      for (int op = 0; op < kOpsPerRound; ++op) {
+        const Range r = MakeRange(RandomPages(rng), /*blockable=*/rng.Chance(4, 5));
+        const absl::Status st = space->InvalidateRangeStart(r);
+        if (!st.ok()) {
+          if (r.blockable || !absl::IsUnavailable(st)) {
+            v.Add("InvalidateRangeStart failed: " + st.ToString());
           }
-          world.open_invalidations.fetch_add(1);
-          Yields(rng, 4);  // keep the epoch open: removes get deferred
-          world.open_invalidations.fetch_sub(1);
-          space->InvalidateRangeEnd(r);
+          eagain.fetch_add(1, std::memory_order_relaxed);
+          continue;
         }
-        barrier.ArriveAndWait(at_quiescence);
-      } while (!stop);
+        world.open_invalidations.fetch_add(1);
+        Yields(rng, 4);  // keep the epoch open: removes get deferred
+        world.open_invalidations.fetch_sub(1);
+        space->InvalidateRangeEnd(r);
+      }
       return;
     }
     const int me = t - kInvalidators;
     std::vector<GenSub*>& mine = live[me];
-    uint64_t next_gen = per_thread * me;
-    do {
-      for (int op = 0; op < kOpsPerRound; ++op) {
-        if (mine.size() < kMaxLivePerThread && (mine.empty() || rng.Chance(1, 2))) {
-          auto* sub = new GenSub(&world, next_gen++);
-          const PageRange p = RandomPages(rng);
-          const absl::Status st = space->InsertInterval(sub, p.start(), p.length(), &kGenOps);
-          if (!st.ok()) {
-            v.Add("InsertInterval failed: " + st.ToString());
-            delete sub;
-            continue;
-          }
-          mine.push_back(sub);
-          inserts.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          const int i = rng.Uniform(0, int(mine.size()) - 1);
-          GenSub* sub = mine[i];
-          mine.erase(mine.begin() + i);
-          if (world.open_invalidations.load() > 0) {
-            world.removes_while_invalidating.fetch_add(1, std::memory_order_relaxed);
-          }
-          space->RemoveInterval(sub);
-          world.removed[sub->gen].store(1, std::memory_order_release);
-          delete sub;  // at once: a later callback on it is a use after free
+    uint64_t& next_gen = next_gens[me];
+    for (int op = 0; op < kOpsPerRound; ++op) {
+      if (mine.size() < kMaxLivePerThread && (mine.empty() || rng.Chance(1, 2))) {
+        auto* sub = new GenSub(&world, next_gen++);
+        if (!InsertAtRandom(space, sub, rng, &kGenOps, &v)) continue;
+        mine.push_back(sub);
+        inserts.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        const int i = rng.Uniform(0, int(mine.size()) - 1);
+        GenSub* sub = mine[i];
+        mine.erase(mine.begin() + i);
+        if (world.open_invalidations.load() > 0) {
+          world.removes_while_invalidating.fetch_add(1, std::memory_order_relaxed);
         }
-        Yields(rng, 1);
+        space->RemoveInterval(sub);
+        world.removed[sub->gen].store(1, std::memory_order_release);
+        delete sub;  // at once: a later callback on it is a use after free
       }
-      barrier.ArriveAndWait(at_quiescence);
-    } while (!stop);
+      Yields(rng, 1);
+    }
   });
 
   std::printf(
       "[   info   ] %ld rounds: %ld inserts, %ld removes while invalidating, %ld "
       "callbacks, %ld EAGAIN\n",
-      round, inserts.load(), world.removes_while_invalidating.load(), world.callbacks.load(),
-      eagain.load());
+      rounds.done(), inserts.load(), world.removes_while_invalidating.load(),
+      world.callbacks.load(), eagain.load());
   CheckQuiet(space, &v, "end");
   // Not vacuous: callbacks ran, and removes raced open invalidations.
   EXPECT_GT(world.callbacks.load(), 0);

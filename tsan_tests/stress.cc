@@ -189,6 +189,26 @@ void CheckQuiet(AddressSpace* space, Violations* v, std::string_view where) {
   }
 }
 
+void CheckTreeHolds(AddressSpace* space, const std::set<const IntervalSubscription*>& live,
+                    Violations* v, std::string_view where) {
+  std::set<const IntervalSubscription*> got;
+  for (const Snapshot::Interval& i : space->Inspect().tree) got.insert(i.sub);
+  if (got != live) {
+    v->Add(
+        absl::StrFormat("P4 at %s: the tree holds %d subscriptions, %d are inserted and not "
+                        "removed (or they differ)",
+                        where, got.size(), live.size()));
+  }
+}
+
+bool LockForRange(std::mutex& mu, const Range& r) {
+  if (r.blockable) {
+    mu.lock();
+    return true;
+  }
+  return mu.try_lock();
+}
+
 // --- Barrier, Signal, threads ------------------------------------------------------
 
 void Barrier::ArriveAndWait(const std::function<void()>& at_quiescence) {
@@ -230,6 +250,23 @@ void RunThreads(int n, const std::function<void(int)>& fn) {
     t.join();
     Progress();
   }
+}
+
+void Rounds::Run(int n, uint64_t seed, const std::function<void()>& at_quiescence,
+                 const std::function<void(int t, Rng& rng)>& work) {
+  Barrier barrier(n);
+  const std::function<void()> end_of_round = [&] {
+    at_quiescence();
+    ++done_;
+    stop_ = Enough(done_, planned_) || v_->count() > 0;
+  };
+  RunThreads(n, [&](int t) {
+    Rng rng(SubSeed(seed, t + 1));
+    do {
+      work(t, rng);
+      barrier.ArriveAndWait(end_of_round);
+    } while (!stop_);
+  });
 }
 
 // --- The watchdog ----------------------------------------------------------------------

@@ -21,17 +21,21 @@
 #ifndef NF_TSAN_TESTS_STRESS_H_
 #define NF_TSAN_TESTS_STRESS_H_
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "core/notifier.h"
+#include "gtest/gtest.h"
 #include "harness/driver.h"
 
 namespace nf::stress {
@@ -121,9 +125,49 @@ void Leak(std::unique_ptr<T> p) {
 // Options whose WarnHandler turns every core Warning into a violation.
 AddressSpaceOptions ReportingTo(Violations* v);
 
+// Inserts sub over RandomPages(rng) with ops. On a failure, reports it in v,
+// deletes sub and returns false.
+template <typename Sub>
+bool InsertAtRandom(AddressSpace* space, Sub* sub, Rng& rng, const IntervalOps* ops,
+                    Violations* v) {
+  const PageRange p = RandomPages(rng);
+  const absl::Status st = space->InsertInterval(sub, p.start(), p.length(), ops);
+  if (st.ok()) return true;
+  v->Add("InsertInterval failed: " + st.ToString());
+  delete sub;
+  return false;
+}
+
 // P1 and P2 on a space nobody is invalidating: active == 0, seq even, deferred
 // list empty, no open invalidation, every tree subscription's seq odd.
 void CheckQuiet(AddressSpace* space, Violations* v, std::string_view where);
+
+// P4 at a quiescent point: the tree holds exactly the subscriptions in `live`
+// (one list per thread of the ones it inserted and has not removed).
+void CheckTreeHolds(AddressSpace* space, const std::set<const IntervalSubscription*>& live,
+                    Violations* v, std::string_view where);
+template <typename Lists>
+void CheckTreeHoldsLive(AddressSpace* space, const Lists& live, Violations* v,
+                        std::string_view where) {
+  std::set<const IntervalSubscription*> want;
+  for (const auto& l : live) want.insert(l.begin(), l.end());
+  CheckTreeHolds(space, want, v, where);
+}
+
+// Takes a driver's user lock as an interval callback must: waits for it when r is
+// blockable, else only tries. False: a non-blockable r found it busy (the callback
+// fails, and must not touch what the lock guards).
+bool LockForRange(std::mutex& mu, const Range& r);
+
+// The fixture of a test on one space: its seed (TestSeed), what its threads find,
+// and the space, which reports its Warnings there. The test ends the space:
+// PutUser once it passed, or leaks it (ExpectNoViolations).
+class SpaceTest : public ::testing::Test {
+ protected:
+  const uint64_t seed = TestSeed();
+  Violations v;
+  AddressSpace* const space = AddressSpace::Create(ReportingTo(&v));
+};
 
 // --- Synchronization of the test itself ------------------------------------------
 
@@ -158,6 +202,28 @@ class Signal {
 // Runs fn(0) .. fn(n - 1) on n threads and joins them.
 void RunThreads(int n, const std::function<void(int)>& fn);
 
+// A test's rounds on n threads: in each, every thread does its part of the work,
+// then all meet at a Barrier, whose last arrival checks the quiescent state before
+// anyone goes on. They stop once Enough(rounds done, planned) or v holds a
+// violation; there is always at least one round.
+class Rounds {
+ public:
+  Rounds(long planned, const Violations* v) : planned_(planned), v_(v) {}
+  // Runs work(t, rng) on threads t = 0 .. n - 1, round after round (rng is thread
+  // t's own, seeded SubSeed(seed, t + 1), kept across rounds); at each quiescent
+  // point runs at_quiescence(), then counts the round.
+  void Run(int n, uint64_t seed, const std::function<void()>& at_quiescence,
+           const std::function<void(int t, Rng& rng)>& work);
+  // The rounds done; while a round runs (and in its at_quiescence), its index.
+  long done() const { return done_; }
+
+ private:
+  const long planned_;
+  const Violations* const v_;
+  long done_ = 0;
+  bool stop_ = false;  // written at the quiescent point only
+};
+
 // --- The liveness watchdog (P7) -------------------------------------------------------
 //
 // While a test runs, a watchdog thread (started and joined around every test by a
@@ -178,6 +244,26 @@ struct MirroredSub : IntervalSubscription {
   harness::Driver* driver = nullptr;
 };
 const IntervalOps* MirrorOps();
+
+// N interval subscriptions, each mirrored by its own driver (subs[i] by drivers[i]).
+template <size_t N>
+struct MirroredSubs {
+  // Inserts subs[i] over pages[i] with ops, for every i; stops at the first failure.
+  absl::Status Insert(AddressSpace* space, const std::array<PageRange, N>& pages,
+                      const IntervalOps* ops) {
+    for (size_t i = 0; i < N; ++i) {
+      (*subs)[i].driver = &drivers[i];
+      absl::Status st =
+          space->InsertInterval(&(*subs)[i], pages[i].start(), pages[i].length(), ops);
+      if (!st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
+  std::array<harness::Driver, N> drivers;
+  // On the heap, so that a failed test can Leak them.
+  std::unique_ptr<std::array<MirroredSub, N>> subs = std::make_unique<std::array<MirroredSub, N>>();
+};
 
 }  // namespace nf::stress
 

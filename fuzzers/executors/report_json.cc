@@ -48,28 +48,21 @@ void Json::Separate() {
   first_.back() = false;
 }
 
-Json& Json::BeginObject() {
+Json& Json::Open(char bracket) {
   Separate();
-  out_ += '{';
+  out_ += bracket;
   first_.push_back(true);
   return *this;
 }
-Json& Json::EndObject() {
-  out_ += '}';
+Json& Json::Close(char bracket) {
+  out_ += bracket;
   first_.pop_back();
   return *this;
 }
-Json& Json::BeginArray() {
-  Separate();
-  out_ += '[';
-  first_.push_back(true);
-  return *this;
-}
-Json& Json::EndArray() {
-  out_ += ']';
-  first_.pop_back();
-  return *this;
-}
+Json& Json::BeginObject() { return Open('{'); }
+Json& Json::EndObject() { return Close('}'); }
+Json& Json::BeginArray() { return Open('['); }
+Json& Json::EndArray() { return Close(']'); }
 Json& Json::Key(std::string_view key) {
   Separate();
   out_ += JsonQuote(key);

@@ -114,6 +114,8 @@ class Json {
 
  private:
   void Separate();
+  Json& Open(char bracket);   // { or [
+  Json& Close(char bracket);  // } or ]
   std::string out_;
   std::vector<bool> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;

@@ -25,23 +25,13 @@ void FreeCb(void* cookie, nfk_classic* sub);
 void AllocCb(void* cookie, nfk_classic* sub);
 
 Range FromKernel(const nfk_range& k) {
-  Range r;
-  r.start = k.start;
-  r.end = k.end;
-  r.blockable = k.blockable;
-  r.event = static_cast<Event>(k.event);
-  r.owner = k.owner;
-  return r;
+  return Range{.start = k.start, .end = k.end, .blockable = k.blockable,
+               .event = static_cast<Event>(k.event), .owner = k.owner};
 }
 
 nfk_range ToKernel(const Range& r) {
-  nfk_range k;
-  k.start = r.start;
-  k.end = r.end;
-  k.blockable = r.blockable;
-  k.event = static_cast<int>(r.event);
-  k.owner = const_cast<void*>(r.owner);
-  return k;
+  return nfk_range{r.start, r.end, r.blockable, static_cast<int>(r.event),
+                   const_cast<void*>(r.owner)};
 }
 
 absl::StatusCode FromErrno(int err) {
