@@ -80,6 +80,7 @@ Op Canonical(const Op& op) {
 
 struct Context {
   std::vector<Op> inserts;  // the normal inserts (their slots and ranges)
+  std::vector<Op> subs;     // every insert that may succeed, either kind (anchors)
   bool classic[kClassicSlots] = {};  // classic slots some op registers
 };
 
@@ -88,6 +89,7 @@ Context ContextOf(const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
     const Operands kind = Info(e.op.code).operands;
     if (kind == Operands::kInsert && e.op.shape == InsertShape::kNormal) c.inserts.push_back(e.op);
+    if (IsInsert(e.op.code) && !InsertRejected(e.op)) c.subs.push_back(e.op);
     if (kind == Operands::kRegister) c.classic[e.op.slot] = true;
   }
   return c;
@@ -190,6 +192,10 @@ InsertShape PickShape(MutatorRng& rng) {
 // the codec.
 Op RawOperands(OpCode code, MutatorRng& rng) {
   std::vector<uint8_t> bytes = {0, static_cast<uint8_t>(code)};
+  if (static_cast<int>(code) >= kFirstBoundaryOp) {  // behind the escape (codec.h)
+    bytes = {0, kEscapeOpcode, static_cast<uint8_t>(kEscapeBase + (static_cast<int>(code) -
+                                                                   kFirstBoundaryOp))};
+  }
   for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<uint8_t>(rng.Next()));
   const Program p = Decode(bytes);
   return p.threads[0].empty() ? BareOp(OpCode::kInvEnd) : p.threads[0][0];
@@ -237,6 +243,80 @@ Op PickRegisterOp(OpCode code, const Context& c, MutatorRng& rng) {
 
 Op PickBehaviourOp(OpCode code, MutatorRng& rng) { return BehaviourOp(code, PickBehaviour(rng)); }
 
+// --- Boundary ops (program.h BoundaryRange): anchored at a subscription ------
+
+// addr as a boundary point: a page and an offset index of the low space or the
+// top (false if no offset of kBoundaryOffsets lands on it).
+struct Point {
+  bool top = false;
+  int page = 0;
+  int off = 0;
+};
+bool ToPoint(uint64_t addr, Point* p) {
+  p->top = addr >= kOverflowBase;
+  const uint64_t rel = addr - (p->top ? kOverflowBase : 0);
+  p->page = static_cast<int>(rel / kPageSize);
+  for (int i = 0; i < kNumBoundaryOffsets; ++i) {
+    if (kBoundaryOffsets[i] == rel % kPageSize) {
+      p->off = i;
+      return rel / kPageSize <= kSpacePages;  // an end may sit on the page after
+    }
+  }
+  return false;
+}
+
+// Mostly a range with one end one byte before, at, or one byte after a
+// subscription's first byte or the byte after its last (abutment: what an
+// off-by-one in the range arithmetic gets wrong); else empty, at the top, or
+// random fields.
+BoundaryRange PickBoundaryRange(const Context& c, MutatorRng& rng) {
+  BoundaryRange r;
+  r.top = rng.OneIn(8);
+  r.page = static_cast<uint8_t>(rng.Below(kSpacePages));
+  r.start_off = static_cast<uint8_t>(rng.Below(kNumBoundaryOffsets));
+  r.pages = static_cast<uint8_t>(rng.Below(rng.OneIn(2) ? 3 : kMaxRangePages + 1));
+  r.end_off = static_cast<uint8_t>(rng.Below(kNumBoundaryOffsets));
+  if (rng.OneIn(8)) r.pages = 0;  // often empty
+  if (c.subs.empty() || rng.OneIn(4)) return r;
+  const Op& sub = c.subs[rng.Below(static_cast<int>(c.subs.size()))];
+  const uint64_t anchor = rng.OneIn(2) ? sub.start() : sub.start() + sub.length();
+  Point p;
+  if (!ToPoint(anchor + static_cast<uint64_t>(rng.Below(3)) - 1, &p)) return r;
+  const int span = rng.Below(3);  // pages between the range's two ends
+  r.top = p.top;
+  if (rng.OneIn(2)) {  // the range ends at the point
+    if (p.page - span < 0) return r;
+    r.page = static_cast<uint8_t>(p.page - span);
+    r.pages = static_cast<uint8_t>(span);
+    r.end_off = static_cast<uint8_t>(p.off);
+  } else {  // the range starts there
+    if (p.page >= kSpacePages) return r;
+    r.page = static_cast<uint8_t>(p.page);
+    r.start_off = static_cast<uint8_t>(p.off);
+    r.pages = static_cast<uint8_t>(span);
+  }
+  return r;
+}
+
+Op PickInsertAtOp(const Context& c, MutatorRng& rng) {
+  return InsertAtOp(PickFreshIntervalSlot(c, rng), PickBoundaryRange(c, rng));
+}
+
+Op PickRangeAtOp(OpCode code, const Context& c, MutatorRng& rng) {
+  return RangeAtOp(code, PickBoundaryRange(c, rng), PickBlockable(rng), PickEvent(rng));
+}
+
+Op PickFaultAtOp(const Context& c, MutatorRng& rng) {
+  return FaultAtOp(PickIntervalSlot(c, rng), PickBoundaryRange(c, rng));
+}
+
+Op PickMisbehaveOp(const Context& c, MutatorRng& rng) {
+  const auto m = static_cast<Misbehaviour>(rng.Below(kNumMisbehaviours));
+  return MisbehaveOp(m, MisbehaviourOnInterval(m)
+                            ? PickIntervalSlot(c, rng)
+                            : PickClassicSlot(c, rng, /*want_registered=*/true));
+}
+
 // A fresh op of this opcode with operands chosen for this program.
 Op PickOperands(OpCode code, const Context& c, MutatorRng& rng) {
   Op op;
@@ -249,6 +329,10 @@ Op PickOperands(OpCode code, const Context& c, MutatorRng& rng) {
     case Operands::kFault: op = PickFaultOp(code, c, rng); break;
     case Operands::kRegister: op = PickRegisterOp(code, c, rng); break;
     case Operands::kBehaviour: op = PickBehaviourOp(code, rng); break;
+    case Operands::kInsertAt: op = PickInsertAtOp(c, rng); break;
+    case Operands::kRangeAt: op = PickRangeAtOp(code, c, rng); break;
+    case Operands::kFaultAt: op = PickFaultAtOp(c, rng); break;
+    case Operands::kMisbehave: op = PickMisbehaveOp(c, rng); break;
     default: return RawOperands(code, rng);
   }
   return Canonical(op);
@@ -266,6 +350,10 @@ int KindWeight(Operands kind) {
     case Operands::kBehaviour: return 3;
     case Operands::kRegister: return 3;
     case Operands::kNone: return 2;
+    case Operands::kInsertAt: return 4;
+    case Operands::kRangeAt: return 5;
+    case Operands::kFaultAt: return 2;
+    case Operands::kMisbehave: return 1;
     default: return 2;
   }
 }
@@ -277,6 +365,8 @@ bool EndsOnly(const OpInfo& info) {
 }
 
 int OpcodeWeight(OpCode code) {
+  // NF_BOUNDARY_OPS=OFF (the ablation): the codec would drop them.
+  if (!kBoundaryOpsEnabled && static_cast<int>(code) >= kFirstBoundaryOp) return 0;
   const OpInfo& info = Info(code);
   return EndsOnly(info) ? 0 : KindWeight(info.operands);
 }
@@ -298,7 +388,8 @@ OpCode PickTeardownOpcode(MutatorRng& rng) {
   for (int c = 0; c < kNumOpCodes; ++c) {
     const OpInfo& info = Info(static_cast<OpCode>(c));
     if (info.changes_state && !EndsOnly(info) && info.operands != Operands::kInsert &&
-        info.operands != Operands::kRange && info.operands != Operands::kRegister) {
+        info.operands != Operands::kRange && info.operands != Operands::kRegister &&
+        info.operands != Operands::kInsertAt && info.operands != Operands::kRangeAt) {
       codes.push_back(static_cast<OpCode>(c));
     }
   }
@@ -311,6 +402,7 @@ OpCode PickTeardownOpcode(MutatorRng& rng) {
 bool Companion(const Op& op, MutatorRng& rng, Op* out) {
   switch (op.code) {
     case OpCode::kInvStart:
+    case OpCode::kInvStartAt:
       if (rng.Below(4) == 0) return false;
       *out = BareOp(OpCode::kInvEnd);
       return true;
@@ -501,8 +593,12 @@ void ChangeOperand(Flat* f, MutatorRng& rng) {
   for (int attempt = 0; attempt < 4; ++attempt) {
     const Op fresh = PickOperands(op.code, c, rng);
     if (fresh == op) continue;
-    std::vector<int> differ;  // 0 slot, 1 page, 2 pages+shape, 3 blockable, 4 event, 5 behaviour
+    // 0 slot, 1 page, 2 pages+shape, 3 blockable, 4 event, 5 behaviour, 6 the
+    // boundary range, 7 the misbehaviour (with its slot: which slots it names)
+    std::vector<int> differ;
     if (fresh.slot != op.slot) differ.push_back(0);
+    if (fresh.at != op.at) differ.push_back(6);
+    if (fresh.misbehaviour != op.misbehaviour) differ.push_back(7);
     if (fresh.page != op.page) differ.push_back(1);
     if (fresh.pages != op.pages || fresh.shape != op.shape) differ.push_back(2);
     if (fresh.blockable != op.blockable) differ.push_back(3);
@@ -514,6 +610,8 @@ void ChangeOperand(Flat* f, MutatorRng& rng) {
       case 2: op.pages = fresh.pages; op.shape = fresh.shape; break;
       case 3: op.blockable = fresh.blockable; break;
       case 4: op.event = fresh.event; break;
+      case 6: op.at = fresh.at; break;
+      case 7: op.misbehaviour = fresh.misbehaviour; op.slot = fresh.slot; break;
       default: op.behaviour = fresh.behaviour; break;
     }
     op = Canonical(op);
