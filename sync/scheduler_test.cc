@@ -839,6 +839,25 @@ TEST_F(FeatureTest, TheTableIsClearedWhenARunStarts) {
   EXPECT_EQ(MixedFeatures(fresh, ScheduleInput::Direct(Bytes(64, 0))), serial);
 }
 
+// Point names are hashed by their contents, not their addresses (which differ
+// from process to process under ASLR): two copies of one name give one feature.
+TEST_F(FeatureTest, PointNamesCountByContentsNotAddress) {
+  static const char kFirst[] = "same.point";
+  static const char kSecond[] = "same.point";
+  static const char kOther[] = "other.point";
+  ASSERT_NE(static_cast<const void*>(kFirst), static_cast<const void*>(kSecond));
+  auto features = [](const char* point) {
+    Scheduler s;
+    Bodies two = {[point] { sync::YieldPoint(point); }, [point] { sync::YieldPoint(point); }};
+    EXPECT_TRUE(s.Run(two, ScheduleInput::Direct(Bytes{0, 1, 0, 1})).ok());
+    return CopyTable();
+  };
+  const Table first = features(kFirst);
+  EXPECT_FALSE(FeatureSet(first).empty());
+  EXPECT_EQ(features(kSecond), first);
+  EXPECT_NE(features(kOther), first);
+}
+
 TEST_F(FeatureTest, FeatureValuesFromTheBodiesAreFed) {
   Scheduler s;
   std::set<size_t> sets[2];
