@@ -641,7 +641,9 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
     Walk& w = threads_[t].walk;
     // Interleaving feature: the epoch is even, odd, or odd with deferred ops pending.
     bool deferred = false;
-    for (const IntervalSlot& is : slots_) deferred |= is.maybe_pending || is.state == SlotState::kRemoving;
+    for (const IntervalSlot& is : slots_) {
+      deferred |= is.maybe_pending || is.state == SlotState::kRemoving;
+    }
     sync::Feature(!IsOdd(global) ? 0u : deferred ? 2u : 1u);
     if (slot < 0) {
       err = absl::StrFormat(
