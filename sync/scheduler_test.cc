@@ -760,5 +760,142 @@ TEST(SyncSchedDeathTest, UnlockingAMutexNotHeldIsAHardFailure) {
       "does not hold it.*t0.*bad unlock");
 }
 
+
+// --- Interleaving features ---------------------------------------------------
+
+using Table = std::vector<uint8_t>;
+
+Table CopyTable() {
+  const absl::Span<const uint8_t> t = FeatureTable();
+  return Table(t.begin(), t.end());
+}
+
+std::set<size_t> FeatureSet(const Table& t) {
+  std::set<size_t> out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] != 0) out.insert(i);
+  }
+  return out;
+}
+
+// Runs Mixed under `in` and returns the table it left.
+Table MixedFeatures(Scheduler& s, const ScheduleInput& in, Trace* trace = nullptr) {
+  Mixed m;
+  Bodies threads = m.Threads();
+  const RunResult r = s.Run(threads, in, trace);
+  EXPECT_TRUE(r.ok()) << r.description;
+  return CopyTable();
+}
+
+class FeatureTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SetFeaturesEnabledForTesting(true); }
+  void TearDown() override { SetFeaturesEnabledForTesting(true); }
+};
+
+TEST_F(FeatureTest, SameBodiesAndScheduleGiveTheSameFeatures) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const Bytes bytes = PseudoRandomBytes(seed, 64);
+    Scheduler a, b;  // distinct schedulers: nothing may carry over but the input
+    const Table first = MixedFeatures(a, ScheduleInput::Direct(bytes));
+    MixedFeatures(a, ScheduleInput::Direct(PseudoRandomBytes(seed + 100, 64)));
+    const Table second = MixedFeatures(b, ScheduleInput::Direct(bytes));
+    EXPECT_FALSE(FeatureSet(first).empty()) << "seed " << seed;
+    EXPECT_EQ(first, second) << "seed " << seed;  // the same features, the same counts
+  }
+}
+
+TEST_F(FeatureTest, DifferentInterleavingsOfTheSameBodiesGiveDifferentFeatures) {
+  Scheduler s;
+  // Each thread as far as it goes, in order: few switches, no lock handed over.
+  const Bytes serial(64, 0);
+  // A switch at every decision that allows one.
+  Bytes alternating(64);
+  for (size_t i = 0; i < alternating.size(); ++i) alternating[i] = static_cast<uint8_t>(i);
+  const std::set<size_t> a = FeatureSet(MixedFeatures(s, ScheduleInput::Direct(serial)));
+  const std::set<size_t> b = FeatureSet(MixedFeatures(s, ScheduleInput::Direct(alternating)));
+  EXPECT_NE(a, b);
+  // And many schedules reach many feature sets, not one.
+  std::set<std::set<size_t>> seen;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    seen.insert(FeatureSet(MixedFeatures(s, ScheduleInput::Direct(PseudoRandomBytes(seed, 64)))));
+  }
+  EXPECT_GT(seen.size(), 10u);
+}
+
+TEST_F(FeatureTest, TheTableIsClearedWhenARunStarts) {
+  Scheduler s;
+  const Table busy = MixedFeatures(s, ScheduleInput::Direct(PseudoRandomBytes(7, 64)));
+  ASSERT_FALSE(FeatureSet(busy).empty());
+  // One thread, no switch, no wake, no Feature(): an empty table.
+  Bodies one = {[] { sync::YieldPoint("alone"); }};
+  ASSERT_TRUE(s.Run(one, ScheduleInput::Direct({})).ok());
+  EXPECT_TRUE(FeatureSet(CopyTable()).empty());
+  // A run after another gives what it gives alone.
+  const Table serial = MixedFeatures(s, ScheduleInput::Direct(Bytes(64, 0)));
+  Scheduler fresh;
+  MixedFeatures(s, ScheduleInput::Direct(PseudoRandomBytes(8, 64)));
+  EXPECT_EQ(MixedFeatures(s, ScheduleInput::Direct(Bytes(64, 0))), serial);
+  EXPECT_EQ(MixedFeatures(fresh, ScheduleInput::Direct(Bytes(64, 0))), serial);
+}
+
+// Point names are hashed by their contents, not their addresses (which differ
+// from process to process under ASLR): two copies of one name give one feature.
+TEST_F(FeatureTest, PointNamesCountByContentsNotAddress) {
+  static const char kFirst[] = "same.point";
+  static const char kSecond[] = "same.point";
+  static const char kOther[] = "other.point";
+  ASSERT_NE(static_cast<const void*>(kFirst), static_cast<const void*>(kSecond));
+  auto features = [](const char* point) {
+    Scheduler s;
+    Bodies two = {[point] { sync::YieldPoint(point); }, [point] { sync::YieldPoint(point); }};
+    EXPECT_TRUE(s.Run(two, ScheduleInput::Direct(Bytes{0, 1, 0, 1})).ok());
+    return CopyTable();
+  };
+  const Table first = features(kFirst);
+  EXPECT_FALSE(FeatureSet(first).empty());
+  EXPECT_EQ(features(kSecond), first);
+  EXPECT_NE(features(kOther), first);
+}
+
+TEST_F(FeatureTest, FeatureValuesFromTheBodiesAreFed) {
+  Scheduler s;
+  std::set<size_t> sets[2];
+  for (uint32_t v = 0; v < 2; ++v) {
+    Bodies one = {[v] { Feature(v); }};
+    ASSERT_TRUE(s.Run(one, ScheduleInput::Direct({})).ok());
+    sets[v] = FeatureSet(CopyTable());
+    EXPECT_EQ(sets[v].size(), 1u);
+  }
+  EXPECT_NE(sets[0], sets[1]);
+  Feature(5);  // outside a run: nothing
+  EXPECT_EQ(FeatureSet(CopyTable()), sets[1]);
+}
+
+TEST_F(FeatureTest, SwitchedOffNothingIsWritten) {
+  Scheduler s;
+  const Table before = MixedFeatures(s, ScheduleInput::Direct(PseudoRandomBytes(3, 64)));
+  ASSERT_FALSE(FeatureSet(before).empty());
+  SetFeaturesEnabledForTesting(false);
+  EXPECT_FALSE(FeaturesEnabled());
+  EXPECT_EQ(MixedFeatures(s, ScheduleInput::Direct(PseudoRandomBytes(4, 64))), before);
+  Bodies one = {[] { Feature(1); }};
+  ASSERT_TRUE(s.Run(one, ScheduleInput::Direct({})).ok());
+  EXPECT_EQ(CopyTable(), before);
+}
+
+TEST_F(FeatureTest, FeaturesNeverChangeTheRun) {
+  Scheduler s;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const ScheduleInput in = ScheduleInput::Decode(PseudoRandomBytes(seed, 64));
+    Trace on, off;
+    SetFeaturesEnabledForTesting(true);
+    MixedFeatures(s, in, &on);
+    SetFeaturesEnabledForTesting(false);
+    MixedFeatures(s, in, &off);
+    EXPECT_EQ(on.ToString(), off.ToString()) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace nf::sched
