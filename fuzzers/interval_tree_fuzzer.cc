@@ -98,6 +98,42 @@ struct Model {
   }
 };
 
+// The nodes an iteration (the in-order walk, an overlap query) returned, as a
+// set, counting visits: equal to a model set of `size` nodes exactly when the
+// visits were as many, all of pool nodes, and the sets are equal (so none twice).
+class Visited {
+ public:
+  Visited(const std::array<IntervalNode, kNodes>& nodes, int limit)
+      : nodes_(nodes), limit_(limit) {}
+  // Adds n; false if it starts before the node added last.
+  bool Add(const IntervalNode* n) {
+    const bool ordered = prev_ == nullptr || prev_->start <= n->start;
+    prev_ = n;
+    const int i = IndexOf(nodes_, n);
+    if (i < 0) {
+      foreign_ = true;
+    } else {
+      set_ |= NodeSet{1} << i;
+    }
+    ++visits_;
+    return ordered;
+  }
+  // More visits than the model has nodes (a cycle, or a node twice).
+  bool too_many() const { return visits_ > limit_; }
+  int visits() const { return visits_; }
+  bool Is(NodeSet want, int want_size) const {
+    return !foreign_ && visits_ == want_size && set_ == want;
+  }
+
+ private:
+  const std::array<IntervalNode, kNodes>& nodes_;
+  const int limit_;
+  const IntervalNode* prev_ = nullptr;
+  NodeSet set_ = 0;
+  int visits_ = 0;
+  bool foreign_ = false;
+};
+
 void CheckAll(const IntervalTree& tree, const std::array<IntervalNode, kNodes>& nodes,
               const Model& model, int step) {
   std::string why;
@@ -107,22 +143,12 @@ void CheckAll(const IntervalTree& tree, const std::array<IntervalNode, kNodes>& 
   }
   // The walk, as a set: with as many visits as nodes in the model and the same
   // set, no node was visited twice and none was missed.
-  NodeSet seen = 0;
-  int visits = 0;
-  bool foreign = false;
-  const IntervalNode* prev = nullptr;
+  Visited seen(nodes, model.size);
   for (const IntervalNode* n = tree.First(); n != nullptr; n = IntervalTree::Next(n)) {
-    if (prev != nullptr && prev->start > n->start) Fail("in-order walk not by start", step);
-    prev = n;
-    const int i = IndexOf(nodes, n);
-    if (i < 0) {
-      foreign = true;
-    } else {
-      seen |= NodeSet{1} << i;
-    }
-    if (++visits > model.size) Fail("in-order walk visits too many nodes", step);
+    if (!seen.Add(n)) Fail("in-order walk not by start", step);
+    if (seen.too_many()) Fail("in-order walk visits too many nodes", step);
   }
-  if (foreign || visits != model.size || seen != model.set) {
+  if (!seen.Is(model.set, model.size)) {
     Fail("in-order walk differs from the inserted nodes", step);
   }
   const double bound = 2 * std::log2(static_cast<double>(model.size) + 1);
@@ -196,23 +222,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case kQuery: {
         const uint64_t start = Value(in);
         const uint64_t last = Last(start, in);
-        NodeSet got = 0;
-        int visits = 0;
-        bool foreign = false;
-        const IntervalNode* prev = nullptr;
+        Visited got(nodes, model.size);
         for (const IntervalNode* n = tree.FirstOverlap(start, last); n != nullptr;
              n = IntervalTree::NextOverlap(n, start, last)) {
-          if (prev != nullptr && prev->start > n->start) {
-            Fail("overlap iteration not by ascending start", step);
-          }
-          prev = n;
-          const int i = IndexOf(nodes, n);
-          if (i < 0) {
-            foreign = true;
-          } else {
-            got |= NodeSet{1} << i;
-          }
-          if (++visits > model.size) Fail("overlap iteration returns too many nodes", step);
+          if (!got.Add(n)) Fail("overlap iteration not by ascending start", step);
+          if (got.too_many()) Fail("overlap iteration returns too many nodes", step);
         }
         NodeSet want = 0;
         int want_size = 0;
@@ -223,9 +237,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             ++want_size;
           }
         }
-        if (foreign || visits != want_size || got != want) {
+        if (!got.Is(want, want_size)) {
           Fail(absl::StrFormat("overlap [%#x, %#x]: %d nodes, brute force %d", start, last,
-                               visits, want_size),
+                               got.visits(), want_size),
                step);
         }
         break;
