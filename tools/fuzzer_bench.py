@@ -117,6 +117,10 @@ def run_once(binary, corpus, flags, seconds, cpu):
         if rate is None:
             tail = "\n".join(p.stdout.splitlines()[-15:])
             nflib.warn(f"{binary} exited {p.returncode} without final stats:\n{tail}", PROG)
+        elif p.returncode != 0:
+            # A crash ends the run early: its rate is of a shorter run.
+            nflib.warn(f"{binary} exited {p.returncode} (a crash?) after {execs} executions",
+                       PROG)
         return rate, execs
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
