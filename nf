@@ -61,6 +61,11 @@ usage: ./nf <command> [options]
                               build/coverage/html/ and print core/ line and branch coverage
   bench                       run the core benchmarks (bench preset) and print the ratio
                               table, then each fuzzer 60 s on one core (exec/s)
+  bench --fuzzers [--against REV] [--fuzzer NAME]... [--seconds S] [--rounds N]
+                              fuzzer throughput against REV (default main, built in
+                              build/bench-against/): old and new alternately, one core,
+                              same corpus copy and max_len, N x S s each (default
+                              3 x 20); median exec/s and the ratio (tools/fuzzer_bench.py)
   oss-fuzz-check              emulate OSS-Fuzz's build (libc++, Abseil from source) for
                               address and undefined, and repeat its build checks
   mutants [--budget S] [--seeds N] [--mutants a,b] [--ways w,...] [--jobs J]
@@ -414,7 +419,14 @@ cmd_tool() {
 # ./nf coverage | oss-fuzz-check | bench
 
 cmd_bench() {
-  (($# == 0)) || usage_error "bench: takes no arguments"
+  if (($# > 0)) && [[ $1 == --fuzzers ]]; then
+    # Fuzzer throughput of this checkout against a revision, side by side.
+    shift
+    ensure_deps
+    cd "$ROOT"
+    exec python3 tools/fuzzer_bench.py "$@"
+  fi
+  (($# == 0)) || usage_error "bench: takes no arguments (or --fuzzers [--against REV] ...)"
   ensure_deps
   cd "$ROOT"
   say "building the bench preset"

@@ -769,6 +769,15 @@ Seq AddressSpace::invalidate_seq_for_testing() {
 
 Snapshot AddressSpace::Inspect() {
   Snapshot snap;
+  InspectInto(&snap);
+  return snap;
+}
+
+void AddressSpace::InspectInto(Snapshot* out) {
+  Snapshot& snap = *out;
+  snap.tree.clear();
+  snap.deferred.clear();
+  snap.classic.clear();
   {
     sync::MutexLock l(&users_mu_);
     snap.users = users_;
@@ -782,7 +791,13 @@ Snapshot AddressSpace::Inspect() {
   }
   for (int i = 0; i < kNumWarnings; ++i) snap.warnings[i] = warnings_[i].Load();
   Subscriptions* s = subscriptions_.Load();
-  if (s == nullptr) return snap;
+  if (s == nullptr) {
+    snap.has_subscriptions = false;
+    snap.pending_frees = 0;
+    snap.invalidate_seq = 0;
+    snap.active_invalidate_ranges = 0;
+    return;
+  }
   snap.has_subscriptions = true;
   snap.pending_frees = s->srcu.PendingCallbacks();
   sync::MutexLock l(&s->lock);
@@ -801,7 +816,6 @@ Snapshot AddressSpace::Inspect() {
   for (ClassicSubscription* sub = s->list_head.Load(); sub != nullptr; sub = sub->next_.Load()) {
     snap.classic.push_back(sub);
   }
-  return snap;
 }
 
 }  // namespace nf

@@ -239,6 +239,9 @@ class AddressSpace {
 
   // --- oracles ---
   Snapshot Inspect();
+  // The same into *out, reusing its vectors' storage (no allocation once they
+  // have grown: the fuzzers inspect after every op).
+  void InspectInto(Snapshot* out);
   bool has_itree() const { return has_itree_.Load(); }
   // The global seq, read without the lock (a cheap oracle: inside a walk's
   // callback it must equal the walk's cur_seq).

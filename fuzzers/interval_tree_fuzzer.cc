@@ -31,7 +31,6 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "core/interval_tree.h"
@@ -67,25 +66,92 @@ uint64_t Last(uint64_t start, ByteReader& in) {
   std::abort();
 }
 
+// A set of pool nodes as a bit mask (kNodes <= 64): the checks below compare
+// sets without sorting or allocating, since they run after every op.
+using NodeSet = uint64_t;
+static_assert(kNodes <= 64, "NodeSet holds one bit per pool node");
+
+// The pool index of n, or -1 if n is not a pool node.
+int IndexOf(const std::array<IntervalNode, kNodes>& nodes, const IntervalNode* n) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(nodes.data());
+  const uintptr_t p = reinterpret_cast<uintptr_t>(n);
+  if (p < base || p - base >= sizeof(nodes) || (p - base) % sizeof(IntervalNode) != 0) return -1;
+  return static_cast<int>((p - base) / sizeof(IntervalNode));
+}
+
+// The indices of the nodes in the tree, in insertion order (a remove keeps the
+// others' order), and the same as a set.
+struct Model {
+  std::array<int, kNodes> order;
+  int size = 0;
+  NodeSet set = 0;
+  void Insert(int i) {
+    order[size++] = i;
+    set |= NodeSet{1} << i;
+  }
+  void Remove(int i) {
+    int* const end = order.data() + size;
+    int* const at = std::find(order.data(), end, i);
+    std::copy(at + 1, end, at);
+    --size;
+    set &= ~(NodeSet{1} << i);
+  }
+};
+
+// The nodes an iteration (the in-order walk, an overlap query) returned, as a
+// set, counting visits: equal to a model set of `size` nodes exactly when the
+// visits were as many, all of pool nodes, and the sets are equal (so none twice).
+class Visited {
+ public:
+  Visited(const std::array<IntervalNode, kNodes>& nodes, int limit)
+      : nodes_(nodes), limit_(limit) {}
+  // Adds n; false if it starts before the node added last.
+  bool Add(const IntervalNode* n) {
+    const bool ordered = prev_ == nullptr || prev_->start <= n->start;
+    prev_ = n;
+    const int i = IndexOf(nodes_, n);
+    if (i < 0) {
+      foreign_ = true;
+    } else {
+      set_ |= NodeSet{1} << i;
+    }
+    ++visits_;
+    return ordered;
+  }
+  // More visits than the model has nodes (a cycle, or a node twice).
+  bool too_many() const { return visits_ > limit_; }
+  int visits() const { return visits_; }
+  bool Is(NodeSet want, int want_size) const {
+    return !foreign_ && visits_ == want_size && set_ == want;
+  }
+
+ private:
+  const std::array<IntervalNode, kNodes>& nodes_;
+  const int limit_;
+  const IntervalNode* prev_ = nullptr;
+  NodeSet set_ = 0;
+  int visits_ = 0;
+  bool foreign_ = false;
+};
+
 void CheckAll(const IntervalTree& tree, const std::array<IntervalNode, kNodes>& nodes,
-              const std::vector<int>& model, int step) {
+              const Model& model, int step) {
   std::string why;
   if (!tree.CheckInvariants(&why)) Fail("CheckInvariants: " + why, step);
-  if (tree.size() != model.size()) {
-    Fail(absl::StrFormat("size %d, model %d", tree.size(), model.size()), step);
+  if (tree.size() != static_cast<size_t>(model.size)) {
+    Fail(absl::StrFormat("size %d, model %d", tree.size(), model.size), step);
   }
-  std::vector<const IntervalNode*> seen;
+  // The walk, as a set: with as many visits as nodes in the model and the same
+  // set, no node was visited twice and none was missed.
+  Visited seen(nodes, model.size);
   for (const IntervalNode* n = tree.First(); n != nullptr; n = IntervalTree::Next(n)) {
-    if (!seen.empty() && seen.back()->start > n->start) Fail("in-order walk not by start", step);
-    seen.push_back(n);
-    if (seen.size() > model.size()) Fail("in-order walk visits too many nodes", step);
+    if (!seen.Add(n)) Fail("in-order walk not by start", step);
+    if (seen.too_many()) Fail("in-order walk visits too many nodes", step);
   }
-  std::vector<const IntervalNode*> want;
-  for (int i : model) want.push_back(&nodes[i]);
-  std::sort(seen.begin(), seen.end());
-  std::sort(want.begin(), want.end());
-  if (seen != want) Fail("in-order walk differs from the inserted nodes", step);
-  const double bound = 2 * std::log2(static_cast<double>(model.size()) + 1);
+  if (!seen.Is(model.set, model.size)) {
+    Fail("in-order walk differs from the inserted nodes", step);
+  }
+  const double bound = 2 * std::log2(static_cast<double>(model.size) + 1);
   if (tree.HeightForTesting() > bound + 1e-9) {
     Fail(absl::StrFormat("height %d exceeds 2*log2(n+1) = %.2f", tree.HeightForTesting(), bound),
          step);
@@ -129,7 +195,7 @@ void CorruptAndCheck(IntervalTree& tree, IntervalNode& n, uint8_t damage, int st
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteReader in({data, size});
   std::array<IntervalNode, kNodes> nodes{};
-  std::vector<int> model;  // indices of the nodes in the tree
+  Model model;  // the nodes in the tree
   IntervalTree tree;
   for (int step = 0; step < kMaxOps && !in.empty(); ++step) {
     const uint8_t op = in.Byte();
@@ -143,37 +209,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         nodes[i].start = start;
         nodes[i].last = last;
         tree.Insert(&nodes[i]);
-        model.push_back(i);
+        model.Insert(i);
         break;
       }
       case kRemove: {
         const int i = in.Below(kNodes);
         if (!nodes[i].in_tree) break;
         tree.Remove(&nodes[i]);
-        model.erase(std::find(model.begin(), model.end(), i));
+        model.Remove(i);
         break;
       }
       case kQuery: {
         const uint64_t start = Value(in);
         const uint64_t last = Last(start, in);
-        std::vector<const IntervalNode*> got;
+        Visited got(nodes, model.size);
         for (const IntervalNode* n = tree.FirstOverlap(start, last); n != nullptr;
              n = IntervalTree::NextOverlap(n, start, last)) {
-          if (!got.empty() && got.back()->start > n->start) {
-            Fail("overlap iteration not by ascending start", step);
+          if (!got.Add(n)) Fail("overlap iteration not by ascending start", step);
+          if (got.too_many()) Fail("overlap iteration returns too many nodes", step);
+        }
+        NodeSet want = 0;
+        int want_size = 0;
+        for (int k = 0; k < model.size; ++k) {
+          const int i = model.order[k];
+          if (nodes[i].start <= last && start <= nodes[i].last) {
+            want |= NodeSet{1} << i;
+            ++want_size;
           }
-          got.push_back(n);
-          if (got.size() > model.size()) Fail("overlap iteration returns too many nodes", step);
         }
-        std::vector<const IntervalNode*> want;
-        for (int i : model) {
-          if (nodes[i].start <= last && start <= nodes[i].last) want.push_back(&nodes[i]);
-        }
-        std::sort(got.begin(), got.end());
-        std::sort(want.begin(), want.end());
-        if (got != want) {
+        if (!got.Is(want, want_size)) {
           Fail(absl::StrFormat("overlap [%#x, %#x]: %d nodes, brute force %d", start, last,
-                               got.size(), want.size()),
+                               got.visits(), want_size),
                step);
         }
         break;
@@ -188,6 +254,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     CheckAll(tree, nodes, model, step);
   }
-  for (int i : model) tree.Remove(&nodes[i]);
+  for (int k = 0; k < model.size; ++k) tree.Remove(&nodes[model.order[k]]);
   return 0;
 }

@@ -250,6 +250,9 @@ class Target {
   virtual Seq GlobalSeq() = 0;
   virtual bool HasItree() = 0;
   virtual Snapshot Inspect() = 0;
+  // The same into *out, reusing its vectors' storage where the target can (the
+  // executors inspect after every op); by default a copy of Inspect().
+  virtual void InspectInto(Snapshot* out) { *out = Inspect(); }
 
   // Drops the harness's reference: the space is freed if nothing else holds it.
   // Nothing but the destructor may be called after.

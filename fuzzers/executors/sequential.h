@@ -8,11 +8,18 @@
 //
 // After every op:
 //   - the op's result and callbacks equal the model's prediction (model.h);
-//   - the whole state equals the model's: Target::Inspect() (users, refs,
+//   - the whole state equals the model's: Target::InspectInto() (users, refs,
 //     released, has_itree, global seq, active, open, tree as a multiset with each
 //     subscription's range and seq, deferred list, classic list, pending frees,
 //     warning counts), every live subscription's seq, every mirror, the page
-//     table, and the world's warn-handler counts (no unexpected Warning);
+//     table, and the world's warn-handler counts (no unexpected Warning).
+//     The snapshot after the ops that can change the core's state (the others
+//     only read it: a change they made shows at the next snapshot); the mirrors
+//     and the page table after the ops that can change them or P6's exemptions
+//     (fault, remove, invalidations, inv_end, release) and after any op that
+//     made an interval callback (nothing else writes a mirror); the
+//     subscriptions' seqs after every op. A step allocates nothing: the
+//     snapshots' buffers are reused from op to op and input to input;
 //   - P1 (active == 0 ⇒ seq even, deferred empty), P2 (every subscription's seq
 //     odd), P6 (a mirror entry outside every open invalidation equals the page
 //     table), and after a failed start P8 (active, open, tree, deferred and the
@@ -42,7 +49,7 @@ namespace nf::fuzz {
 struct SequentialOptions {
   // Print every op, its result, its callbacks and the state after it.
   FILE* verbose = nullptr;
-  // P3 at every interval callback, through Target::Inspect(). Costs one
+  // P3 at every interval callback, through Target::InspectInto(). Costs one
   // snapshot per callback.
   bool check_at_callbacks = true;
   // If set: one event per step (op, skip, callback), for the JSON run document

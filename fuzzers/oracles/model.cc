@@ -128,20 +128,21 @@ class Model::Run {
     int failed_slot = -1;
     while (failed_slot < 0 && pos_ < log_.size() && log_[pos_].kind == Kind::kInterval) {
       const CallbackRecord& r = log_[pos_++];
-      const std::string where = DescribeRecord(r);
+      // Formatted only for a report: this runs on every callback.
+      auto where = [&r] { return DescribeRecord(r); };
       if (r.id < 0 || r.id >= kIntervalSlots || !overlapping[r.id]) {
         Fail(absl::StrCat("P3: callback on a subscription that does not overlap the range "
-                          "(or is not in the tree): ", where));
+                          "(or is not in the tree): ", where()));
         return true;
       }
       if (called[r.id]) {
-        Fail(absl::StrCat("P3: a subscription was called twice in one walk: ", where));
+        Fail(absl::StrCat("P3: a subscription was called twice in one walk: ", where()));
         return true;
       }
       if (r.cur_seq != cur || r.start != range.start || r.end != range.end ||
           r.blockable != range.blockable || r.event != range.event) {
         Fail(absl::StrFormat("P3: callback %s, expected range [0x%x,0x%x) %s %s cur_seq=%#x",
-                             where, range.start, range.end,
+                             where(), range.start, range.end,
                              range.blockable ? "block" : "nonblock", EventTextName(range.event),
                              cur));
         return true;
@@ -152,7 +153,7 @@ class Model::Run {
       const bool want = ran && !misbehaves;
       if (r.result != want) {
         Fail(absl::StrCat("callback result differs (driver lock ",
-                          m_.lock_holder[r.id] < 0 ? "free" : "held", "): ", where));
+                          m_.lock_holder[r.id] < 0 ? "free" : "held", "): ", where()));
         return true;
       }
       called[r.id] = true;

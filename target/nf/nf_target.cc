@@ -142,8 +142,17 @@ class NfTarget final : public Target {
   Seq GlobalSeq() override { return space_->invalidate_seq_for_testing(); }
   bool HasItree() override { return space_->has_itree(); }
   Snapshot Inspect() override {
-    const nf::Snapshot c = space_->Inspect();  // the same, with the core's pointers
     Snapshot s;
+    InspectInto(&s);
+    return s;
+  }
+  // Through a core snapshot kept per OS thread for reuse (several threads may
+  // inspect at once in a real-thread run): no allocation once both have grown.
+  void InspectInto(Snapshot* out) override {
+    static thread_local nf::Snapshot core_snap;
+    const nf::Snapshot& c = core_snap;
+    space_->InspectInto(&core_snap);  // the same, with the core's pointers
+    Snapshot& s = *out;
     s.users = c.users;
     s.refs = c.refs;
     s.released = c.released;
@@ -152,21 +161,20 @@ class NfTarget final : public Target {
     s.invalidate_seq = c.invalidate_seq;
     s.active_invalidate_ranges = c.active_invalidate_ranges;
     s.open_invalidations = c.open_invalidations;
-    s.tree.reserve(c.tree.size());
+    s.tree.clear();
     for (const nf::Snapshot::Interval& i : c.tree) {
       s.tree.push_back({Handle(const_cast<IntervalSubscription*>(i.sub)), i.start, i.last, i.seq});
     }
-    s.deferred.reserve(c.deferred.size());
+    s.deferred.clear();
     for (const nf::Snapshot::Deferred& d : c.deferred) {
       s.deferred.push_back({Handle(const_cast<IntervalSubscription*>(d.sub)), d.insert});
     }
-    s.classic.reserve(c.classic.size());
+    s.classic.clear();
     for (const ClassicSubscription* x : c.classic) {
       s.classic.push_back(Handle(const_cast<ClassicSubscription*>(x)));
     }
     s.pending_frees = c.pending_frees;
     s.warnings = c.warnings;
-    return s;
   }
 
   void Finish() override {
