@@ -186,6 +186,11 @@ struct Traits {
   // it; the oracle then allows a second release to a subscriber whose
   // unregister has begun.
   bool release_once_against_unregister = true;
+  // An insert that fails for its range (empty or overflowing: OutOfRange)
+  // leaves the address space as it was. False (the kernel): it sets up the
+  // subscriptions object and the interval tree first (mmu_notifier_register),
+  // then checks the range; the sequential checker then adopts has_itree.
+  bool failed_insert_leaves_no_tree = true;
 };
 
 // --- The verbs ---------------------------------------------------------------

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# tools/kernel_regress_check.sh FUZZER BINDIR: the reproducers of the kernel
+# target's findings (ctest regress.<FUZZER>, label replay).
+#
+# Each corpus/regress/kernel/FUZZER/<finding>/<sha1> (the .nfp beside it is its
+# decoded text) must
+#   - fail on BINDIR/FUZZER_contract (the kernel file with the contract's
+#     traits, target/CMakeLists.txt) with output matching the extended regex
+#     of <finding>/EXPECT (its first line that is not a comment): the kernel
+#     still diverges as FINDINGS.md says; a kernel that changed fails here;
+#   - pass on BINDIR/FUZZER (the kernel's traits): the divergence is expected.
+# A finding whose EXPECT starts with "pass" (a catalogue bug the kernel fixed)
+# must pass on both.
+set -uo pipefail
+(($# == 2)) || { echo "usage: $0 FUZZER BINDIR" >&2; exit 2; }
+fuzzer=$1 bindir=$2
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=$bindir/$fuzzer contract=$bindir/${fuzzer}_contract
+for b in "$bin" "$contract"; do
+  [[ -x $b ]] || { echo "FAIL: no binary $b" >&2; exit 1; }
+done
+found=0 bad=0
+shopt -s nullglob
+for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
+  dir=${dir%/}
+  name=${dir##*/}
+  if [[ ! -f $dir/EXPECT ]]; then
+    echo "FAIL $name: $dir/EXPECT is missing"
+    bad=1
+    continue
+  fi
+  expect=$(grep -v '^#' "$dir/EXPECT" | head -n 1)
+  for input in "$dir"/*; do
+    case $input in *.nfp | */EXPECT | *.md | *.trace) continue ;; esac
+    found=$((found + 1))
+    id=${input##*/}
+    if ! out=$(ASAN_OPTIONS=detect_leaks=0 timeout 120 "$bin" "$input" 2>&1); then
+      echo "FAIL $name: $id fails on $fuzzer (the kernel's traits):"
+      tail -n 20 <<<"$out"
+      bad=1
+      continue
+    fi
+    out=$(ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 120 "$contract" "$input" 2>&1)
+    rc=$?
+    if [[ $expect == pass ]]; then
+      if ((rc != 0)); then
+        echo "FAIL $name: $id fails on ${fuzzer}_contract (expected to pass):"
+        tail -n 20 <<<"$out"
+        bad=1
+      else
+        echo "ok   $name: $id passes on both"
+      fi
+    elif ((rc == 0)); then
+      echo "FAIL $name: $id passed on ${fuzzer}_contract: the kernel no longer shows '$expect'"
+      bad=1
+    elif ! grep -Eq -- "$expect" <<<"$out"; then
+      echo "FAIL $name: $id failed on ${fuzzer}_contract (rc $rc) but not with: $expect"
+      tail -n 20 <<<"$out"
+      bad=1
+    else
+      echo "ok   $name: $id: $(grep -Eo -m1 -- "$expect" <<<"$out")"
+    fi
+  done
+done
+echo "$fuzzer: $found reproducer(s) under corpus/regress/kernel/$fuzzer/"
+exit "$bad"
