@@ -9,8 +9,11 @@
 #     of <finding>/EXPECT (its first line that is not a comment): the kernel
 #     still diverges as FINDINGS.md says; a kernel that changed fails here;
 #   - pass on BINDIR/FUZZER (the kernel's traits): the divergence is expected.
-# A finding whose EXPECT starts with "pass" (a catalogue bug the kernel fixed)
-# must pass on both.
+# A finding whose EXPECT is "pass" (a harness artefact, fixed) must pass on both.
+# A directory mut_<m>/ holds reproducers of kernel mutant <m> (kernel/mutants/):
+# each must fail on BINDIR/FUZZER_mut_<m> with EXPECT and pass on BINDIR/FUZZER;
+# without that binary (NF_KERNEL_BUILD_MUTANTS off, e.g. the dev preset) only the
+# pass is checked, and said so.
 set -uo pipefail
 (($# == 2)) || { echo "usage: $0 FUZZER BINDIR" >&2; exit 2; }
 fuzzer=$1 bindir=$2
@@ -40,21 +43,29 @@ for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
       bad=1
       continue
     fi
-    out=$(ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 120 "$contract" "$input" 2>&1)
+    against=$contract
+    if [[ $name == mut_* ]]; then
+      against=$bindir/${fuzzer}_mut_${name#mut_}
+      if [[ ! -x $against ]]; then
+        echo "ok   $name: $id passes on $fuzzer (no ${against##*/} built: mutant not checked)"
+        continue
+      fi
+    fi
+    out=$(ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 120 "$against" "$input" 2>&1)
     rc=$?
     if [[ $expect == pass ]]; then
       if ((rc != 0)); then
-        echo "FAIL $name: $id fails on ${fuzzer}_contract (expected to pass):"
+        echo "FAIL $name: $id fails on ${against##*/} (expected to pass):"
         tail -n 20 <<<"$out"
         bad=1
       else
         echo "ok   $name: $id passes on both"
       fi
     elif ((rc == 0)); then
-      echo "FAIL $name: $id passed on ${fuzzer}_contract: the kernel no longer shows '$expect'"
+      echo "FAIL $name: $id passed on ${against##*/}: no longer shows '$expect'"
       bad=1
     elif ! grep -Eq -- "$expect" <<<"$out"; then
-      echo "FAIL $name: $id failed on ${fuzzer}_contract (rc $rc) but not with: $expect"
+      echo "FAIL $name: $id failed on ${against##*/} (rc $rc) but not with: $expect"
       tail -n 20 <<<"$out"
       bad=1
     else
