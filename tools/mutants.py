@@ -16,6 +16,11 @@ Ways (each skipped, and said so, if its binary is not built):
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
+--target kernel: the same for the kernel's mm/mmu_notifier.c: the catalogue
+mutants of kernel/mutants/ through sequential_fuzzer_kernel_mut_<m> and
+concurrent_fuzzer_kernel_mut_<m> (the ways sequential and concurrent), output in
+build/mutants-kernel/.
+
 A control row, `none`, runs every way on the correct core in the same way: a
 "found" there is a false alarm of that way, and says its other cells are noise.
 The summary under the table counts, per way, the mutants found, and compares
@@ -79,6 +84,30 @@ TREES = {
 }
 
 
+# --target kernel: the catalogue mutants of the kernel's mm/mmu_notifier.c
+# (kernel/mutants/<m>.cmake, re-injected at build time) through the kernel's
+# fuzzers, from an empty corpus; the control row is the unmodified kernel file.
+KERNEL_MUTANTS = sorted(f[:-len(".cmake")] for f in os.listdir(os.path.join(ROOT, "kernel", "mutants"))
+                        if f.endswith(".cmake"))
+KERNEL_TREES = {
+    "sequential": ("fuzz", "build/mutants", "sequential_fuzzer_kernel_mut_{m}",
+                   "sequential_fuzzer_kernel"),
+    "concurrent": ("fuzz", "build/mutants", "concurrent_fuzzer_kernel_mut_{m}",
+                   "concurrent_fuzzer_kernel"),
+}
+
+
+def select_target(target):
+    """Points the matrix at TARGET's mutants, ways and output (build/mutants-kernel/)."""
+    global MUTANTS, WAYS, TOOLKIT_WAYS, TREES, LOG_DIR, RUNS_FILE, OUT_DIR
+    if target != "kernel":
+        return
+    MUTANTS, TREES = KERNEL_MUTANTS, KERNEL_TREES
+    WAYS = TOOLKIT_WAYS = list(KERNEL_TREES)
+    OUT_DIR = os.path.join(ROOT, "build", "mutants-kernel")
+    LOG_DIR, RUNS_FILE = os.path.join(OUT_DIR, "logs"), os.path.join(OUT_DIR, "runs.json")
+
+
 def target_of(way, mutant):
     """The CMake target of a way's binary on a mutant (or the correct core)."""
     _, _, pattern, control = TREES[way]
@@ -98,7 +127,8 @@ def build(ways, mutants):
     for (preset, tree), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
         open(logf, "w").close()
-        if not nflib.configure(preset, logf, extra=["-B", tree, "-DNF_BUILD_MUTANTS=ON"]):
+        if not nflib.configure(preset, logf, extra=["-B", tree, "-DNF_BUILD_MUTANTS=ON",
+                                                     "-DNF_KERNEL_BUILD_MUTANTS=ON"]):
             log(f"configuring {tree} failed; see {logf}")
             continue
         for t in targets:  # one at a time: a missing target must not stop the rest
@@ -111,8 +141,9 @@ def build(ways, mutants):
     return available
 
 
-LOG_DIR = os.path.join(ROOT, "build", "mutants", "logs")
-RUNS_FILE = os.path.join(ROOT, "build", "mutants", "runs.json")
+OUT_DIR = os.path.join(ROOT, "build", "mutants")
+LOG_DIR = os.path.join(OUT_DIR, "logs")
+RUNS_FILE = os.path.join(OUT_DIR, "runs.json")
 
 
 def run_one(way, mutant, seed, budget):
@@ -232,11 +263,12 @@ def summarize(rows, mutants, ways):
 
 def main():
     ap = nflib.ArgumentParser(prog="mutants", description=__doc__.split("\n")[0])
+    nflib.add_target_argument(ap)
     ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
-    ap.add_argument("--mutants", default=",".join(MUTANTS),
+    ap.add_argument("--mutants", default="",
                     help=f"comma-separated; '{CONTROL}' is the correct core (default: all)")
-    ap.add_argument("--ways", default=",".join(WAYS))
+    ap.add_argument("--ways", default="", help="comma-separated (default: all of the target's)")
     ap.add_argument("--no-control", action="store_true",
                     help=f"skip the control row ('{CONTROL}': every way on the correct core)")
     ap.add_argument("--merge", action="store_true",
@@ -245,8 +277,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
-    mutants = [m for m in args.mutants.split(",") if m]
-    ways = [w for w in args.ways.split(",") if w]
+    select_target(args.target)
+    mutants = [m for m in (args.mutants or ",".join(MUTANTS)).split(",") if m]
+    ways = [w for w in (args.ways or ",".join(WAYS)).split(",") if w]
     for m in mutants:
         if m not in MUTANTS + [CONTROL]:
             ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)}, {CONTROL})")
@@ -323,7 +356,7 @@ def main():
         pass
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu}"
-    out_dir = os.path.join(ROOT, "build", "mutants")
+    out_dir = OUT_DIR
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "matrix.csv"), "w", newline="") as f:
         wr = csv.writer(f)
