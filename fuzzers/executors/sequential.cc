@@ -162,7 +162,7 @@ class SequentialRun final : public WorldObserver {
   // Ops outside what the target's traits let it take (target.h Traits): the
   // model predicts nf's contract, which a target without those capabilities
   // (the kernel) does not promise, so the sequential run never calls them.
-  std::optional<std::string_view> TargetSkipReason(int thread, const Op& op) const {
+  std::optional<std::string_view> TargetSkipReason(int thread, const Op& op) {
     const target::Traits& tr = traits();
     const Model& m = model_;
     if (!tr.reports_misuse) {
@@ -210,9 +210,11 @@ class SequentialRun final : public WorldObserver {
     }
     if (!tr.failed_classic_start_closes_interval_walk &&
         (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) && !op.blockable &&
-        m.users > 0) {
+        m.users > 0 && world_.target()->HasItree()) {
       // Traits::failed_classic_start_closes_interval_walk: a failing classic
       // start after a successful interval walk leaves the walk open for good.
+      // Without an interval tree there is no walk to leave open, so the
+      // classic error path (every started subscriber ended) stays in reach.
       for (const Model::Classic& c : m.classics) {
         if (c.linked && (c.behaviour & kFailsNonblock) != 0) {
           return "a classic start can fail (this target leaves the walk open when it fails)";
