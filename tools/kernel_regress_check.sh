@@ -53,23 +53,22 @@ for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
     fi
     out=$(ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 120 "$against" "$input" 2>&1)
     rc=$?
-    if [[ $expect == pass ]]; then
-      if ((rc != 0)); then
-        echo "FAIL $name: $id fails on ${against##*/} (expected to pass):"
-        tail -n 20 <<<"$out"
-        bad=1
-      else
-        echo "ok   $name: $id passes on both"
-      fi
-    elif ((rc == 0)); then
-      echo "FAIL $name: $id passed on ${against##*/}: no longer shows '$expect'"
+    # The verdict: empty if the input behaved as EXPECT says, else why not.
+    why=
+    case $expect:$rc in
+      pass:0) ;;
+      pass:*) why="fails on ${against##*/} (expected to pass)" ;;
+      *:0) why="passed on ${against##*/}: no longer shows '$expect'" ;;
+      *) grep -Eq -- "$expect" <<<"$out" || why="failed on ${against##*/} (rc $rc) but not with: $expect" ;;
+    esac
+    if [[ -n $why ]]; then
+      printf 'FAIL %s: %s %s\n' "$name" "$id" "$why"
+      [[ $rc == 0 ]] || tail -n 20 <<<"$out"
       bad=1
-    elif ! grep -Eq -- "$expect" <<<"$out"; then
-      echo "FAIL $name: $id failed on ${against##*/} (rc $rc) but not with: $expect"
-      tail -n 20 <<<"$out"
-      bad=1
+    elif [[ $expect == pass ]]; then
+      printf 'ok   %s: %s passes on both\n' "$name" "$id"
     else
-      echo "ok   $name: $id: $(grep -Eo -m1 -- "$expect" <<<"$out")"
+      printf 'ok   %s: %s: %s\n' "$name" "$id" "$(grep -Eo -m1 -- "$expect" <<<"$out")"
     fi
   done
 done
