@@ -32,12 +32,13 @@ usage() {
 usage: ./nf <command> [options]
 
   setup                       install the missing Debian packages (apt-get; root or sudo)
-  fuzz [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl]
+  fuzz [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl] [--target nf|kernel]
                               build the fuzz preset and fuzz every target (or NAME) for
                               about N minutes (default 10, after the build) on J cores
                               (default: all); merge new inputs into corpus/<fuzzer>/;
                               a crash prints its file and decoded program, exit 1;
-                              --engine afl: AFL++ on one target (tools/afl_fuzz.sh)
+                              --engine afl: AFL++ on one target (tools/afl_fuzz.sh);
+                              --target kernel: the kernel's fuzzers (cmake/fuzzers_kernel.txt)
   test [--preset P]... [--label L] [--timeout S] [--verbose]
                               build and ctest the presets dev, asan, ubsan, tsan, then
                               run oss-fuzz-check (stage oss-fuzz: one test per target
@@ -49,16 +50,19 @@ usage: ./nf <command> [options]
   decode [--json] FILE        print any input file as a text program (nf_tool); --json:
                               the program as JSON (fuzzers/executors/report_json.h)
   encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
-  replay [--sequential] [--json] FILE_OR_DIR...
+  replay [--sequential] [--json] [--target nf|kernel] FILE_OR_DIR...
                               run each input (every file under a directory) under the
                               concurrent fuzzer's checks and print its program, full
                               interleaving trace and verdict (nf_tool
                               creplay); --sequential: the sequential checks and op log;
-                              --json: one JSON run document per input instead
+                              --json: one JSON run document per input instead;
+                              --target kernel: on the kernel's mm/mmu_notifier.c
   help                        this text
 
-  coverage                    build the coverage preset, replay every corpus, write
+  coverage [--target nf|kernel]
+                              build the coverage preset, replay every corpus, write
                               build/coverage/html/ and print core/ line and branch coverage
+                              (--target kernel: of mm/mmu_notifier.c, through the kernel fuzzers)
   bench                       run the core benchmarks (bench preset) and print the ratio
                               table, then each fuzzer 60 s on one core (exec/s)
   bench --fuzzers [--against REV] [--fuzzer NAME]... [--seconds S] [--rounds N]
@@ -69,10 +73,13 @@ usage: ./nf <command> [options]
   oss-fuzz-check              emulate OSS-Fuzz's build (libc++, Abseil from source) for
                               address and undefined, and repeat its build checks
   mutants [--budget S] [--seeds N] [--mutants a,b] [--ways w,...] [--jobs J]
-          [--no-control]      the detection matrix: every mutant of the bug catalogue,
+          [--no-control] [--target nf|kernel]
+                              the detection matrix: every mutant of the bug catalogue,
                               searched from an empty corpus by each fuzzer, the TSan
                               suite and a naive baseline, plus a control row on the
-                              correct core; J runs side by side (tools/mutants.py)
+                              correct core; J runs side by side (tools/mutants.py);
+                              --target kernel: the kernel's catalogue mutants
+                              (kernel/mutants/) through the kernel fuzzers
   triage CRASH [--fuzzer NAME] [--out DIR]
                               replay a crash from any engine, name what failed, minimize
                               it, write its text and an HTML timeline (tools/triage.py)
@@ -379,12 +386,22 @@ cmd_tool() {
   local sub=$1
   shift
   local -a flags=()
-  local sequential=0
+  local sequential=0 target=nf
   # Flags first, then the files (a file name may not start with '-').
   while (($#)) && [[ $1 == -* ]]; do
     case $sub:$1 in
       decode:--json | replay:--json) flags+=(--json) ;;
       replay:--sequential) sequential=1 ;;
+      replay:--target | replay:--target=*)
+        if [[ $1 == --target ]]; then
+          (($# >= 2)) || usage_error "replay: --target needs nf or kernel"
+          target=$2
+          shift
+        else
+          target=${1#--target=}
+        fi
+        [[ $target == nf || $target == kernel ]] ||
+          usage_error "replay: --target must be nf or kernel, not '$target'" ;;
       *) usage_error "$sub: unknown flag '$1'" ;;
     esac
     shift
@@ -404,12 +421,20 @@ cmd_tool() {
   # ./nf replay: the concurrent checks with the full trace (nf_ctrace, through
   # nf_tool creplay); --sequential: the sequential fuzzer's checks with its op log.
   [[ $sub != replay ]] || ((sequential)) || sub=creplay
-  if ! compile dev nf_tool nf_ctrace >>"$log" 2>&1; then
+  # --target kernel: nf_tool_kernel and nf_ctrace_kernel (the real
+  # mm/mmu_notifier.c behind the seam; the dev preset configures it).
+  local suffix=""
+  [[ $target == nf ]] || suffix=_$target
+  if [[ -n $suffix ]] && ! ninja -C "$ROOT/build/dev" -t query "nf_tool$suffix" >/dev/null 2>&1; then
+    die "no kernel target in build/dev/ (apt-get install linux-source-6.1, then reconfigure: see kernel/README.md)"
+  fi
+  if ! compile dev "nf_tool$suffix" "nf_ctrace$suffix" >>"$log" 2>&1; then
     show_build_failure "$log"
-    die "building nf_tool failed (log: build/dev/nf-build.log)"
+    die "building nf_tool$suffix failed (log: build/dev/nf-build.log)"
   fi
   local tool
-  tool=$(nflib locate dev nf_tool) || die "nf_tool was built but Ninja does not know its file in build/dev/"
+  tool=$(nflib locate dev "nf_tool$suffix") ||
+    die "nf_tool$suffix was built but Ninja does not know its file in build/dev/"
   exec "$tool" "$sub" "${flags[@]}" "$@"
 }
 

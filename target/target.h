@@ -195,6 +195,11 @@ struct Traits {
   // kernel): it covers [0, ULONG_MAX), so a subscription [ULONG_MAX, ULONG_MAX]
   // gets no RELEASE invalidate; the P9 oracle expects none for it.
   bool release_walk_covers_top_address = true;
+  // An insert that fails for its range (empty or overflowing: OutOfRange)
+  // leaves the address space as it was. False (the kernel): it sets up the
+  // subscriptions object and the interval tree first (mmu_notifier_register),
+  // then checks the range; the sequential checker then adopts has_itree.
+  bool failed_insert_leaves_no_tree = true;
 };
 
 // --- The verbs ---------------------------------------------------------------

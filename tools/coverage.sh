@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # tools/coverage.sh: source coverage of the shipped corpora (clang's -fprofile-instr-generate).
 #
-#   tools/coverage.sh [--max-uncovered N]
+#   tools/coverage.sh [--max-uncovered N] [--target nf|kernel]
+#
+# --target kernel: the same for the kernel target (kernel/): the kernel fuzzers
+# (cmake/fuzzers_kernel.txt) replay the corpus and the catalogue reproducers of
+# the fuzzer each shares its source with, their own corpus/F/ and
+# corpus/regress/kernel/F/, then tsan_replay_kernel the op programs; the figures
+# and the uncovered lines are those of mm/mmu_notifier.c (the copy extracted into
+# build/coverage/kernel-src/), the HTML report adds kernel/ and target/kernel/.
 #
 # 1. Builds the `coverage` preset (build/coverage/; its fuzz targets link
 #    fuzzers/tools/replay_main.cc and replay files).
@@ -28,8 +35,13 @@ readonly BUILD=$ROOT/build/coverage
 
 
 max_uncovered=80
+target=nf
 while (($# > 0)); do
   case $1 in
+    --target)
+      [[ ${2:-} == nf || ${2:-} == kernel ]] || { echo "nf: coverage: --target must be nf or kernel (see ./nf help)" >&2; exit 2; }
+      target=$2
+      shift 2 ;;
     --max-uncovered)
       [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "nf: coverage: --max-uncovered needs a number (see ./nf help)" >&2; exit 2; }
       max_uncovered=$2
@@ -59,7 +71,7 @@ cd "$ROOT"
 mkdir -p "$BUILD"
 log=$BUILD/nf-coverage-build.log
 say "building the coverage preset (log: ${log#"$ROOT"/})"
-if ! { { [[ -f $BUILD/build.ninja ]] || cmake --preset coverage; } &&
+if ! { { [[ -f $BUILD/build.ninja && $target == nf ]] || cmake --preset coverage; } &&
   cmake --build --preset coverage; } >"$log" 2>&1; then
   tail -n 30 "$log" | sed 's/^/  /' >&2
   die "building the coverage preset failed"
@@ -77,11 +89,29 @@ count_inputs() {
   find "$@" -type f ! -name EXPECT ! -name '*.nfp' ! -name '*.md' | wc -l
 }
 nflib() { python3 "$ROOT/tools/nflib.py" "$@"; }
-for name in $(nflib fuzzers); do
+if [[ $target == kernel ]]; then
+  kernel_c=$BUILD/kernel-src/linux-source-6.1/mm/mmu_notifier.c
+  [[ -f $kernel_c ]] || die "no kernel target in build/coverage/ (apt-get install linux-source-6.1: see kernel/README.md)"
+  fuzzer_list=$(nflib fuzzers --target kernel)
+  report_paths=("$kernel_c")
+  html_paths=("$kernel_c" "$ROOT/kernel" "$ROOT/target/kernel")
+  what=mm/mmu_notifier.c
+  threads_bin=tsan_replay_kernel
+else
+  fuzzer_list=$(nflib fuzzers)
+  report_paths=("$ROOT/core")
+  html_paths=("$ROOT/core" "$ROOT/fuzzers")
+  what=core/
+  threads_bin=tsan_replay
+fi
+for name in $fuzzer_list; do
   bin=$(nflib locate coverage "$name") || continue
   dirs=()
-  for d in "corpus/$name" "corpus/regress/$name"; do
-    [[ -d $d ]] && dirs+=("$d")
+  base=${name%_kernel}
+  for d in "corpus/$name" "corpus/regress/$name" "corpus/$base" "corpus/regress/$base" \
+           "corpus/regress/kernel/$name"; do
+    [[ $target == kernel || $d == "corpus/$name" || $d == "corpus/regress/$name" ]] || continue
+    [[ -d $d ]] && ! printf '%s\n' "${dirs[@]}" | grep -qx -- "$d" && dirs+=("$d")
   done
   n=0
   ((${#dirs[@]} == 0)) || n=$(count_inputs "${dirs[@]}")
@@ -104,19 +134,19 @@ done
 # them in CI): the real-thread flavour of the seam (sync/sync_std.h) sleeps only
 # there. Which waits happen is up to the OS, so these lines may vary by a few
 # between runs; the fuzz targets' replays above are deterministic.
-if bin=$(nflib locate coverage tsan_replay); then
+if bin=$(nflib locate coverage "$threads_bin"); then
   dirs=()
   for d in corpus/concurrent_fuzzer corpus/sequential_fuzzer \
            corpus/regress/concurrent_fuzzer corpus/regress/sequential_fuzzer; do
     [[ -d $d ]] && dirs+=("$d")
   done
   objects+=("$bin")
-  if LLVM_PROFILE_FILE="$profiles/tsan_replay-%p.profraw" "$bin" "${dirs[@]}" \
-    >"$BUILD/replay-tsan_replay.log" 2>&1; then
-    say "tsan_replay: replayed $(count_inputs "${dirs[@]}") input(s) on OS threads"
+  if LLVM_PROFILE_FILE="$profiles/$threads_bin-%p.profraw" "$bin" "${dirs[@]}" \
+    >"$BUILD/replay-$threads_bin.log" 2>&1; then
+    say "$threads_bin: replayed $(count_inputs "${dirs[@]}") input(s) on OS threads"
   else
-    say "tsan_replay: an input failed (log: build/coverage/replay-tsan_replay.log)" >&2
-    tail -n 20 "$BUILD/replay-tsan_replay.log" | sed 's/^/  /' >&2
+    say "$threads_bin: an input failed (log: build/coverage/replay-$threads_bin.log)" >&2
+    tail -n 20 "$BUILD/replay-$threads_bin.log" | sed 's/^/  /' >&2
     status=1
   fi
 fi
@@ -135,13 +165,13 @@ cov_args=(-instr-profile="$BUILD/nf.profdata" "${objects[0]}")
 for o in "${objects[@]:1}"; do cov_args+=(-object="$o"); done
 cov show "${cov_args[@]}" -format=html -output-dir="$BUILD/html" \
   -show-line-counts-or-regions -show-branches=count -show-expansions \
-  -project-title=nf -Xdemangler=c++filt "$ROOT/core" "$ROOT/fuzzers"
+  -project-title=nf -Xdemangler=c++filt "${html_paths[@]}"
 say "HTML report: build/coverage/html/index.html"
 
-# 4. core/: per file, then what is not reached.
-printf '\ncore/, per file (llvm-cov report):\n'
-cov report "${cov_args[@]}" "$ROOT/core" | sed "s|$ROOT/||"
-cov show "${cov_args[@]}" -format=text -show-line-counts -show-instantiations=false "$ROOT/core" |
+# 4. core/ (or mm/mmu_notifier.c): per file, then what is not reached.
+printf '\n%s, per file (llvm-cov report):\n' "$what"
+cov report "${cov_args[@]}" "${report_paths[@]}" | sed "s|$ROOT/||"
+cov show "${cov_args[@]}" -format=text -show-line-counts -show-instantiations=false "${report_paths[@]}" |
   awk -v root="$ROOT/" '
     /^\/.*:$/ { file = substr($0, 1, length($0) - 1); sub(root, "", file); next }
     match($0, /^ *[0-9]+\| *0\|/) {
@@ -152,7 +182,7 @@ cov show "${cov_args[@]}" -format=text -show-line-counts -show-instantiations=fa
 sed 's/\x1b\[[0-9;]*m//g' "$BUILD/llvm-cov.err" | grep -v 'functions have mismatched data' |
   sort -u | sed 's/^/llvm-cov: /' >&2 || true
 total=$(wc -l <"$BUILD/uncovered.txt")
-printf '\nlines of core/ no input reaches: %d' "$total"
+printf '\nlines of %s no input reaches: %d' "$what" "$total"
 if ((total > 0)); then
   printf ' (build/coverage/uncovered.txt)\n'
   head -n "$max_uncovered" "$BUILD/uncovered.txt" | sed 's/^/  /'

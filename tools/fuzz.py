@@ -2,6 +2,12 @@
 """tools/fuzz.py: `./nf fuzz`, build the fuzz preset and fuzz for N minutes.
 
 usage: tools/fuzz.py [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl]
+                     [--target nf|kernel]
+
+--target kernel: the kernel target's fuzzers (cmake/fuzzers_kernel.txt: the real
+mm/mmu_notifier.c, kernel/); each also reads the corpus of the fuzzer it shares
+its source with (corpus/concurrent_fuzzer/ for concurrent_fuzzer_kernel) and the
+kernel's reproducers, corpus/regress/kernel/<fuzzer>/.
 
 Scheduling: J slots, F fuzzers, a budget of T seconds of fuzzing.
   F <= J: one wave of T seconds; each fuzzer runs J/F instances (the first J%F
@@ -150,8 +156,7 @@ class Fuzz:
         args += [f"-max_total_time={secs}", "-print_final_stats=1",
                  f"-artifact_prefix={FUZZ_DIR}/artifacts/{name}/",
                  f"{FUZZ_DIR}/new/{name}/", f"corpus/{name}/"]
-        if os.path.isdir("corpus/regress"):
-            args.append("corpus/regress/")
+        args += seed_dirs(name)
         binary = self.binaries[name]
         out = open(log, "w")
         out.write(" ".join(shlex.quote(a) for a in [binary, *args]) + " \n")
@@ -323,11 +328,23 @@ def log_has(path, needle):
         return False
 
 
+def seed_dirs(name):
+    """The read-only seed directories of fuzzer NAME besides corpus/NAME/. nf's
+    fuzzers: corpus/regress/ (every reproducer). A kernel fuzzer: the corpus
+    and the catalogue reproducers of the fuzzer it shares its source with
+    (which pass on the kernel: FINDINGS.md), and its own reproducers."""
+    base = nflib.base_fuzzer(name)
+    if base == name:
+        return ["corpus/regress/"] if os.path.isdir("corpus/regress") else []
+    dirs = [f"corpus/{base}/", f"corpus/regress/{base}/", f"corpus/regress/kernel/{name}/"]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
 def parse_args(argv):
     opts = {"minutes": "10", "fuzzer": "", "jobs": str(os.cpu_count() or 1),
-            "engine": "libfuzzer"}
+            "engine": "libfuzzer", "target": "nf"}
     flags = {"--minutes": "minutes", "--fuzzer": "fuzzer", "--jobs": "jobs", "-j": "jobs",
-             "--engine": "engine"}
+             "--engine": "engine", "--target": "target"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -352,6 +369,10 @@ def parse_args(argv):
     opts["jobs"] = int(opts["jobs"])
     if opts["engine"] not in ("libfuzzer", "afl"):
         usage_error("--engine must be libfuzzer or afl")
+    if opts["target"] not in nflib.TARGETS:
+        usage_error(f"--target must be one of: {' '.join(nflib.TARGETS)}")
+    if opts["engine"] == "afl" and opts["target"] != "nf":
+        usage_error("--engine afl runs nf's fuzzers only (no --target kernel)")
     return opts
 
 
@@ -378,19 +399,24 @@ def main(argv):
         die("building the fuzz preset failed")
     say(f"built in {int(time.monotonic() - build_start)} s")
 
+    listed = nflib.fuzzers_of(opts["target"])
     binaries = {}
-    for name in nflib.FUZZERS:
+    for name in listed:
         path = nflib.locate(name, "fuzz")
         if path:
             binaries[name] = rel(path)
-    fuzzers = [n for n in nflib.FUZZERS if n in binaries]
+    fuzzers = [n for n in listed if n in binaries]
     if not fuzzers:
-        die(f"no fuzz target was built in {FUZZ_DIR}/ (cmake/fuzzers.txt lists: "
-            f"{' '.join(nflib.FUZZERS) or 'none'})")
+        hint = (" (the kernel target needs the linux-source-6.1 package: see kernel/README.md)"
+                if opts["target"] == "kernel" else "")
+        die(f"no fuzz target was built in {FUZZ_DIR}/ (the list has: "
+            f"{' '.join(listed) or 'none'}){hint}")
     only = opts["fuzzer"]
     if only:
-        if not only.endswith("_fuzzer"):
+        if only not in fuzzers and not only.endswith("_fuzzer") and opts["target"] == "nf":
             only += "_fuzzer"
+        if only not in fuzzers and opts["target"] == "kernel" and not only.endswith("_kernel"):
+            only = (only if only.endswith("_fuzzer") else only + "_fuzzer") + "_kernel"
         if only not in fuzzers:
             usage_error(f"no fuzz target '{only}' (have: {' '.join(fuzzers)})")
         fuzzers = [only]

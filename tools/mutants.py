@@ -36,6 +36,11 @@ command is in replay.txt), or for the TSan suite and the naive baseline, whose
 failures depend on the OS's interleavings, the seed and the command that ran
 (replay.txt). The report lists them under the table.
 
+--target kernel: the same for the kernel's mm/mmu_notifier.c: the catalogue
+mutants of kernel/mutants/ through sequential_fuzzer_kernel_mut_<m> and
+concurrent_fuzzer_kernel_mut_<m> (the ways sequential and concurrent), output in
+build/mutants-kernel/.
+
 A control row, `none`, runs every way on the correct core in the same way: a
 "found" there is a false alarm of that way, and says its other cells are noise.
 The summary under the table counts, per way, the mutants found, and compares
@@ -152,6 +157,31 @@ TREES = {
 }
 
 
+# --target kernel: the catalogue mutants of the kernel's mm/mmu_notifier.c
+# (kernel/mutants/<m>.cmake, re-injected at build time) through the kernel's
+# fuzzers, from an empty corpus; the control row is the unmodified kernel file.
+KERNEL_MUTANTS = sorted(f[:-len(".cmake")] for f in os.listdir(os.path.join(ROOT, "kernel", "mutants"))
+                        if f.endswith(".cmake"))
+KERNEL_TREES = {
+    "sequential": ("fuzz", "build/mutants", "sequential_fuzzer_kernel_mut_{m}",
+                   "sequential_fuzzer_kernel"),
+    "concurrent": ("fuzz", "build/mutants", "concurrent_fuzzer_kernel_mut_{m}",
+                   "concurrent_fuzzer_kernel"),
+}
+
+
+def select_target(target):
+    """Points the matrix at TARGET's mutants, ways and output (build/mutants-kernel/)."""
+    global MUTANTS, WAYS, TOOLKIT_WAYS, TREES, LOG_DIR, RUNS_FILE, OUT_DIR, KEEP_ROOT
+    if target != "kernel":
+        return
+    MUTANTS, TREES = KERNEL_MUTANTS, KERNEL_TREES
+    WAYS = TOOLKIT_WAYS = list(KERNEL_TREES)
+    OUT_DIR = os.path.join(ROOT, "build", "mutants-kernel")
+    LOG_DIR, RUNS_FILE = os.path.join(OUT_DIR, "logs"), os.path.join(OUT_DIR, "runs.json")
+    KEEP_ROOT = os.path.join(OUT_DIR, "runs")
+
+
 def target_of(way, mutant):
     """The CMake target of a way's binary on a mutant (or the correct core)."""
     _, _, pattern, control = TREES[base_way(way)[0]]
@@ -175,7 +205,8 @@ def build(ways, mutants):
     for (preset, tree, option), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
         open(logf, "w").close()
-        extra = ["-B", tree, "-DNF_BUILD_MUTANTS=ON"] + ([f"-D{option}=OFF"] if option else [])
+        extra = (["-B", tree, "-DNF_BUILD_MUTANTS=ON", "-DNF_KERNEL_BUILD_MUTANTS=ON"]
+                 + ([f"-D{option}=OFF"] if option else []))
         if not nflib.configure(preset, logf, extra=extra):
             log(f"configuring {tree} failed; see {logf}")
             continue
@@ -193,9 +224,10 @@ def is_built(available, way, mutant):
     return (tree_of_way(way), target_of(way, mutant)) in available
 
 
-LOG_DIR = os.path.join(ROOT, "build", "mutants", "logs")
-RUNS_FILE = os.path.join(ROOT, "build", "mutants", "runs.json")
-KEEP_ROOT = os.path.join(ROOT, "build", "mutants", "runs")
+OUT_DIR = os.path.join(ROOT, "build", "mutants")
+LOG_DIR = os.path.join(OUT_DIR, "logs")
+RUNS_FILE = os.path.join(OUT_DIR, "runs.json")
+KEEP_ROOT = os.path.join(OUT_DIR, "runs")
 # What libFuzzer writes with -artifact_prefix: the input behind a detection.
 ARTIFACT = re.compile(r"^(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+$")
 
@@ -382,11 +414,12 @@ def summarize(rows, mutants, ways, budget):
 
 def main():
     ap = nflib.ArgumentParser(prog="mutants", description=__doc__.split("\n")[0])
+    nflib.add_target_argument(ap)
     ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
-    ap.add_argument("--mutants", default=",".join(MUTANTS),
+    ap.add_argument("--mutants", default="",
                     help=f"comma-separated; '{CONTROL}' is the correct core (default: all)")
-    ap.add_argument("--ways", default=",".join(WAYS))
+    ap.add_argument("--ways", default="", help="comma-separated (default: all of the target's)")
     ap.add_argument("--no-control", action="store_true",
                     help=f"skip the control row ('{CONTROL}': every way on the correct core)")
     ap.add_argument("--merge", action="store_true",
@@ -398,8 +431,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
-    mutants = [m for m in args.mutants.split(",") if m]
-    ways = [w for w in args.ways.split(",") if w]
+    select_target(args.target)
+    mutants = [m for m in (args.mutants or ",".join(MUTANTS)).split(",") if m]
+    ways = [w for w in (args.ways or ",".join(WAYS)).split(",") if w]
     for m in mutants:
         if m not in MUTANTS + [CONTROL]:
             ap.error(f"unknown mutant {m!r} (have: {', '.join(MUTANTS)}, {CONTROL})")
@@ -495,7 +529,7 @@ def main():
         pass
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {cpu}"
-    out_dir = os.path.join(ROOT, "build", "mutants")
+    out_dir = OUT_DIR
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "matrix.csv"), "w", newline="") as f:
         wr = csv.writer(f)

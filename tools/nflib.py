@@ -2,6 +2,9 @@
 """tools/nflib.py: what every tool of the project needs to know, in one place.
 
   FUZZERS                  the fuzz targets (cmake/fuzzers.txt, which CMake reads too)
+  KERNEL_FUZZERS           the kernel target's (cmake/fuzzers_kernel.txt); fuzzers_of(t),
+                           base_fuzzer(f) (whose options/dict/seeds it shares),
+                           add_target_argument(parser) (--target nf|kernel)
   presets()                the configure presets of CMakePresets.json
   configure(preset, log)   cmake --preset (incremental on a configured tree)
   build(preset, targets)   configure if needed, then cmake --build --target ...
@@ -18,7 +21,7 @@
   show_build_failure(log)  a failed build's first error, on stderr
 
 Command line (for the shell scripts; exit 1 when there is nothing to print):
-  tools/nflib.py fuzzers                       the fuzz targets, one a line
+  tools/nflib.py fuzzers [--target kernel]     the fuzz targets, one a line
   tools/nflib.py locate [--build] PRESET|DIR TARGET
                                                the target's file (--build: build
                                                it first if it is missing)
@@ -111,9 +114,11 @@ class ArgumentParser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------
 # The fuzzers and the presets
 
-def _read_fuzzers():
+def _read_fuzzers(path=FUZZERS_FILE):
     names = []
-    with open(FUZZERS_FILE) as f:
+    if not os.path.exists(path):
+        return names
+    with open(path) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
@@ -122,6 +127,34 @@ def _read_fuzzers():
 
 
 FUZZERS = _read_fuzzers()
+
+# The kernel target's fuzz targets (cmake/fuzzers_kernel.txt): <fuzzer>_kernel
+# runs <fuzzer>.cc on mm/mmu_notifier.c (kernel/), and shares its .options,
+# .dict and seed corpus; built where the kernel target is configured.
+KERNEL_FUZZERS_FILE = os.path.join(ROOT, "cmake", "fuzzers_kernel.txt")
+KERNEL_FUZZERS = _read_fuzzers(KERNEL_FUZZERS_FILE)
+# The targets behind the seam (target/target.h) a tool's --target names.
+TARGETS = ("nf", "kernel")
+
+
+def fuzzers_of(target):
+    """The fuzz targets of TARGET ("nf" or "kernel")."""
+    return KERNEL_FUZZERS if target == "kernel" else FUZZERS
+
+
+def base_fuzzer(name):
+    """The fuzzer whose source, options, dictionary and seeds NAME shares:
+    concurrent_fuzzer for concurrent_fuzzer_kernel, else NAME."""
+    if name in KERNEL_FUZZERS and name.endswith("_kernel"):
+        return name[: -len("_kernel")]
+    return name
+
+
+def add_target_argument(parser):
+    """--target nf|kernel (default nf); a bad value is argparse's one-line error."""
+    parser.add_argument("--target", choices=TARGETS, default="nf",
+                        help="the implementation to fuzz: nf's core (default) or the kernel's "
+                             "mm/mmu_notifier.c (kernel/)")
 
 
 def presets():
@@ -288,19 +321,19 @@ def parse_options(path, prog=None):
 
 
 def fuzzer_options(fuzzer, prog=None):
-    path = source_file(f"{fuzzer}.options")
+    path = source_file(f"{fuzzer}.options") or source_file(f"{base_fuzzer(fuzzer)}.options")
     return parse_options(path, prog) if path else []
 
 
 def fuzzer_dict(fuzzer):
-    path = source_file(f"{fuzzer}.dict")
+    path = source_file(f"{fuzzer}.dict") or source_file(f"{base_fuzzer(fuzzer)}.dict")
     return rel(path) if path else None
 
 
 # ---------------------------------------------------------------------------
 
 def main(argv):
-    usage = ("usage: tools/nflib.py fuzzers | locate [--build] PRESET|DIR TARGET"
+    usage = ("usage: tools/nflib.py fuzzers [--target kernel] | locate [--build] PRESET|DIR TARGET"
              " | options FUZZER | dict FUZZER | source NAME")
     if not argv:
         print(usage, file=sys.stderr)
@@ -309,6 +342,9 @@ def main(argv):
     if cmd == "fuzzers" and not args:
         print("\n".join(FUZZERS))
         return 0
+    if cmd == "fuzzers" and args == ["--target", "kernel"]:
+        print("\n".join(KERNEL_FUZZERS))
+        return 0 if KERNEL_FUZZERS else 1
     if cmd == "locate":
         do_build = bool(args) and args[0] == "--build"
         if do_build:

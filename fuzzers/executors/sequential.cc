@@ -125,7 +125,9 @@ class SequentialRun final : public WorldObserver {
   void Step(int thread, const Op& op, int index) {
     step_ = {thread, index, op};
     ++step_no_;
-    if (const std::optional<std::string_view> why = model_.SkipReason(thread, op)) {
+    std::optional<std::string_view> why = model_.SkipReason(thread, op);
+    if (!why) why = TargetSkipReason(thread, op);
+    if (why) {
       Event("skip",
             absl::StrCat(StepText(), "  skipped: ", absl::string_view(why->data(), why->size())));
       if (cleanup_) Violation(absl::StrFormat("cleanup cannot run this op: %s", *why));
@@ -154,6 +156,11 @@ class SequentialRun final : public WorldObserver {
     }
     const std::string err = model_.Apply(thread, op, res, world_.log());
     if (!err.empty()) Violation(absl::StrCat("the core and the model differ: ", err));
+    if (IsInsert(op.code) && res.code == absl::StatusCode::kOutOfRange &&
+        !traits().failed_insert_leaves_no_tree && res.got_user && !model_.has_itree) {
+      // Traits::failed_insert_leaves_no_tree: the target set up its tree first.
+      model_.has_subscriptions = model_.has_itree = world_.target()->HasItree();
+    }
     CheckDriversAndSeqs(options_.verbose != nullptr || MayChangeMirrors(op.code) ||
                         !world_.log().empty());
     // The full snapshot after every op that can change the core's state; the
@@ -170,6 +177,73 @@ class SequentialRun final : public WorldObserver {
     }
   }
 
+  // Ops outside what the target's traits let it take (target.h Traits): the
+  // model predicts nf's contract, which a target without those capabilities
+  // (the kernel) does not promise, so the sequential run never calls them.
+  std::optional<std::string_view> TargetSkipReason(int thread, const Op& op) {
+    const target::Traits& tr = traits();
+    const Model& m = model_;
+    if (!tr.reports_misuse) {
+      // The misuse nf's core detects and warns of (model.h): the target's
+      // callers never do it (the kernel would corrupt its lists or BUG).
+      switch (op.code) {
+        case OpCode::kInsert:
+          // Any shape: the kernel writes the interval's start before it checks
+          // the length, corrupting the tree entry of an inserted subscription.
+          if (m.subs[op.slot].present) return "insert twice: misuse this target does not detect";
+          break;
+        case OpCode::kRemove:
+          if (!m.subs[op.slot].present) return "remove of an empty slot: misuse this target does not detect";
+          break;
+        case OpCode::kRegister:
+          if (m.users > 0 && m.classics[op.slot].exists) {
+            return "register twice: misuse this target does not detect";
+          }
+          break;
+        case OpCode::kUnregister:
+          if (!m.classics[op.slot].exists) {
+            return "unregister of an empty slot: misuse this target does not detect";
+          }
+          break;
+        case OpCode::kPut:
+          if (m.get_refs[op.behaviour] == 0) return "put without a reference: misuse this target does not detect";
+          break;
+        case OpCode::kInvEnd:
+          if (m.threads[thread].open.empty()) {
+            return "inv_end with no open start: misuse this target does not detect";
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    if (!tr.failed_insert_leaves_no_tree && op.code == OpCode::kInsert && m.users > 0 &&
+        (!m.has_subscriptions || !m.has_itree) && m.open > 0) {
+      // Any shape sets up the tree first, which waits for open invalidations.
+      return "insert must set up the interval tree, which waits for open invalidations";
+    }
+    if (!tr.accepts_ops_without_user && m.users == 0 &&
+        (op.code == OpCode::kInsert || op.code == OpCode::kRegister || op.code == OpCode::kGet)) {
+      return "no user (this target's callers must hold one)";
+    }
+    if (!tr.failed_classic_start_closes_interval_walk &&
+        (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) && !op.blockable &&
+        m.users > 0 && world_.target()->HasItree()) {
+      // Traits::failed_classic_start_closes_interval_walk: a failing classic
+      // start after a successful interval walk leaves the walk open for good.
+      // Without an interval tree there is no walk to leave open, so the
+      // classic error path (every started subscriber ended) stays in reach.
+      for (const Model::Classic& c : m.classics) {
+        if (c.linked && (c.behaviour & kFailsNonblock) != 0) {
+          return "a classic start can fail (this target leaves the walk open when it fails)";
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  const target::Traits& traits() const { return world_.target_traits(); }
+
   // P8: a failed start leaves the state as it found it.
   void CheckFailedStart(const Snapshot& b, const Snapshot& a) {
     auto same_members = [](const auto& x, const auto& y) {
@@ -183,7 +257,9 @@ class SequentialRun final : public WorldObserver {
     };
     std::string what;
     if (a.active_invalidate_ranges != b.active_invalidate_ranges) what += " active";
-    if (a.open_invalidations != b.open_invalidations) what += " open";
+    if (traits().counts_open_invalidations && a.open_invalidations != b.open_invalidations) {
+      what += " open";
+    }
     if (a.users != b.users) what += " users";
     if (!same_members(a.tree, b.tree)) what += " tree";
     if (!same_members(a.deferred, b.deferred)) what += " deferred";
@@ -308,12 +384,18 @@ class SequentialRun final : public WorldObserver {
     };
     cmp("users", s.users, m.users);
     cmp("refs", s.refs, m.refs);
-    cmp("released", s.released, m.released);
-    cmp("has_subscriptions", s.has_subscriptions, m.has_subscriptions);
+    // Without Traits::tracks_released the target derives it from users == 0.
+    cmp("released", s.released, traits().tracks_released ? m.released : m.users == 0);
+    // A target may set up its subscriptions object when it is created with a
+    // seq other than the default (the kernel target: TargetOptions), before the
+    // model's first insert or register would.
+    const bool set_up_early = s.has_subscriptions && !m.has_subscriptions &&
+                              InitialSeqValue(program_.initial_seq) != target::TargetOptions{}.initial_seq;
+    if (!set_up_early) cmp("has_subscriptions", s.has_subscriptions, m.has_subscriptions);
     cmp("has_itree", s.has_itree, m.has_itree);
     if (s.has_subscriptions) cmp("invalidate_seq", s.invalidate_seq, m.seq);
     cmp("active_invalidate_ranges", s.active_invalidate_ranges, m.active);
-    cmp("open_invalidations", s.open_invalidations, m.open);
+    if (traits().counts_open_invalidations) cmp("open_invalidations", s.open_invalidations, m.open);
     cmp("pending_frees", s.pending_frees, 0);
     cmp("tree size", static_cast<int>(s.tree.size()), m.tree_count());
     cmp("deferred size", static_cast<int>(s.deferred.size()), m.deferred_count());
@@ -410,7 +492,7 @@ class SequentialRun final : public WorldObserver {
     if (!s.deferred.empty()) what += " deferred-not-empty";
     if (!s.classic.empty()) what += " classic-list-not-empty";
     if (s.active_invalidate_ranges != 0) what += " active";
-    if (s.open_invalidations != 0) what += " open";
+    if (traits().counts_open_invalidations && s.open_invalidations != 0) what += " open";
     if (s.pending_frees != 0) what += " pending-frees";
     if (world_.live_subs() != 0 || world_.live_classics() != 0) what += " objects-not-freed";
     if (!what.empty()) Violation(absl::StrCat("after cleanup:", what));

@@ -99,7 +99,10 @@ int CReplay(int n, char** paths) {
     std::fprintf(stderr, "nf_tool: cannot find its own path: %s\n", ec.message().c_str());
     return 1;
   }
-  const std::string tool = (self.parent_path() / "nf_ctrace").string();
+  // nf_tool runs nf_ctrace; nf_tool_kernel (the kernel target) nf_ctrace_kernel.
+  const std::string name = self.filename().string();
+  const std::string suffix = name.rfind("nf_tool", 0) == 0 ? name.substr(7) : "";
+  const std::string tool = (self.parent_path() / ("nf_ctrace" + suffix)).string();
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(tool.c_str()));
   for (int i = 0; i < n; ++i) argv.push_back(paths[i]);

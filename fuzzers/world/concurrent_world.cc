@@ -530,6 +530,7 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
   {
     BookLock l(&mu_);
     ++inv_in_progress_;
+    ++activity_begun_;
     for (int p = span.first; p < span.end; ++p) ++covered_[p];
     Walk& w = ts.walk;
     w = Walk{};
@@ -658,6 +659,7 @@ void ConcurrentWorld::DropUserNow(int t) {
   {
     BookLock l(&mu_);
     ++puts_in_progress_;
+    ++activity_begun_;
   }
   target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
@@ -948,14 +950,21 @@ void ConcurrentWorld::CheckMirrors(bool all_pages) {
 
 // P1 at a quiescent point: no invalidation in progress and no PutUser running
 // (so no RELEASE walk): the core's active count is zero, so the seq is even. The
-// read is a yield point; the counters are checked again after it, with no yield
-// in between, so they held when the value was read.
+// read has yield points before and after the value is read (the kernel target
+// reads it under its spinlock, and its unlock yields): it counts only if the
+// counters are zero after it and no invalidation or put began since before it,
+// so they held when the value was read.
 void ConcurrentWorld::CheckQuiescentSeq() {
+  uint64_t begun;
+  {
+    BookLock l(&mu_);
+    begun = activity_begun_;
+  }
   const Seq seq = target_->GlobalSeq();
   bool quiescent;
   {
     BookLock l(&mu_);
-    quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
+    quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0 && activity_begun_ == begun;
   }
   if (quiescent && IsOdd(seq)) {
     Fail(absl::StrFormat("P1: no invalidation in progress but the global seq is odd (%#x)", seq));

@@ -340,6 +340,10 @@ class ConcurrentWorld final : public CallbackSink {
   int inv_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<int, kTablePages> covered_ ABSL_GUARDED_BY(mu_){};
   int puts_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  // Invalidations and puts begun so far: CheckQuiescentSeq's read of the seq
+  // counts only if none began while it ran (the read may yield after it has
+  // read the value, as the kernel target's spin_unlock does).
+  uint64_t activity_begun_ ABSL_GUARDED_BY(mu_) = 0;
   // See KeepFailingClassicsApart: a subscriber whose start can fail has been
   // registered or got (sticky), and non-blockable starts running now.
   bool failing_classic_seen_ ABSL_GUARDED_BY(mu_) = false;

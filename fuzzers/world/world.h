@@ -110,6 +110,7 @@ class World final : public CallbackSink {
   void Finish();
 
   Target* target() { return target_.get(); }
+  const target::Traits& target_traits() const { return target_->traits(); }
   const PageTable& page_table() const { return page_table_; }
   const Driver& driver(int slot) const { return drivers_[slot]; }
   const IntervalSub* sub(int slot) const { return subs_[slot]; }

@@ -96,16 +96,26 @@ ClassicSub* Handle(nfk_classic* k) { return static_cast<KClassic*>(nfk_classic_u
 // NewClassic), per OS thread: get runs alloc_notifier on the calling thread.
 thread_local nfk_classic* t_allocating = nullptr;
 
+// NF_KERNEL_CONTRACT_TRAITS (nf_target_kernel_contract, the *_kernel_contract
+// executables): the contract's expectations where the kernel diverges, so that
+// the findings' reproducers (corpus/regress/kernel/) still show the divergence.
+#ifdef NF_KERNEL_CONTRACT_TRAITS
+constexpr bool kContract = true;
+#else
+constexpr bool kContract = false;
+#endif
+
 constexpr Traits kKernelTraits = {
-    .name = "kernel",
+    .name = kContract ? "kernel-contract" : "kernel",
     .reports_misuse = false,
     .counts_open_invalidations = false,
     .accepts_ops_without_user = false,
     .tracks_released = false,
-    .failed_classic_start_closes_interval_walk = false,
-    .release_once_against_unregister = false,
-    .empty_range_walks_nothing = false,
-    .release_walk_covers_top_address = false,
+    .failed_classic_start_closes_interval_walk = kContract,
+    .release_once_against_unregister = kContract,
+    .empty_range_walks_nothing = kContract,
+    .release_walk_covers_top_address = kContract,
+    .failed_insert_leaves_no_tree = false,
 };
 
 void ReportCb(void*, const nfk_report* r) {
