@@ -188,6 +188,7 @@ class SequentialRun final : public WorldObserver {
       // callers never do it (the kernel would corrupt its lists or BUG).
       switch (op.code) {
         case OpCode::kInsert:
+        case OpCode::kInsertAt:
           // Any shape: the kernel writes the interval's start before it checks
           // the length, corrupting the tree entry of an inserted subscription.
           if (m.subs[op.slot].present) return "insert twice: misuse this target does not detect";
@@ -213,21 +214,34 @@ class SequentialRun final : public WorldObserver {
             return "inv_end with no open start: misuse this target does not detect";
           }
           break;
+        case OpCode::kMisbehave:
+          // The driver bugs it arms make the kernel WARN (a target report,
+          // which is a violation), not warn as the model expects.
+          return "a driver bug this target reports as its own check, not as a warning";
         default:
           break;
       }
     }
-    if (!tr.failed_insert_leaves_no_tree && op.code == OpCode::kInsert && m.users > 0 &&
+    if (!tr.empty_range_walks_nothing && IsInvalidation(op.code) && op.length() == 0) {
+      return "an empty range, which this target's walk does not treat as empty "
+             "(Traits::empty_range_walks_nothing)";
+    }
+    if (!tr.release_walk_covers_top_address && IsInsert(op.code) && op.start() == ~uint64_t{0}) {
+      // The model's RELEASE walk reaches the top byte; this target's stops below it.
+      return "a subscription of the top byte alone, which this target's RELEASE walk leaves out "
+             "(Traits::release_walk_covers_top_address)";
+    }
+    if (!tr.failed_insert_leaves_no_tree && IsInsert(op.code) && m.users > 0 &&
         (!m.has_subscriptions || !m.has_itree) && m.open > 0) {
       // Any shape sets up the tree first, which waits for open invalidations.
       return "insert must set up the interval tree, which waits for open invalidations";
     }
     if (!tr.accepts_ops_without_user && m.users == 0 &&
-        (op.code == OpCode::kInsert || op.code == OpCode::kRegister || op.code == OpCode::kGet)) {
+        (IsInsert(op.code) || op.code == OpCode::kRegister || op.code == OpCode::kGet)) {
       return "no user (this target's callers must hold one)";
     }
     if (!tr.failed_classic_start_closes_interval_walk &&
-        (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) && !op.blockable &&
+        IsInvalidation(op.code) && !op.blockable &&
         m.users > 0 && world_.target()->HasItree()) {
       // Traits::failed_classic_start_closes_interval_walk: a failing classic
       // start after a successful interval walk leaves the walk open for good.
@@ -288,6 +302,8 @@ class SequentialRun final : public WorldObserver {
   static bool MayChangeMirrors(OpCode c) {
     switch (c) {
       case OpCode::kInsert:
+      case OpCode::kInsertAt:
+      case OpCode::kMisbehave:
       case OpCode::kReadBegin:
       case OpCode::kReadRetry:
       case OpCode::kCheckRetry:
