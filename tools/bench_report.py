@@ -104,14 +104,18 @@ def ns(entry):
     return entry["real_time"] * scale
 
 
-def fmt_time(t_ns):
-    if t_ns is None:
+def scaled(value, steps, last):
+    """value in the first unit of steps [(threshold, divisor, format)] it reaches, else last."""
+    if value is None:
         return "n/a"
-    if t_ns >= 1e6:
-        return "%.2f ms" % (t_ns / 1e6)
-    if t_ns >= 1e3:
-        return "%.2f µs" % (t_ns / 1e3)
-    return "%.1f ns" % t_ns
+    for threshold, divisor, form in steps:
+        if value >= threshold:
+            return form % (value / divisor)
+    return last % value
+
+
+def fmt_time(t_ns):
+    return scaled(t_ns, [(1e6, 1e6, "%.2f ms"), (1e3, 1e3, "%.2f µs")], "%.1f ns")
 
 
 def fmt_ratio(r):
@@ -125,13 +129,7 @@ def fmt_ratio(r):
 
 
 def fmt_rate(r):
-    if r is None:
-        return "n/a"
-    if r >= 1e6:
-        return "%.2f M/s" % (r / 1e6)
-    if r >= 1e3:
-        return "%.1f k/s" % (r / 1e3)
-    return "%.0f /s" % r
+    return scaled(r, [(1e6, 1e6, "%.2f M/s"), (1e3, 1e3, "%.1f k/s")], "%.0f /s")
 
 
 class Results:

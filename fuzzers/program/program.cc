@@ -1,6 +1,8 @@
 #include "fuzzers/program/program.h"
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 
 namespace nf::fuzz {
 namespace {
@@ -218,30 +220,26 @@ Op MisbehaveOp(Misbehaviour m, int slot) {
   return op;
 }
 
+namespace {
+// True if c's operand layout is one of kinds.
+bool HasOperands(OpCode c, std::initializer_list<Operands> kinds) {
+  return std::find(kinds.begin(), kinds.end(), Info(c).operands) != kinds.end();
+}
+}  // namespace
+
 bool UsesIntervalSlot(OpCode c) {
-  const Operands o = Info(c).operands;
-  return o == Operands::kIntervalSlot || o == Operands::kInsert || o == Operands::kFault ||
-         o == Operands::kInsertAt || o == Operands::kFaultAt;
+  return HasOperands(c, {Operands::kIntervalSlot, Operands::kInsert, Operands::kFault,
+                         Operands::kInsertAt, Operands::kFaultAt});
 }
-
 bool UsesClassicSlot(OpCode c) {
-  const Operands o = Info(c).operands;
-  return o == Operands::kClassicSlot || o == Operands::kRegister;
+  return HasOperands(c, {Operands::kClassicSlot, Operands::kRegister});
 }
-
 bool UsesRange(OpCode c) {
-  const Operands o = Info(c).operands;
-  return o == Operands::kInsert || o == Operands::kRange || o == Operands::kFault;
+  return HasOperands(c, {Operands::kInsert, Operands::kRange, Operands::kFault});
 }
-
-bool UsesBehaviour(OpCode c) {
-  const Operands o = Info(c).operands;
-  return o == Operands::kRegister || o == Operands::kBehaviour;
-}
-
+bool UsesBehaviour(OpCode c) { return HasOperands(c, {Operands::kRegister, Operands::kBehaviour}); }
 bool UsesBoundaryRange(OpCode c) {
-  const Operands o = Info(c).operands;
-  return o == Operands::kInsertAt || o == Operands::kRangeAt || o == Operands::kFaultAt;
+  return HasOperands(c, {Operands::kInsertAt, Operands::kRangeAt, Operands::kFaultAt});
 }
 
 bool IsInsert(OpCode c) { return c == OpCode::kInsert || c == OpCode::kInsertAt; }

@@ -763,8 +763,11 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
       // reports a failure; the blockable walk must warn and go on.
       is.armed.fail_blockable = false;
       misbehaved = true;
-      ++owed_warnings_[static_cast<int>(release_walk ? Warning::kReleaseCallbackFailed
-                                                     : Warning::kBlockableCallbackFailed)];
+      // The core names the warning by the range's event (any RELEASE range, not
+      // only the RELEASE walk of the exit), as the sequential model does.
+      ++owed_warnings_[static_cast<int>(range.event == Event::kRelease
+                                            ? Warning::kReleaseCallbackFailed
+                                            : Warning::kBlockableCallbackFailed)];
     }
   }
   if (host_->Tracing()) {
