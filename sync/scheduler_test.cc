@@ -887,7 +887,8 @@ TEST_F(FeatureTest, SwitchedOffNothingIsWritten) {
 TEST_F(FeatureTest, FeaturesNeverChangeTheRun) {
   Scheduler s;
   for (uint64_t seed = 0; seed < 20; ++seed) {
-    const ScheduleInput in = ScheduleInput::Decode(PseudoRandomBytes(seed, 64));
+    const Bytes bytes = PseudoRandomBytes(seed, 64);  // the input refers to them
+    const ScheduleInput in = ScheduleInput::Decode(bytes);
     Trace on, off;
     SetFeaturesEnabledForTesting(true);
     MixedFeatures(s, in, &on);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cerrno>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -235,7 +236,11 @@ class KernelTarget final : public Target {
   }
 
   // One kernel ops per behaviour and kind: get matches a subscriber by its ops.
+  // Created at first use, under ops_mu_: on real threads (tsan_replay_kernel)
+  // two gets of one behaviour may race here. No yield point inside, so under
+  // the scheduler the lock is never contended.
   nfk_ops* Ops(uint8_t behaviour, bool get_kind) {
+    std::lock_guard<std::mutex> l(ops_mu_);
     nfk_ops*& o = ops_[behaviour * 2 + (get_kind ? 1 : 0)];
     if (o == nullptr) {
       nfk_classic_callbacks cb{};
@@ -252,7 +257,8 @@ class KernelTarget final : public Target {
   }
 
   nfk_mm* mm_;
-  std::array<nfk_ops*, kNumClassicBehaviours * 2> ops_{};
+  std::mutex ops_mu_;
+  std::array<nfk_ops*, kNumClassicBehaviours * 2> ops_{};  // guarded by ops_mu_
   // Snapshot buffers: at most the harness's slots (a few) of each.
   std::array<nfk_tree_entry, 64> tree_{};
   std::array<nfk_deferred_entry, 64> deferred_{};
