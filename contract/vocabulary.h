@@ -37,6 +37,12 @@ struct Range {
   const void* owner = nullptr;  // for MIGRATE filtering by drivers
 };
 
+// The RELEASE walk of §5: [0, UINT64_MAX) with the RELEASE event. No program
+// range starts at 0 and ends at the top (the boundary ops' top ranges are short).
+inline bool IsReleaseWalk(const Range& r) {
+  return r.event == Event::kRelease && r.start == 0 && r.end == ~uint64_t{0};
+}
+
 // Misuse and driver bugs an implementation may detect and report (nf's core
 // reports all of them; a target says which through its traits).
 enum class Warning : uint8_t {

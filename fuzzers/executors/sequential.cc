@@ -72,9 +72,7 @@ class SequentialRun final : public WorldObserver {
                                  [&](const Snapshot::Interval& i) { return i.sub == &sub; });
     if (it == snap.tree.end()) Violation(where() + "the subscription is not in the tree");
     // §5: the RELEASE walk covers every address, the top byte included.
-    const bool release_walk = range.event == nf::Event::kRelease && range.start == 0 &&
-                              range.end == ~uint64_t{0};
-    if (!release_walk &&
+    if (!IsReleaseWalk(range) &&
         !(range.end > range.start && it->start <= range.end - 1 && range.start <= it->last)) {
       Violation(absl::StrFormat("%sits interval [0x%x,0x%x] does not overlap", where(), it->start,
                                 it->last));

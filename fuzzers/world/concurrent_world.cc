@@ -19,12 +19,6 @@ bool IsOdd(Seq s) { return (s & 1) != 0; }
 // Our Abseil has its own string_view, distinct from std::string_view.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// The RELEASE walk of §5 covers [0, UINT64_MAX); no program range comes near.
-bool IsReleaseWalk(const Range& r) {
-  return r.event == Event::kRelease && r.start == 0 &&
-         r.end == std::numeric_limits<uint64_t>::max();
-}
-
 bool SameRange(const Range& a, const Range& b) {
   return a.start == b.start && a.end == b.end && a.blockable == b.blockable &&
          a.event == b.event && a.owner == b.owner;
