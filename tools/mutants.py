@@ -204,6 +204,7 @@ def build(ways, mutants):
     available = set()
     for (preset, tree, option), targets in by_tree.items():
         logf = os.path.join(ROOT, tree + "-build.log")
+        os.makedirs(os.path.dirname(logf), exist_ok=True)  # a fresh clone has no build/
         open(logf, "w").close()
         extra = (["-B", tree, "-DNF_BUILD_MUTANTS=ON", "-DNF_KERNEL_BUILD_MUTANTS=ON"]
                  + ([f"-D{option}=OFF"] if option else []))
