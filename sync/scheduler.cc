@@ -42,58 +42,6 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-// --- Interleaving features (scheduler.h) -----------------------------------
-
-// The table libFuzzer reads as extra counters when the build has its
-// instrumentation (sync/CMakeLists.txt defines NF_LIBFUZZER_EXTRA_COUNTERS then);
-// `used` keeps the linker from dropping it.
-#if defined(NF_LIBFUZZER_EXTRA_COUNTERS)
-__attribute__((section("__libfuzzer_extra_counters"), used))
-#endif
-uint8_t g_feature_table[kFeatureTableSize];
-
-// Kinds of features, hashed in so that equal values of two kinds differ.
-enum FeatureKind : uint32_t { kSwitchFeature = 1, kWakeFeature = 2, kUserFeature = 3 };
-
-// -1: no test override; else 0 or 1.
-std::atomic<int> g_features_override{-1};
-
-bool FeaturesFromEnvironment() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("NF_INTERLEAVING");
-    if (v == nullptr || std::strcmp(v, "1") == 0) return true;
-    if (std::strcmp(v, "0") == 0) return false;
-    std::fprintf(stderr, "nf::sched: NF_INTERLEAVING must be 0 or 1 (got '%s')\n", v);
-    std::exit(2);
-  }();
-  return enabled;
-}
-
-// The murmur3 finalizer: every input bit reaches every output bit.
-uint32_t Mix(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85ebca6bU;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35U;
-  h ^= h >> 16;
-  return h;
-}
-
-void AddFeature(uint32_t kind, uint32_t a, uint32_t b) {
-  const uint32_t h = Mix(Mix(kind * 0x9e3779b1U ^ a) ^ b) & (kFeatureTableSize - 1);
-  // Presence only: counting (libFuzzer buckets a counter's value) made every
-  // new number of switches at the same pair of points a new input, and the
-  // corpus grew 15 times faster than without features (fuzzers/README.md).
-  g_feature_table[h] = 1;
-}
-
-// FNV-1a of a point name's contents (never 0, so 0 can mean "none").
-uint32_t HashName(const char* s) {
-  uint32_t h = 2166136261U;
-  for (; *s != '\0'; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 16777619U;
-  return h == 0 ? 1 : h;
-}
-
 // Our Abseil is built with its own string_view, distinct from std::string_view.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -107,7 +55,6 @@ struct SchedThread {
   int id = 0;
   ThreadStatus status = ThreadStatus::kDone;
   const void* blocked_on = nullptr;  // the wait key while kBlocked
-  uint32_t woken_by = 0;             // features: the waker's point hash, 0 if none
   const char* point = "start";       // last yield or block point
   std::string label;                 // SetLabel(); keeps its capacity across runs
   sync::ThreadLocalBlock block;      // what sync::CurrentThreadBlock() returns
@@ -132,7 +79,6 @@ class SchedulerImpl {
   SchedThread* current() const { return current_; }
   uint64_t run_id() const { return run_id_; }
   bool tracing() const { return trace_ != nullptr; }
-  bool features() const { return features_; }
 
  private:
   static void ThreadMain(void* arg);
@@ -148,9 +94,6 @@ class SchedulerImpl {
   void AddEvent(const SchedThread* t, Trace::Kind kind, const char* point, int other,
                 std::string_view text);
   RunResult MakeResult() const;
-  // The hash of a point name's contents, cached by the literal's address (a
-  // direct-mapped cache: no allocation, one compare when it hits).
-  uint32_t PointHash(const char* point);
 
   Scheduler::Options options_;
   SchedThread threads_[kMaxThreads];
@@ -161,10 +104,6 @@ class SchedulerImpl {
   Outcome outcome_ = Outcome::kOk;
   Trace* trace_ = nullptr;
   uint64_t run_id_ = 0;  // unique across runs of all schedulers (OwnerToken)
-  bool features_ = false;  // this run feeds the feature table
-  static constexpr int kPointCacheSize = 64;
-  const char* point_cache_key_[kPointCacheSize] = {};
-  uint32_t point_cache_hash_[kPointCacheSize] = {};
 
   // The schedule.
   Strategy strategy_ = Strategy::kDirect;
@@ -364,7 +303,6 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
     t.id = i;
     t.status = ThreadStatus::kRunnable;
     t.blocked_on = nullptr;
-    t.woken_by = 0;
     t.point = "start";
     t.label.clear();
     t.block = sync::ThreadLocalBlock{};
@@ -378,8 +316,6 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
                                    schedule.DebugString(), pct_layout_);
   }
   run_id_ = g_runs.fetch_add(1, std::memory_order_relaxed) + 1;
-  features_ = FeaturesEnabled();
-  if (features_) std::memset(g_feature_table, 0, sizeof(g_feature_table));
   step_ = 1;  // the first decision: who starts
   outcome_ = Outcome::kOk;
 
@@ -469,10 +405,6 @@ void SchedulerImpl::Decide(SchedThread* cur, bool exiting) {
   }
   SchedThread* to = &threads_[next];
   if (to == cur) return;
-  if (features_) {
-    AddFeature(kSwitchFeature, PointHash(cur->point) + static_cast<uint32_t>(cur->status),
-               PointHash(to->point));
-  }
   current_ = to;
   if (exiting) ExitFiber(cur->fiber.get(), to->fiber->context());
   SwitchContext(cur->fiber->context(), to->fiber->context());
@@ -513,10 +445,6 @@ void SchedulerImpl::Block(const void* key, const char* point) {
   if (trace_ != nullptr) AddEvent(t, Trace::Kind::kBlock, point, -1, {});
   Decide(t, /*exiting=*/false);
   // Woken (WakeAll set us runnable) and chosen.
-  if (t->woken_by != 0) {
-    AddFeature(kWakeFeature, t->woken_by, PointHash(point));
-    t->woken_by = 0;
-  }
 }
 
 void SchedulerImpl::WakeAll(const void* key) {
@@ -525,20 +453,9 @@ void SchedulerImpl::WakeAll(const void* key) {
     if (t.status == ThreadStatus::kBlocked && t.blocked_on == key) {
       t.status = ThreadStatus::kRunnable;
       t.blocked_on = nullptr;
-      if (features_) t.woken_by = PointHash(current_->point);
       if (trace_ != nullptr) AddEvent(current_, Trace::Kind::kWake, nullptr, i, {});
     }
   }
-}
-
-uint32_t SchedulerImpl::PointHash(const char* point) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(point);
-  const size_t slot = (a ^ (a >> 6)) % kPointCacheSize;
-  if (point_cache_key_[slot] != point) {
-    point_cache_key_[slot] = point;
-    point_cache_hash_[slot] = HashName(point);
-  }
-  return point_cache_hash_[slot];
 }
 
 void SchedulerImpl::SetLabel(std::string_view label) {
@@ -564,24 +481,6 @@ RunResult Scheduler::Run(absl::Span<const std::function<void()>> threads,
 
 void SetLabel(std::string_view label) {
   if (SchedulerImpl* s = t_running) s->SetLabel(label);
-}
-
-absl::Span<const uint8_t> FeatureTable() {
-  return absl::MakeConstSpan(g_feature_table, kFeatureTableSize);
-}
-
-bool FeaturesEnabled() {
-  const int o = g_features_override.load(std::memory_order_relaxed);
-  return o < 0 ? FeaturesFromEnvironment() : o != 0;
-}
-
-void SetFeaturesEnabledForTesting(bool enabled) {
-  g_features_override.store(enabled ? 1 : 0, std::memory_order_relaxed);
-}
-
-void Feature(uint32_t value) {
-  SchedulerImpl* s = t_running;
-  if (s != nullptr && s->features()) AddFeature(kUserFeature, value, 0);
 }
 
 void Note(std::string_view text) {
@@ -624,8 +523,6 @@ void Block(const void* key, const char* point) {
 void WakeAll(const void* key) {
   if (sched::SchedulerImpl* s = sched::t_running) s->WakeAll(key);
 }
-
-void Feature(uint32_t value) { sched::Feature(value); }
 
 ThreadLocalBlock& Current() {
   sched::SchedulerImpl* s = sched::t_running;

@@ -37,31 +37,12 @@
 // clock, no OS thread, no unseeded randomness; PCT's generator is seeded from the
 // input bytes.
 //
-// INTERLEAVING FEATURES. Code coverage cannot tell two interleavings of the same
-// code apart, so every run also writes *features* of its interleaving into a
-// table of kFeatureTableSize byte counters that libFuzzer reads as extra
-// coverage: in a build with libFuzzer's instrumentation (NF_FUZZ_SANCOV, the
-// 'fuzz' preset) the table sits in the `__libfuzzer_extra_counters` section,
-// elsewhere it is an ordinary array nothing reads. An input that reaches a new
-// interleaving of already-covered code is then kept. A feature is a hash of
-// small values, folded into the table; its counter is set to 1 (present or
-// not: counts, which libFuzzer would bucket, flooded the corpus). Yield point
-// names are hashed by their contents (cached by pointer), so a feature is the
-// same in every process running the same binary. Features of a run:
-//   switch   at each context switch: the point the old thread left (and whether
-//            it yielded, blocked or finished) and the point the new one resumes.
-//   wake     a thread that blocked (a mutex handed over, a wait that slept) and
-//            was woken: the waker's last yield point before its wake (what it did
-//            last before the unlock or wake-all) and the point it had blocked at.
-//   user     Feature(value) from a library above (the concurrent world feeds the
-//            notifier's epoch state at each interval callback).
-// The table is cleared when a run starts, so it describes the last run only.
-// Features never change a schedule, a trace or a verdict: nothing but libFuzzer
-// reads them. Cost: a hash and one byte store per switch and per wake, a cached
-// lookup per point name; no allocation, no map; a 4 KiB clear per run. Switch: NF_INTERLEAVING=0 in the environment
-// (read once, at the first run) feeds nothing (for ablations); any value but
-// 0 and 1 is an error. Runs on several OS threads at once would race on the
-// one table: feed from one thread (the fuzzers run one scheduler).
+// No interleaving coverage. Until 2026-12-03 the scheduler also fed libFuzzer
+// "interleaving features" (a hashed table of extra counters: the yield points
+// of each switch and wake, the epoch at each callback). Measured with 3 and 10
+// seeds per mutant against the same fuzzer without them, they changed the time
+// to detection by less than the seeds vary (docs/results.md, the ablation), so
+// they were removed; the git history has them.
 //
 // Typical use (the executor):
 //
@@ -236,22 +217,8 @@ class Scheduler {
   std::unique_ptr<SchedulerImpl> impl_;
 };
 
-// The interleaving feature table (see INTERLEAVING FEATURES above).
-inline constexpr size_t kFeatureTableSize = 4096;  // a power of two
-// The table as the last run left it.
-absl::Span<const uint8_t> FeatureTable();
-// True unless NF_INTERLEAVING=0 (or SetFeaturesEnabledForTesting(false)).
-bool FeaturesEnabled();
-// TESTING_ONLY: overrides the environment switch for later runs.
-void SetFeaturesEnabledForTesting(bool enabled);
-
 // For thread bodies (all are no-ops when no scheduler is running):
 
-// Adds the feature `value` (any value a library above finds worth telling apart,
-// e.g. a state it observed) to the running interleaving's features. No-op when
-// features are off. sync::Feature (the seam) reaches it in the deterministic
-// flavour.
-void Feature(uint32_t value);
 
 
 // Sets the label of the calling thread's op in flight; it appears in deadlock and

@@ -33,10 +33,6 @@
 //                        consistent unless an order is passed.
 //   YieldPoint(name)     A named point where another thread may run. A no-op on
 //                        real threads.
-//   Feature(value)       Tells the fuzzing engine a value worth telling apart in
-//                        this interleaving (sync/scheduler.h, INTERLEAVING
-//                        FEATURES): never a yield point, never changes a run.
-//                        A no-op on real threads.
 //   CurrentThreadBlock() The calling logical thread's ThreadLocalBlock (a fiber's
 //                        own under the scheduler, zeroed when the fiber starts;
 //                        an OS thread's own thread_local otherwise).

@@ -57,9 +57,6 @@ ThreadLocalBlock& Current();
 // A nonzero token naming the calling logical thread, unique across runs (a thread
 // of a later run never matches a holder left behind by an abandoned one).
 uint64_t OwnerToken();
-// sched::Feature(value): an interleaving feature (scheduler.h). No-op outside a
-// run or with features off. Not a yield point.
-void Feature(uint32_t value);
 // Prints `what` and the calling thread's position, then aborts.
 [[noreturn]] void Fail(const char* what);
 
@@ -197,8 +194,6 @@ class Atomic {
 };
 
 inline void YieldPoint(const char* name) { sched_hooks::Yield(name); }
-
-inline void Feature(uint32_t value) { sched_hooks::Feature(value); }
 
 inline ThreadLocalBlock& CurrentThreadBlock() { return sched_hooks::Current(); }
 

@@ -104,9 +104,6 @@ class Atomic {
 
 inline void YieldPoint(const char* /*name*/) {}
 
-// Interleaving features are fed by the deterministic scheduler only.
-inline void Feature(uint32_t /*value*/) {}
-
 inline ThreadLocalBlock& CurrentThreadBlock() {
   thread_local ThreadLocalBlock block;
   return block;

@@ -16,13 +16,10 @@ Ways (each skipped, and said so, if its binary is not built):
   naive        naive_baseline_mut_<m>: random programs on real threads, no coverage
                guidance, no schedule control (the baseline), NF_SEED=<seed>
 
-Ablation (--ablate mutator,interleaving,boundary): the libFuzzer ways again with
+Ablation (--ablate mutator,boundary): the libFuzzer ways again with
 one piece of the toolkit switched off, as extra columns <way>-no-<piece>:
   mutator        NF_MUTATOR=0: plain libFuzzer mutation instead of the program
                  mutator (fuzzers/program/mutator.h); both libFuzzer ways
-  interleaving   NF_INTERLEAVING=0: no interleaving coverage from the scheduler;
-                 the concurrent way only; skipped, with a note, if no source
-                 reads NF_INTERLEAVING
   boundary       a fuzz tree configured with -DNF_BOUNDARY_OPS=OFF
                  (build/mutants-noboundary, built only when asked for); skipped,
                  with a note, if CMakeLists.txt has no such option
@@ -54,7 +51,9 @@ runs N of them side by side, for a machine with N cores to spare.
 Wall-clock time is measured here because this is a benchmark: it is printed,
 never asserted. The time to detection ends when the failing run writes its JSON
 document (just before it aborts), so that the reporting after it (libFuzzer's
-symbolized stack trace costs about 0.4 s) is not counted as search; a failure
+symbolized stack trace costs about 0.4 s) is not counted as search, and the
+fuzzers run with -print_funcs=0 (no symbolized NEW_FUNC lines, whose first one
+costs 0.1-0.2 s: reporting, not search); a failure
 without one (a sanitizer's report) counts to the process's exit. Each run's
 wall time is in runs.json too. Output: a Markdown table (stdout and build/mutants/matrix.md) and
 a CSV (build/mutants/matrix.csv), both with the machine and the date; each run's
@@ -97,7 +96,6 @@ TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
 # off, the CMake option that does, for pieces that need their own tree).
 ABLATIONS = {
     "mutator": (["sequential", "concurrent"], {"NF_MUTATOR": "0"}, None),
-    "interleaving": (["concurrent"], {"NF_INTERLEAVING": "0"}, None),
     "boundary": (["sequential", "concurrent"], {}, "NF_BOUNDARY_OPS"),
 }
 ABLATED_TREE = "build/mutants-no{piece}"  # a tree of its own, for a CMake option
@@ -271,7 +269,11 @@ def run_one(way, mutant, seed, budget, keep_dir):
         corpus = os.path.join(work, "corpus")
         os.mkdir(corpus)
         cmd = [binary, corpus, f"-seed={seed}", f"-max_total_time={budget}",
-               f"-artifact_prefix={work}/", "-print_final_stats=1"]
+               f"-artifact_prefix={work}/", "-print_final_stats=1",
+               # libFuzzer's NEW_FUNC lines (-print_funcs=2 by default) start
+               # llvm-symbolizer at the first new function: 0.1-0.2 s of
+               # reporting inside the first second of every empty-corpus run.
+               "-print_funcs=0"]
         # The fuzzer's max_len (<fuzzer>.options), as it is fuzzed.
         cmd += [o for o in nflib.fuzzer_options(f"{way}_fuzzer", prog="mutants")
                 if o.startswith("-max_len=")]

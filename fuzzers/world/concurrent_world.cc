@@ -676,12 +676,6 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
     BookLock l(&mu_);
     slot = SlotOf(s);
     Walk& w = threads_[t].walk;
-    // Interleaving feature: the epoch is even, odd, or odd with deferred ops pending.
-    bool deferred = false;
-    for (const IntervalSlot& is : slots_) {
-      deferred |= is.maybe_pending || is.state == SlotState::kRemoving;
-    }
-    sync::Feature(!IsOdd(global) ? 0u : deferred ? 2u : 1u);
     if (slot < 0) {
       err = absl::StrFormat(
           "P5: interval callback for %s cur_seq=%#x on a subscription that is not live (removed "
