@@ -477,9 +477,17 @@ def main():
         with open(RUNS_FILE) as f:
             old = json.load(f)
         if old.get("budget") == args.budget and old.get("seeds") == args.seeds:
+            known = set(WAYS + ABLATED_WAYS)
+            dropped = set()
             for key, r in old["runs"].items():
                 m, w, seed = key.split("|")
+                if w not in known:  # a way (an ablated piece) this version no longer has
+                    dropped.add(w)
+                    continue
                 results[(m, w, int(seed))] = r
+            if dropped:
+                log(f"--merge: dropped the runs of {', '.join(sorted(dropped))} "
+                    f"(no such way here)")
             mutants = [m for m in MUTANTS + [CONTROL]
                        if m in mutants or any(k[0] == m for k in results)]
             ways = [w for w in WAYS + ABLATED_WAYS
