@@ -68,6 +68,11 @@ COV=$(tool llvm-cov)
 
 # 1. The build.
 cd "$ROOT"
+# ccache's CCACHE_BASEDIR makes it compile with paths relative to that directory,
+# and the coverage mapping then names core/notifier.cc instead of $ROOT/core/...:
+# llvm-cov's path filters below would match nothing (0 uncovered lines, every
+# file in the report). The coverage build keeps absolute paths.
+unset CCACHE_BASEDIR
 mkdir -p "$BUILD"
 log=$BUILD/nf-coverage-build.log
 say "building the coverage preset (log: ${log#"$ROOT"/})"
