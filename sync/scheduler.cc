@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -443,8 +442,7 @@ void SchedulerImpl::Block(const void* key, const char* point) {
   t->blocked_on = key;
   t->point = point;
   if (trace_ != nullptr) AddEvent(t, Trace::Kind::kBlock, point, -1, {});
-  Decide(t, /*exiting=*/false);
-  // Woken (WakeAll set us runnable) and chosen.
+  Decide(t, /*exiting=*/false);  // returns once woken (WakeAll) and chosen
 }
 
 void SchedulerImpl::WakeAll(const void* key) {

@@ -219,8 +219,6 @@ class Scheduler {
 
 // For thread bodies (all are no-ops when no scheduler is running):
 
-
-
 // Sets the label of the calling thread's op in flight; it appears in deadlock and
 // step-bound reports, and in the trace. Copies `label` (no allocation once the
 // thread's buffer has grown to fit).
