@@ -47,16 +47,27 @@ usage: ./nf <command> [options]
                               tsan runs in the tsan and asan presets only);
                               S: per-test timeout (default 300); logs in
                               build/<stage>/nf-test.log; last line "N passed, N failed"
-  decode [--json] FILE        print any input file as a text program (nf_tool); --json:
-                              the program as JSON (fuzzers/executors/report_json.h)
-  encode FILE.nfp [OUT]       write the bytes of a text program (nf_tool)
-  replay [--sequential] [--json] [--target nf|kernel] FILE_OR_DIR...
-                              run each input (every file under a directory) under the
-                              concurrent fuzzer's checks and print its program, full
-                              interleaving trace and verdict (nf_tool
-                              creplay); --sequential: the sequential checks and op log;
+  decode [--json] FILE        print an input file (fuzzer bytes, or a text program if it
+                              ends in .nfp) as a text program (nf_tool); --json: the
+                              program as JSON (fuzzers/executors/report_json.h)
+  encode [--allow-empty] FILE.nfp [OUT]
+                              write the bytes of a text program (nf_tool); never over
+                              FILE.nfp itself; a program with no op only with
+                              --allow-empty
+  replay [--sequential] [--json] [--target nf|kernel|kernel-contract] FILE_OR_DIR...
+                              run each input (every input file under a directory: bytes,
+                              and .nfp text programs that are not the decoded twin of
+                              an input beside them; a directory with none is an error)
+                              under the concurrent fuzzer's checks and print its program,
+                              full interleaving trace and verdict (nf_tool creplay);
+                              --sequential: the sequential checks and op log;
                               --json: one JSON run document per input instead;
-                              --target kernel: on the kernel's mm/mmu_notifier.c
+                              --target kernel: on the kernel's mm/mmu_notifier.c;
+                              --target kernel-contract: the same file under the
+                              contract's traits, where a finding's reproducer fails
+                              (FINDINGS.md: does my kernel still have finding A?)
+                              Flags may come anywhere on the line; a missing or
+                              unreadable input: one line, exit 2, before any build
   help                        this text
 
   coverage [--target nf|kernel]
@@ -80,9 +91,13 @@ usage: ./nf <command> [options]
                               correct core; J runs side by side (tools/mutants.py);
                               --target kernel: the kernel's catalogue mutants
                               (kernel/mutants/) through the kernel fuzzers
-  triage CRASH [--fuzzer NAME] [--out DIR]
+  triage CRASH [--fuzzer NAME | --binary PATH] [--out DIR]
                               replay a crash from any engine, name what failed, minimize
-                              it, write its text and an HTML timeline (tools/triage.py)
+                              it, write its text and an HTML timeline (tools/triage.py);
+                              without --fuzzer it tries concurrent_fuzzer, then
+                              sequential_fuzzer (fuzz preset); --binary runs the binary
+                              that crashed instead (a kernel fuzzer, a mutant, an AFL++
+                              build): ./nf fuzz and ./nf mutants print the exact line
 
 Exit status: 0 success, 1 failure (build, test, crash), 2 bad usage, 130 interrupted.
 EOF
@@ -382,60 +397,110 @@ cmd_test() {
 # ---------------------------------------------------------------------------
 # ./nf decode | encode | replay
 
-cmd_tool() {
-  local sub=$1
+# shown TEXT: TEXT for a message, shell-quoted if it holds anything but
+# printable characters (a file name may hold any bytes).
+shown() {
+  if [[ $1 == *[![:print:]]* ]]; then printf '%q' "$1"; else printf '%s' "$1"; fi
+}
+
+# build_dev_tools LOG TARGET...: configure the dev preset and build TARGETs,
+# saying so first when there is work to do (the first run takes about 2 min).
+build_dev_tools() {
+  local log=$1
   shift
-  local -a flags=()
-  local sequential=0 target=nf
-  # Flags first, then the files (a file name may not start with '-').
-  while (($#)) && [[ $1 == -* ]]; do
-    case $sub:$1 in
-      decode:--json | replay:--json) flags+=(--json) ;;
-      replay:--sequential) sequential=1 ;;
-      replay:--target | replay:--target=*)
-        if [[ $1 == --target ]]; then
-          (($# >= 2)) || usage_error "replay: --target needs nf or kernel"
-          target=$2
-          shift
-        else
-          target=${1#--target=}
-        fi
-        [[ $target == nf || $target == kernel ]] ||
-          usage_error "replay: --target must be nf or kernel, not '$target'" ;;
-      *) usage_error "$sub: unknown flag '$1'" ;;
-    esac
-    shift
-  done
-  case $sub in
-    decode) (($# == 1)) || usage_error "decode: needs one FILE" ;;
-    encode) (($# == 1 || $# == 2)) || usage_error "encode: needs FILE.nfp [OUT]" ;;
-    replay) (($# >= 1)) || usage_error "replay: needs a FILE_OR_DIR" ;;
-  esac
-  ensure_deps
-  local log=$ROOT/build/dev/nf-build.log
   mkdir -p "$ROOT/build/dev"
-  if ! configure dev >"$log" 2>&1; then
+  : >"$log"
+  local first=0
+  [[ -f $ROOT/build/dev/build.ninja ]] || first=1
+  if ((first)); then
+    warn "building the dev tools (first run in this checkout, about 2 min; log: ${log#"$ROOT"/})"
+  fi
+  if ! configure dev >>"$log" 2>&1; then
     show_build_failure "$log"
     die "configuring the dev preset failed"
   fi
+  if ((!first)) && ninja -C "$ROOT/build/dev" -n "$@" 2>/dev/null | grep -q '^\['; then
+    warn "building $* (dev preset; log: ${log#"$ROOT"/})"
+  fi
+  if ! compile dev "$@" >>"$log" 2>&1; then
+    show_build_failure "$log"
+    die "building $* failed (log: ${log#"$ROOT"/})"
+  fi
+}
+
+cmd_tool() {
+  local sub=$1
+  shift
+  local -a flags=() files=()
+  local sequential=0 target=nf rest=0
+  # Flags anywhere on the line; "--" ends them (a file name may start with '-').
+  while (($#)); do
+    if ((rest)) || [[ $1 != -?* ]]; then
+      files+=("$1")
+      shift
+      continue
+    fi
+    case $sub:$1 in
+      *:--) rest=1 ;;
+      decode:--json | replay:--json) flags+=(--json) ;;
+      encode:--allow-empty) flags+=(--allow-empty) ;;
+      replay:--sequential) sequential=1 ;;
+      replay:--target)
+        (($# >= 2)) || usage_error "replay: --target needs nf, kernel or kernel-contract"
+        target=$2
+        shift ;;
+      replay:--target=*) target=${1#--target=} ;;
+      *) usage_error "$sub: unknown flag '$(shown "$1")'" ;;
+    esac
+    shift
+  done
+  case $target in
+    nf | kernel | kernel-contract) ;;
+    *) usage_error "replay: --target must be nf, kernel or kernel-contract, not '$(shown "$target")'" ;;
+  esac
+  case $sub in
+    decode) ((${#files[@]} == 1)) || usage_error "decode: needs one FILE" ;;
+    encode) ((${#files[@]} == 1 || ${#files[@]} == 2)) || usage_error "encode: needs FILE.nfp [OUT]" ;;
+    replay) ((${#files[@]} >= 1)) || usage_error "replay: needs a FILE_OR_DIR" ;;
+  esac
+  # The inputs, before anything is built: one line and exit 2 for a bad one.
+  local f n=${#files[@]}
+  [[ $sub != encode ]] || n=1
+  for f in "${files[@]:0:n}"; do
+    if [[ $sub == replay && -d $f ]]; then
+      [[ -r $f && -x $f ]] || usage_error "replay: $(shown "$f"): cannot read the directory"
+    elif [[ ! -e $f ]]; then
+      usage_error "$sub: $(shown "$f"): no such file or directory"
+    elif [[ ! -f $f || ! -r $f ]]; then
+      usage_error "$sub: $(shown "$f"): not a readable file"
+    fi
+  done
+  if [[ $sub == encode ]]; then
+    [[ ${files[0]} == *.nfp ]] || usage_error "encode: $(shown "${files[0]}") is not a text program (FILE.nfp)"
+    if ((${#files[@]} == 2)) && [[ -e ${files[1]} && ${files[0]} -ef ${files[1]} ]]; then
+      usage_error "encode: OUT is the input itself: refusing to overwrite $(shown "${files[0]}")"
+    fi
+  fi
+  ensure_deps
   # ./nf replay: the concurrent checks with the full trace (nf_ctrace, through
   # nf_tool creplay); --sequential: the sequential fuzzer's checks with its op log.
   [[ $sub != replay ]] || ((sequential)) || sub=creplay
   # --target kernel: nf_tool_kernel and nf_ctrace_kernel (the real
-  # mm/mmu_notifier.c behind the seam; the dev preset configures it).
+  # mm/mmu_notifier.c behind the seam; the dev preset configures it);
+  # --target kernel-contract: the same file under the contract's traits, where
+  # the findings' reproducers fail (FINDINGS.md).
   local suffix=""
-  [[ $target == nf ]] || suffix=_$target
-  if [[ -n $suffix ]] && ! ninja -C "$ROOT/build/dev" -t query "nf_tool$suffix" >/dev/null 2>&1; then
+  [[ $target == nf ]] || suffix=_${target//-/_}
+  local log=$ROOT/build/dev/nf-build.log
+  if [[ -n $suffix && -f $ROOT/build/dev/build.ninja ]] &&
+    ! ninja -C "$ROOT/build/dev" -t query "nf_tool$suffix" >/dev/null 2>&1; then
     die "no kernel target in build/dev/ (apt-get install linux-source-6.1, then reconfigure: see kernel/README.md)"
   fi
-  if ! compile dev "nf_tool$suffix" "nf_ctrace$suffix" >>"$log" 2>&1; then
-    show_build_failure "$log"
-    die "building nf_tool$suffix failed (log: build/dev/nf-build.log)"
-  fi
+  build_dev_tools "$log" "nf_tool$suffix" "nf_ctrace$suffix"
   local tool
   tool=$(nflib locate dev "nf_tool$suffix") ||
     die "nf_tool$suffix was built but Ninja does not know its file in build/dev/"
-  exec "$tool" "$sub" "${flags[@]}" "$@"
+  exec "$tool" "$sub" "${flags[@]}" -- "${files[@]}"
 }
 
 # ---------------------------------------------------------------------------

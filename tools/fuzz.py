@@ -299,8 +299,12 @@ class Fuzz:
             print(f"  input:     {file}")
             if log:
                 print(f"  log:       {log}")
-            print(f"  reproduce: {self.binaries.get(name, name)} {file}")
-            print(f"             ./nf replay {file}")
+            binary = self.binaries.get(name, name)
+            print(f"  reproduce: {binary} {file}")
+            replay = replay_command(name, file)
+            if replay:
+                print(f"             {replay}")
+            print(f"  triage:    ./nf triage {file} --binary {binary}")
             if log:
                 with open(log, errors="replace") as f:
                     hits = [ln.rstrip("\n") for ln in f if REPORT_LINES.search(ln)]
@@ -318,6 +322,32 @@ class Fuzz:
             else:
                 print("  (no nf_tool built: cannot decode the input)")
             sys.stdout.flush()
+
+
+def replay_command(name, file):
+    """The ./nf replay line that runs FILE under the checks of fuzzer NAME, or ""
+    for a fuzzer whose inputs are not op programs (codec, interval tree)."""
+    base = nflib.base_fuzzer(name)
+    if base not in ("concurrent_fuzzer", "sequential_fuzzer"):
+        return ""
+    flags = "" if base == "concurrent_fuzzer" else " --sequential"
+    if base != name:
+        flags += " --target kernel"
+    return f"./nf replay{flags} {file}"
+
+
+def resolve_fuzzer(only, target):
+    """The fuzz target NAME of --fuzzer (the _fuzzer and _kernel suffixes may be
+    left out), checked against the fuzzer list before anything is built."""
+    listed = nflib.fuzzers_of(target)
+    if only in listed:
+        return only
+    name = only if only.endswith("_fuzzer") or only.endswith("_kernel") else only + "_fuzzer"
+    if target == "kernel" and not name.endswith("_kernel"):
+        name += "_kernel"
+    if name not in listed:
+        usage_error(f"no fuzz target '{only}' for --target {target} (have: {' '.join(listed)})")
+    return name
 
 
 def log_has(path, needle):
@@ -378,10 +408,11 @@ def parse_args(argv):
 
 def main(argv):
     opts = parse_args(argv)
+    only = resolve_fuzzer(opts["fuzzer"], opts["target"]) if opts["fuzzer"] else ""
     if opts["engine"] == "afl":
         cmd = [os.path.join(ROOT, "tools", "afl_fuzz.sh"), "--minutes", opts["minutes"]]
-        if opts["fuzzer"]:
-            cmd += ["--fuzzer", opts["fuzzer"]]
+        if only:
+            cmd += ["--fuzzer", only]
         os.execv(cmd[0], cmd)
     total_s = int(float(opts["minutes"]) * 60)
     if total_s < 10:
@@ -411,14 +442,9 @@ def main(argv):
                 if opts["target"] == "kernel" else "")
         die(f"no fuzz target was built in {FUZZ_DIR}/ (the list has: "
             f"{' '.join(listed) or 'none'}){hint}")
-    only = opts["fuzzer"]
     if only:
-        if only not in fuzzers and not only.endswith("_fuzzer") and opts["target"] == "nf":
-            only += "_fuzzer"
-        if only not in fuzzers and opts["target"] == "kernel" and not only.endswith("_kernel"):
-            only = (only if only.endswith("_fuzzer") else only + "_fuzzer") + "_kernel"
         if only not in fuzzers:
-            usage_error(f"no fuzz target '{only}' (have: {' '.join(fuzzers)})")
+            die(f"{only} was not built in {FUZZ_DIR}/ (see {build_log})")
         fuzzers = [only]
 
     # The plan: waves of J instances; see the docstring.

@@ -252,6 +252,16 @@ def keep_input(work, keep_dir, way, binary, env_extra, cmd):
     return os.path.relpath(kept[0] if kept else note, ROOT)
 
 
+def replay_line(kept):
+    """The command of the replay.txt beside a kept input (relative to ROOT)."""
+    try:
+        with open(os.path.join(ROOT, os.path.dirname(kept), "replay.txt")) as f:
+            lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    except OSError:
+        lines = []
+    return lines[0] if lines else kept
+
+
 def run_one(way, mutant, seed, budget, keep_dir):
     binary = nflib.locate(target_of(way, mutant), tree=tree_of_way(way))
     base, piece = base_way(way)
@@ -568,9 +578,10 @@ def main():
     kept = [(m, w, seed, r["input"]) for (m, w, seed), r in sorted(results.items())
             if r.get("input")]
     if kept:
-        md += ["", "Kept inputs (replay.txt beside each has the command; "
-               "`./nf triage FILE --binary BINARY` for a libFuzzer artifact):", ""]
-        md += [f"- `{m}` {w} seed {seed}: `{path}`" for m, w, seed, path in kept]
+        md += ["", "Kept inputs, each with the command that triages it (for the TSan "
+               "suite and the naive baseline, the run that found it: the OS decides, "
+               "so it may need several runs; replay.txt beside each has the same):", ""]
+        md += [f"- `{m}` {w} seed {seed}: `{replay_line(path)}`" for m, w, seed, path in kept]
     text = "\n".join(md) + "\n"
     with open(os.path.join(out_dir, "matrix.md"), "w") as f:
         f.write(text)

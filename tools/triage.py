@@ -65,12 +65,20 @@ def fuzz_binary(name, build_log):
     return nflib.ensure("fuzz", name, build_log, prog="triage")
 
 
-def nf_tool_binary(given, build_log):
+def tool_suffix(fuzzer):
+    """nf_tool's suffix for the target a fuzzer runs: "_kernel" for the kernel
+    fuzzers, "_kernel_contract" for their contract builds, else ""."""
+    m = re.search(r"_kernel(_contract)?$", fuzzer)
+    return m.group(0) if m else ""
+
+
+def nf_tool_binary(given, build_log, fuzzer=""):
     if given:
-        return given
-    tool = nflib.ensure("dev", "nf_tool", build_log, prog="triage")
+        return os.path.abspath(given)  # it also runs from the output folder
+    suffix = tool_suffix(fuzzer)
+    tool = nflib.ensure("dev", "nf_tool" + suffix, build_log, prog="triage")
     if tool:
-        nflib.ensure("dev", "nf_ctrace", build_log, prog="triage")  # for creplay
+        nflib.ensure("dev", "nf_ctrace" + suffix, build_log, prog="triage")  # for creplay
     return tool
 
 
@@ -167,15 +175,21 @@ def last_doc(text):
     return None
 
 
-def tool(nf_tool, *args, data=None):
-    p = subprocess.run([nf_tool, *args], cwd=ROOT, input=data, stdout=subprocess.PIPE,
+def tool(nf_tool, *args, data=None, cwd=ROOT):
+    p = subprocess.run([nf_tool, *args], cwd=cwd, input=data, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
 
 
-def decode_doc(nf_tool, path):
-    """nf_tool decode --json: the program document of report_json.h."""
-    rc, out, err = tool(nf_tool, "decode", "--json", rel(path))
+def decode_doc(nf_tool, path, beside=False):
+    """nf_tool decode --json: the program document of report_json.h. beside: run
+    in the file's folder, so that the document names the file alone (the .nfp
+    header of an output never holds the --out path)."""
+    if beside:
+        rc, out, err = tool(nf_tool, "decode", "--json", os.path.basename(path),
+                            cwd=os.path.dirname(os.path.abspath(path)))
+    else:
+        rc, out, err = tool(nf_tool, "decode", "--json", rel(path))
     if rc != 0:
         raise RuntimeError(f"nf_tool decode --json failed: {err.strip()}")
     return json.loads(out)
@@ -197,7 +211,8 @@ def encode_text(nf_tool, text, work):
     src = os.path.join(work, "candidate.nfp")
     with open(src, "w") as f:
         f.write(text)
-    rc, out, err = tool(nf_tool, "encode", src)
+    # A candidate may have no op left (only a schedule): that is a program too.
+    rc, out, err = tool(nf_tool, "encode", "--allow-empty", src)
     return out if rc == 0 else None
 
 
@@ -246,6 +261,19 @@ def join_program(fixed, ops, sched):
     return "\n".join(lines) + "\n"
 
 
+def drop_idle_threads(fixed, ops):
+    """(fixed, ops) with the threads that have no op removed and the others
+    renumbered in order, or None if every thread has an op."""
+    m = re.match(r"threads (\d+)$", fixed[0])
+    n = int(m.group(1)) if m else 1
+    used = sorted({int(re.match(r"T(\d+):", o).group(1)) for o in ops})
+    if len(used) == n or (not used and n == 1):
+        return None
+    new_index = {t: i for i, t in enumerate(used)}
+    ops = [re.sub(r"^T(\d+):", lambda mm: f"T{new_index[int(mm.group(1))]}:", o) for o in ops]
+    return [f"threads {max(len(used), 1)}"] + list(fixed[1:]), ops
+
+
 def ddmin(items, test):
     """Zeller's ddmin: a 1-minimal sublist of items for which test() holds."""
     if items and test([]):
@@ -280,10 +308,10 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
     budget = {"tests": 0}
     best = {"bytes": None}
 
-    def test(o, s):
+    def test(o, s, f=None):
         if budget["tests"] >= max_tests:
             return False
-        enc = encode_text(nf_tool, join_program(fixed, o, s), runner.work)
+        enc = encode_text(nf_tool, join_program(f or fixed, o, s), runner.work)
         if enc is None:
             return False
         if enc not in runner.cache:
@@ -297,6 +325,11 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
     if not test(ops, sched):  # the canonical encoding must fail the same way
         return None, budget["tests"]
     ops = ddmin(ops, lambda o: test(o, sched))
+    # Threads left without an op: drop them, renumbering the rest (the schedule
+    # bytes name threads by index, so this is a candidate like any other).
+    fewer = drop_idle_threads(fixed, ops)
+    if fewer is not None and test(fewer[1], sched, fewer[0]):
+        fixed, ops = fewer
     sched = ddmin(sched, lambda s: test(ops, s))
     final = encode_text(nf_tool, join_program(fixed, ops, sched), runner.work)
     r = runner.run_bytes(final)
@@ -510,18 +543,25 @@ def triage(args, original, out_dir, build_log, work):
             continue
         r = Runner(binary, work, args.timeout)
         o = r.run_bytes(original)
-        tried.append(name)
+        tried.append((name, binary))
         if o.failed:
             fuzzer, runner, first = name, r, o
             break
         if len(candidates) > 1:
             log(f"{name}: the input does not fail")
     if runner is None:
+        where = ", ".join(f"{n} ({rel(b)})" for n, b in tried)
         print(f"triage: {args.crash} does not fail in "
-              f"{', '.join(tried) if tried else 'any fuzzer (none could be built)'}")
+              f"{where if tried else 'any fuzzer (none could be built)'}")
+        print("  name the binary that crashed: ./nf triage CRASH --binary PATH (for example "
+              "build/fuzz/fuzzers/concurrent_fuzzer_kernel, a mutant's "
+              "<fuzzer>_mut_<name>, or an AFL++ build under build/afl/), or a fuzz target "
+              "of the fuzz preset: --fuzzer NAME (./nf fuzz and ./nf mutants print the "
+              "exact line for the crashes they find)")
         return 1
     want = first.key()
-    nf_tool = nf_tool_binary(args.nf_tool, build_log)
+    nf_tool = nf_tool_binary(args.nf_tool, build_log,
+                             fuzzer + ("_contract" if runner.binary.endswith("_contract") else ""))
     if nf_tool is None:
         log("nf_tool is needed to decode and encode inputs and could not be built")
         return 1
@@ -547,7 +587,7 @@ def triage(args, original, out_dir, build_log, work):
     min_path = os.path.join(out_dir, min_sha)
     with open(min_path, "wb") as f:
         f.write(data)
-    doc = decode_doc(nf_tool, min_path)
+    doc = decode_doc(nf_tool, min_path, beside=True)
     program, text = doc["program"], program_text(doc)
     with open(min_path + ".nfp", "w") as f:
         f.write(text)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL]]: the test of tools/triage.py
+# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL [CONCURRENT_MUTANT]]]: the test of tools/triage.py
 # (`./nf triage`), ctest label unit. Self-contained; exit 0 pass, 1 fail, 77 skip.
 #
 #   A  a planted bug: the reproducer of mutant unpaired_classic_end, padded with
@@ -13,7 +13,13 @@
 #      when the input holds the byte 0x2a, prints a report with a scheduler trace
 #      and writes the same as a JSON run document (fuzzers/executors/report_json.h). Triage must cut the schedule to that one byte and draw the trace:
 #      one lane per thread, folded yields, the trace's last event highlighted.
-#   C  an input that does not fail: exit 1, and said so.
+#   C  an input that does not fail: exit 1, and said so, naming what was tried
+#      and how to name the binary that crashed (--binary).
+#   D  a violation seen inside a callback (mutant double_itree_release of the
+#      concurrent fuzzer, P9: a second RELEASE invalidate; CONCURRENT_MUTANT,
+#      the third argument): the highlighted row of the timeline is the
+#      violation itself, on the thread whose callback saw it, not the yield
+#      before it.
 #
 # Headless Chromium: `chromium` (Debian), installed with apt-get if missing (as
 # root or through sudo -n); the test skips (77) only if it cannot be installed.
@@ -26,9 +32,8 @@ tool_args=()
 [[ -n ${2:-} ]] && tool_args=(--nf-tool "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok:   $*"; }
+# shellcheck source=tools/test_lib.sh
+source "$root/tools/test_lib.sh"
 # triage CASE INPUT ARGS...: runs tools/triage.py on INPUT into $work/CASE (its
 # stdout in $work/CASE.txt, shown indented), sets rc to its exit status.
 triage() {
@@ -100,6 +105,14 @@ else
     fail "A: not minimized ($orig_size -> $min_size bytes)"
   grep -q '^schedule:' "$nfp" && fail "A: the ignored schedule bytes were not dropped" ||
     pass "A: the schedule bytes were dropped"
+  # The reproducer declares 4 threads and uses 2: the idle ones go.
+  declared=$(sed -n 's/^threads \([0-9]\+\)$/\1/p' "$nfp")
+  with_ops=$(grep -oE '^T[0-9]+:' "$nfp" | sort -u | wc -l)
+  [[ $declared == "$with_ops" ]] && pass "A: every thread of the minimized program has an op ($declared)" ||
+    fail "A: $declared threads declared, $with_ops with ops"
+  # Outputs name files relative to themselves, never the --out path.
+  grep -qF "$work" "$nfp" && fail "A: the .nfp names the --out path: $(head -n 1 "$nfp")" ||
+    pass "A: the .nfp header names no absolute path"
   { "$bin" "$min"; } >/dev/null 2>&1 && fail "A: the minimized input does not fail" ||
     pass "A: the minimized input fails"
   # Determinism: the same input gives the same summary and the same page.
@@ -229,6 +242,34 @@ python3 "$root/tools/triage.py" "$work/ok-input" --binary "$bin" --out "$work/c"
 rc=$?
 ((rc == 1)) && grep -q 'does not fail' "$work/c.txt" && pass "C: a passing input: exit 1, 'does not fail'" ||
   fail "C: exit $rc: $(cat "$work/c.txt")"
+grep -qF -- "$(basename "$bin")" "$work/c.txt" && grep -qF -- '--binary PATH' "$work/c.txt" &&
+  pass "C: it names the binary tried and how to name another" ||
+  fail "C: no word of what was tried or of --binary: $(cat "$work/c.txt")"
 
-echo "triage_test: $((SECONDS - start)) s, $fails failure(s)"
-((fails == 0))
+# ---------------------------------------------------------------------------
+# D: a violation inside a callback, highlighted as itself.
+cbin=${3:-}
+if [[ -z $cbin ]]; then
+  cbin=$(python3 "$root/tools/nflib.py" locate build/mutants concurrent_fuzzer_mut_double_itree_release ||
+         python3 "$root/tools/nflib.py" locate asan concurrent_fuzzer_mut_double_itree_release) || cbin=""
+fi
+if [[ -z $cbin ]]; then
+  fail "D: no concurrent_fuzzer_mut_double_itree_release (build it in the asan preset)"
+else
+  cregress=$root/corpus/regress/concurrent_fuzzer/double_itree_release
+  in_d=$(find "$cregress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
+  triage d "$in_d" --binary "$cbin" --no-minimize
+  if ((rc != 0)); then
+    fail "D: triage exited $rc"; cat "$work/d.err"
+  elif dump_dom "$work/d/timeline.html" "$work/d.dom"; then
+    row=$(grep -o '<tr class="event failing"[^>]*>.*' "$work/d.dom" | head -n 1)
+    row=${row%%</tr>*}  # that row alone
+    [[ $row == *'data-kind="note"'* && $row == *'violation: P9: s'*' got a second RELEASE invalidate'* ]] &&
+      pass "D: the highlighted row is the violation (P9, the second RELEASE callback)" ||
+      fail "D: the highlighted row is not the violation: ${row:0:300}"
+  else
+    fail "D: chromium --dump-dom failed"
+  fi
+fi
+
+finish "triage_test ($((SECONDS - start)) s)"

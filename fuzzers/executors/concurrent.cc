@@ -61,6 +61,8 @@ const sched::Trace* g_traced_trace = nullptr;
 #if defined(NF_CONCURRENT_ASAN)
 void PrintTraceOnDeath() {
   if (g_traced_trace == nullptr || g_traced_program == nullptr) return;
+  // The access the sanitizer reports is this thread's, at this step.
+  if (sched::CurrentThreadId() >= 0) sched::Note("violation: the sanitizer's report (above)");
   Report(*g_traced_program, "a sanitizer report ended the run (above); the interleaving so far:",
          g_traced_trace->ToString(), g_traced_trace);
 }
@@ -84,6 +86,13 @@ class SchedHost final : public ConcurrentHost {
   }
 
   [[noreturn]] void Fail(std::string_view what) override {
+    if (trace_ != nullptr && sched::CurrentThreadId() >= 0) {
+      // The violation as an event of the thread that saw it, at this step: the
+      // last event of the trace, which the report's step and a timeline point
+      // at (the callback or op return that broke the property, not the yield
+      // before it).
+      sched::Note(absl::StrCat("violation: ", std::string(what.substr(0, what.find('\n')))));
+    }
     if (trace_ != nullptr || sched::CurrentThreadId() < 0) {
       // The traced run (or no run to stop): report now, with the trace so far.
       Report(program_, what,

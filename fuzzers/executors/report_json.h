@@ -28,7 +28,8 @@
 // bytes >= 0x80 as \u00XX):
 //
 //   program document (nf_tool decode --json):
-//     {"nf": "program", "version": 1, "file": "PATH", "size": BYTES,
+//     {"nf": "program", "version": 1, "file": "PATH", "form": "bytes" | "text",
+//      "size": BYTES,                  (form: how FILE was read; text: a .nfp)
 //      "schedule_description": "direct, 3 choice bytes",   (ScheduleInput)
 //      "program": PROGRAM}
 //   PROGRAM:

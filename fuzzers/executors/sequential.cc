@@ -153,7 +153,7 @@ class SequentialRun final : public WorldObserver {
       }
     }
     const std::string err = model_.Apply(thread, op, res, world_.log());
-    if (!err.empty()) Violation(absl::StrCat("the core and the model differ: ", err));
+    if (!err.empty()) Violation(ModelDiffers(err));
     if (IsInsert(op.code) && res.code == absl::StatusCode::kOutOfRange &&
         !traits().failed_insert_leaves_no_tree && res.got_user && !model_.has_itree) {
       // Traits::failed_insert_leaves_no_tree: the target set up its tree first.
@@ -541,6 +541,16 @@ class SequentialRun final : public WorldObserver {
 };
 
 }  // namespace
+
+std::string ModelDiffers(std::string_view err) {
+  const size_t colon = err.find(": ");
+  if (err.size() > 1 && err[0] == 'P' && colon != std::string_view::npos && colon > 1 &&
+      err.find_first_not_of("0123456789", 1) == colon) {
+    return absl::StrCat(std::string(err.substr(0, colon)), ": the core and the model differ: ",
+                        std::string(err.substr(colon + 2)));
+  }
+  return absl::StrCat("the core and the model differ: ", std::string(err));
+}
 
 void TestOneInput(const Program& program, const SequentialOptions& options) {
   static thread_local Buffers buffers;

@@ -40,6 +40,8 @@
 
 #include <cstdio>
 #include <vector>
+#include <string>
+#include <string_view>
 
 #include "fuzzers/program/program.h"
 #include "fuzzers/executors/report_json.h"
@@ -58,6 +60,11 @@ struct SequentialOptions {
 };
 
 void TestOneInput(const Program& program, const SequentialOptions& options = {});
+
+// The report of a model disagreement: "P3: the core and the model differ:
+// callback ..." when the model's complaint names a property (named once, first,
+// as every report starts), else "the core and the model differ: ...".
+std::string ModelDiffers(std::string_view err);
 
 }  // namespace nf::fuzz
 

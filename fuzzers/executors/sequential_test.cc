@@ -16,6 +16,17 @@
 namespace nf::fuzz {
 namespace {
 
+// Regression: a model complaint that names a property was reported as "the core
+// and the model differ: P3: ...", and a timeline titled it "P3: ... P3: ...".
+TEST(ModelDiffers, NamesThePropertyOnceAndFirst) {
+  EXPECT_EQ(ModelDiffers("P3: a subscription was called twice in one walk: s1"),
+            "P3: the core and the model differ: a subscription was called twice in one walk: s1");
+  EXPECT_EQ(ModelDiffers("P10: x"), "P10: the core and the model differ: x");
+  EXPECT_EQ(ModelDiffers("s1 seq: core 0x3, model 0x5"),
+            "the core and the model differ: s1 seq: core 0x3, model 0x5");
+  EXPECT_EQ(ModelDiffers("Pending: x"), "the core and the model differ: Pending: x");
+}
+
 void RunText(const char* text) {
   const absl::StatusOr<Program> p = Parse(text, "test.nfp");
   ASSERT_TRUE(p.ok()) << p.status();

@@ -1,10 +1,14 @@
-// fuzzers/input_files.h: the input files of a replay command line, shared by the
-// fuzz targets' replay main (replay_main.cc), nf_tool and nf_ctrace.
+// fuzzers/program/input_files.h: the input files of a replay command line, shared
+// by the fuzz targets' replay main (replay_main.cc), nf_tool and nf_ctrace.
 //
 // Every file named, and every regular file under every directory named
 // (recursively, in sorted path order, so runs are deterministic). Files that sit
 // beside regression inputs in corpus/regress/ and are not inputs are skipped: the
-// EXPECT regex, each input's decoded *.nfp, and *.md notes. Header-only: the
+// EXPECT regex and *.md notes, and a `X.nfp` beside an input `X` (its decoded
+// text). A `.nfp` with no such twin is a text program: the tools that read text
+// (nf_tool, nf_ctrace: Inputs::kBytesAndText) take it, the fuzz targets' replay
+// main (bytes only) skips it. A directory with no input under it is an error,
+// so that a replay of a folder never passes having run nothing. Header-only: the
 // replay main is a single source added to each fuzz target.
 #ifndef NF_FUZZERS_INPUT_FILES_H_
 #define NF_FUZZERS_INPUT_FILES_H_
@@ -20,18 +24,40 @@
 
 namespace nf::fuzz {
 
-inline bool IsNotAnInput(const std::filesystem::path& p) {
-  const std::string name = p.filename().string();
-  auto ends_with = [&name](const std::string& suffix) {
-    return name.size() >= suffix.size() &&
-           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return name == "EXPECT" || ends_with(".nfp") || ends_with(".md");
+// Which files under a directory a tool can run.
+enum class Inputs {
+  kBytes,          // input bytes only (the fuzz targets)
+  kBytesAndText,   // and text programs, *.nfp (nf_tool, nf_ctrace)
+};
+
+inline bool EndsWith(const std::string& name, const std::string& suffix) {
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Appends the inputs of args[0..n) to *files. On a missing path or an unreadable
-// directory prints the reason to stderr and returns false.
-inline bool CollectInputs(int n, char** args, std::vector<std::filesystem::path>* files) {
+inline bool IsTextProgram(const std::filesystem::path& p) {
+  return EndsWith(p.filename().string(), ".nfp");
+}
+
+// A file under a directory that is not an input: the notes beside regression
+// inputs, a `.nfp` that is the decoded text of the input beside it, and any
+// `.nfp` where only bytes are wanted.
+inline bool IsNotAnInput(const std::filesystem::path& p, Inputs inputs) {
+  const std::string name = p.filename().string();
+  if (name == "EXPECT" || EndsWith(name, ".md")) return true;
+  if (!IsTextProgram(p)) return false;
+  if (inputs == Inputs::kBytes) return true;
+  std::error_code ec;
+  std::filesystem::path twin = p;
+  twin.replace_extension();
+  return std::filesystem::is_regular_file(twin, ec);
+}
+
+// Appends the inputs of args[0..n) to *files. On a missing path, an unreadable
+// directory or a directory with no input under it prints the reason to stderr
+// and returns false.
+inline bool CollectInputs(int n, char** args, std::vector<std::filesystem::path>* files,
+                          Inputs inputs = Inputs::kBytes) {
   for (int i = 0; i < n; ++i) {
     const std::filesystem::path arg(args[i]);
     std::error_code ec;
@@ -39,10 +65,18 @@ inline bool CollectInputs(int n, char** args, std::vector<std::filesystem::path>
       std::vector<std::filesystem::path> found;
       for (auto it = std::filesystem::recursive_directory_iterator(arg, ec);
            !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && !IsNotAnInput(it->path())) found.push_back(it->path());
+        if (it->is_regular_file(ec) && !IsNotAnInput(it->path(), inputs)) {
+          found.push_back(it->path());
+        }
       }
       if (ec) {
         std::fprintf(stderr, "%s: %s\n", args[i], ec.message().c_str());
+        return false;
+      }
+      if (found.empty()) {
+        std::fprintf(stderr, "%s: no input files under this directory%s\n", args[i],
+                     inputs == Inputs::kBytes ? " (text programs, *.nfp, are not read here)"
+                                              : "");
         return false;
       }
       std::sort(found.begin(), found.end());

@@ -46,8 +46,11 @@ std::string RangeText(const Op& op) {
 class LineError {
  public:
   LineError(absl::string_view file, int line) : file_(file), line_(line) {}
+  // The reason quotes the text it rejects: escaped (EscapeForMessage), so that
+  // binary garbage never reaches the terminal raw.
   absl::Status operator()(absl::string_view reason) const {
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", line_, ": ", reason));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", line_, ": ", EscapeForMessage({reason.data(), reason.size()})));
   }
 
  private:
@@ -404,11 +407,42 @@ absl::StatusOr<Program> Parse(std::string_view text_in, std::string_view filenam
   return p;
 }
 
-absl::StatusOr<Program> LoadProgramFile(const std::string& path) {
+std::string EscapeForMessage(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += absl::StrFormat("\\x%02x", u);
+    }
+  }
+  return out;
+}
+
+absl::Status CheckNotEmpty(const Program& p, std::string_view path) {
+  if (p.num_ops() > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      EscapeForMessage(path), ": the program has no ops (an empty program; --allow-empty "
+      "accepts one)"));
+}
+
+absl::StatusOr<Program> LoadProgramFile(const std::string& path, bool allow_empty) {
   std::string contents;
-  if (!ReadFile(path, &contents)) return absl::NotFoundError(path + ": cannot read");
-  if (absl::EndsWith(path, ".nfp")) return Parse(contents, path);
-  return Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
+  if (!ReadFile(path, &contents)) {
+    return absl::NotFoundError(absl::StrCat(EscapeForMessage(path), ": cannot read"));
+  }
+  if (!absl::EndsWith(path, ".nfp")) {
+    return Decode({reinterpret_cast<const uint8_t*>(contents.data()), contents.size()});
+  }
+  absl::StatusOr<Program> p = Parse(contents, EscapeForMessage(path));
+  if (p.ok() && !allow_empty) {
+    if (absl::Status st = CheckNotEmpty(*p, path); !st.ok()) return st;
+  }
+  return p;
 }
 
 }  // namespace nf::fuzz

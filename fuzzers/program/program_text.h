@@ -65,8 +65,19 @@ absl::StatusOr<Program> Parse(std::string_view text, std::string_view filename);
 
 // The program in a file: a text program if its name ends in ".nfp" (Parse),
 // else input bytes (Decode, which never fails). An unreadable path (missing, a
-// directory) is NotFound "PATH: cannot read"; bad text is Parse's error.
-absl::StatusOr<Program> LoadProgramFile(const std::string& path);
+// directory) is NotFound "PATH: cannot read"; bad text is Parse's error; a text
+// program with no op (an empty or comment-only file) is InvalidArgument unless
+// allow_empty (input bytes always decode: an empty program is a fuzzer input
+// like any other).
+absl::StatusOr<Program> LoadProgramFile(const std::string& path, bool allow_empty = false);
+
+// InvalidArgument "PATH: the program has no ops ..." for a program without ops.
+absl::Status CheckNotEmpty(const Program& p, std::string_view path);
+
+// `text` for a one-line message: printable ASCII as it is, a tab as \t, every
+// other byte as \xNN (a parse error quotes what it rejects; a file may hold any
+// bytes).
+std::string EscapeForMessage(std::string_view text);
 
 std::string_view EventTextName(Event e);
 std::string BehaviourText(uint8_t behaviour);

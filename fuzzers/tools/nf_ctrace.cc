@@ -1,9 +1,10 @@
-// fuzzers/nf_ctrace.cc: the concurrent fuzzer's replay and trace tool. Built in
+// fuzzers/tools/nf_ctrace.cc: the concurrent fuzzer's replay and trace tool. Built in
 // the deterministic flavour (it links nf_core_sched), so it is a binary of its
 // own; `nf_tool creplay` runs it.
 //
-//   nf_ctrace FILE...                 run each input (bytes, or text if it ends
-//                                     in .nfp) through the concurrent fuzzer's
+//   nf_ctrace FILE_OR_DIR...          run each input (bytes, or text if it ends
+//                                     in .nfp; fuzzers/program/input_files.h
+//                                     says which files of a directory) through the concurrent fuzzer's
 //                                     checks; print the program, its schedule,
 //                                     the interleaving trace (<step> t<thread>
 //                                     <event>, with a note per op begin, result
@@ -18,8 +19,8 @@
 //                                     files) twice with the trace on and compare
 //                                     the two traces byte for byte
 //
-// Exit status: 0 success, 1 an unreadable file or a determinism mismatch, 2 bad
-// usage, a missing path or bad text; a violation aborts (the report, with the trace, is on stderr).
+// Exit status: 0 success, 1 a determinism mismatch, 2 bad usage, a missing or
+// unreadable path, an empty directory, bad or empty text; a violation aborts (the report, with the trace, is on stderr).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -47,12 +48,13 @@ int Usage() {
   return 2;
 }
 
-// 0 ok, else the exit status (1: unreadable, 2: bad text), the reason on stderr.
+// 0 ok, else the exit status (2: unreadable, bad or empty text), the reason on
+// stderr.
 int Load(const std::filesystem::path& path, Program* p) {
   absl::StatusOr<Program> loaded = nf::fuzz::LoadProgramFile(path.string());
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
-    return absl::IsNotFound(loaded.status()) ? 1 : 2;
+    return 2;
   }
   *p = *std::move(loaded);
   return 0;
@@ -61,7 +63,7 @@ int Load(const std::filesystem::path& path, Program* p) {
 int Replay(int n, char** args, bool json) {
   if (json) nf::fuzz::SetJsonReportStream(stdout);
   std::vector<std::filesystem::path> files;
-  if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
+  if (!nf::fuzz::CollectInputs(n, args, &files, nf::fuzz::Inputs::kBytesAndText)) return 2;
   for (const auto& f : files) {
     Program p;
     if (const int rc = Load(f, &p); rc != 0) return rc;
@@ -72,7 +74,8 @@ int Replay(int n, char** args, bool json) {
       nf::fuzz::RunConcurrent(p, options);
       continue;
     }
-    std::printf("==== creplay %s ====\n", f.c_str());
+    std::printf("==== creplay %s%s ====\n", f.c_str(),
+                nf::fuzz::IsTextProgram(f) ? " (read as a text program)" : "");
     std::fflush(stdout);
     options.trace = stdout;
     nf::fuzz::RunConcurrent(p, options);

@@ -1,28 +1,37 @@
-// fuzzers/nf_tool.cc: the op-program tool behind `./nf decode|encode|replay`.
+// fuzzers/tools/nf_tool.cc: the op-program tool behind `./nf decode|encode|replay`.
 //
-//   nf_tool decode [--json] FILE   print any input file as a text program, with
-//                                  a comment line giving its schedule as the
-//                                  concurrent fuzzer reads it (strategy, bytes);
-//                                  --json: the program document of
+//   nf_tool decode [--json] FILE   print an input file as a text program, with a
+//                                  comment line saying how it was read (input
+//                                  bytes, or a text program if FILE ends in
+//                                  .nfp) and its schedule as the concurrent
+//                                  fuzzer reads it (strategy, bytes); --json: the
+//                                  program document of
 //                                  fuzzers/executors/report_json.h instead
-//   nf_tool encode FILE.nfp [OUT]  write the program's bytes to OUT (or stdout);
+//   nf_tool encode [--allow-empty] FILE.nfp [OUT]
+//                                  write the program's bytes to OUT (or stdout);
 //                                  a bad file: "FILE:LINE: reason", exit 2, OUT
-//                                  not written
-//   nf_tool replay [--json] FILE...
+//                                  not written; OUT may not be FILE.nfp itself;
+//                                  a program with no op is refused unless
+//                                  --allow-empty
+//   nf_tool replay [--json] FILE_OR_DIR...
 //                                  run each input (bytes, or text if it ends in
-//                                  .nfp) through the sequential fuzzer's
-//                                  TestOneInput, logging every op, its result,
-//                                  its callbacks and the state after it; --json:
-//                                  one run document (report_json.h) per input
-//                                  on stdout instead, a failing one included
-//   nf_tool creplay [--json] FILE...
+//                                  .nfp; fuzzers/program/input_files.h says
+//                                  which files of a directory) through the
+//                                  sequential fuzzer's TestOneInput, logging
+//                                  every op, its result, its callbacks and the
+//                                  state after it; --json: one run document
+//                                  (report_json.h) per input on stdout instead,
+//                                  a failing one included
+//   nf_tool creplay [--json] FILE_OR_DIR...
 //                                  the same through the concurrent fuzzer's
 //                                  checks, printing the interleaving trace and
 //                                  the verdict: runs nf_ctrace (built beside
 //                                  nf_tool, in the deterministic flavour)
 //
-// Exit status: 0 success, 1 I/O error, 2 bad usage or bad text; a replay that
-// finds a violation aborts (the report is on stderr).
+// Flags may come anywhere on the line ("--" ends them). Exit status: 0 success,
+// 1 a write error, 2 bad usage, a missing or unreadable input, an empty
+// directory, bad or empty text; a replay that finds a violation aborts (the
+// report is on stderr).
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,9 +60,9 @@ using nf::fuzz::Program;
 int Usage() {
   std::fprintf(stderr,
                "usage: nf_tool decode [--json] FILE\n"
-               "       nf_tool encode FILE.nfp [OUT]\n"
-               "       nf_tool replay [--json] FILE...\n"
-               "       nf_tool creplay [--json] FILE...\n");
+               "       nf_tool encode [--allow-empty] FILE.nfp [OUT]\n"
+               "       nf_tool replay [--json] FILE_OR_DIR...\n"
+               "       nf_tool creplay [--json] FILE_OR_DIR...\n");
   return 2;
 }
 
@@ -67,16 +76,30 @@ Program FromBytes(const std::string& bytes) {
 int Decode(const char* path, bool json) {
   std::string bytes;
   if (!ReadFile(path, &bytes)) {
-    std::fprintf(stderr, "%s: cannot read\n", path);
-    return 1;
+    std::fprintf(stderr, "%s: cannot read (no such file, or not a regular file)\n",
+                 nf::fuzz::EscapeForMessage(path).c_str());
+    return 2;
   }
-  const Program p = FromBytes(bytes);
+  // A text program is parsed, never decoded as bytes: its bytes are its text.
+  const bool text = nf::fuzz::IsTextProgram(path);
+  Program p;
+  if (text) {
+    absl::StatusOr<Program> parsed = nf::fuzz::LoadProgramFile(path);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(parsed.status().message()).c_str());
+      return 2;
+    }
+    p = *std::move(parsed);
+  } else {
+    p = FromBytes(bytes);
+  }
   if (json) {
     nf::fuzz::Json j;
     j.BeginObject()
         .Key("nf").String("program")
         .Key("version").Int(1)
         .Key("file").String(path)
+        .Key("form").String(text ? "text" : "bytes")
         .Key("size").UInt(bytes.size())
         .Key("schedule_description")
         .String(nf::sched::ScheduleInput::Decode(p.schedule).DebugString())
@@ -85,8 +108,9 @@ int Decode(const char* path, bool json) {
     std::printf("%s\n", j.str().c_str());
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
-  std::printf("# %s (%zu bytes)\n# schedule (concurrent fuzzer): %s, %zu byte(s)\n%s", path,
-              bytes.size(), nf::sched::ScheduleInput::Decode(p.schedule).DebugString().c_str(),
+  std::printf("# %s (%zu bytes%s)\n# schedule (concurrent fuzzer): %s, %zu byte(s)\n%s", path,
+              bytes.size(), text ? ", read as a text program" : "",
+              nf::sched::ScheduleInput::Decode(p.schedule).DebugString().c_str(),
               p.schedule.size(), nf::fuzz::Print(p).c_str());
   return 0;
 }
@@ -112,16 +136,32 @@ int CReplay(int n, char** paths) {
   return 1;
 }
 
-int Encode(const char* path, const char* out_path) {
+int Encode(const char* path, const char* out_path, bool allow_empty) {
   std::string text;
   if (!ReadFile(path, &text)) {
-    std::fprintf(stderr, "%s: cannot read\n", path);
-    return 1;
+    std::fprintf(stderr, "%s: cannot read (no such file, or not a regular file)\n",
+                 nf::fuzz::EscapeForMessage(path).c_str());
+    return 2;
   }
-  const absl::StatusOr<Program> p = nf::fuzz::Parse(text, path);
+  if (out_path != nullptr) {
+    // Never write over the text source (`encode same.nfp same.nfp`).
+    std::error_code ec;
+    if (std::filesystem::equivalent(path, out_path, ec)) {
+      std::fprintf(stderr, "%s: OUT is the input itself: refusing to overwrite it\n",
+                   nf::fuzz::EscapeForMessage(out_path).c_str());
+      return 2;
+    }
+  }
+  const absl::StatusOr<Program> p = nf::fuzz::Parse(text, nf::fuzz::EscapeForMessage(path));
   if (!p.ok()) {
     std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
     return 2;
+  }
+  if (!allow_empty) {
+    if (const absl::Status st = nf::fuzz::CheckNotEmpty(*p, path); !st.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+      return 2;
+    }
   }
   const std::vector<uint8_t> bytes = nf::fuzz::Encode(*p);
   if (out_path == nullptr) {
@@ -133,27 +173,25 @@ int Encode(const char* path, const char* out_path) {
             static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) {
-    std::fprintf(stderr, "%s: cannot write\n", out_path);
+    std::fprintf(stderr, "%s: cannot write\n", nf::fuzz::EscapeForMessage(out_path).c_str());
     return 1;
   }
   return 0;
 }
 
-int Replay(int n, char** args) {
-  const bool json = n > 0 && std::string_view(args[0]) == "--json";
-  if (json) {
-    --n;
-    ++args;
-    if (n == 0) return Usage();
-    nf::fuzz::SetJsonReportStream(stdout);
-  }
+int Replay(std::vector<char*> args, bool json) {
+  if (args.empty()) return Usage();
+  if (json) nf::fuzz::SetJsonReportStream(stdout);
   std::vector<std::filesystem::path> files;
-  if (!nf::fuzz::CollectInputs(n, args, &files)) return 2;
+  if (!nf::fuzz::CollectInputs(static_cast<int>(args.size()), args.data(), &files,
+                               nf::fuzz::Inputs::kBytesAndText)) {
+    return 2;
+  }
   for (const auto& f : files) {
     absl::StatusOr<Program> p = nf::fuzz::LoadProgramFile(f.string());
     if (!p.ok()) {
       std::fprintf(stderr, "%s\n", std::string(p.status().message()).c_str());
-      return absl::IsNotFound(p.status()) ? 1 : 2;
+      return 2;
     }
     nf::fuzz::SequentialOptions options;
     if (json) {
@@ -170,7 +208,8 @@ int Replay(int n, char** args) {
       nf::fuzz::EmitRunJson(r);
       continue;
     }
-    std::printf("==== replay %s ====\n", f.c_str());
+    std::printf("==== replay %s%s ====\n", f.c_str(),
+                nf::fuzz::IsTextProgram(f) ? " (read as a text program)" : "");
     options.verbose = stdout;
     nf::fuzz::TestOneInput(*p, options);
     std::printf("==== %s: no violation ====\n", f.c_str());
@@ -182,16 +221,37 @@ int Replay(int n, char** args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) return Usage();
+  if (argc < 2) return Usage();
   const std::string_view cmd = argv[1];
-  if (cmd == "decode" && argc == 3) return Decode(argv[2], false);
-  if (cmd == "decode" && argc == 4 && std::string_view(argv[2]) == "--json") {
-    return Decode(argv[3], true);
+  // Flags anywhere on the line; "--" ends them.
+  bool json = false, allow_empty = false, flags_done = false;
+  std::vector<char*> args;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (!flags_done && a == "--") {
+      flags_done = true;
+    } else if (!flags_done && a == "--json" && cmd != "encode") {
+      json = true;
+    } else if (!flags_done && a == "--allow-empty" && cmd == "encode") {
+      allow_empty = true;
+    } else if (!flags_done && a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "nf_tool %s: unknown flag '%s'\n",
+                   nf::fuzz::EscapeForMessage(cmd).c_str(),
+                   nf::fuzz::EscapeForMessage(a).c_str());
+      return Usage();
+    } else {
+      args.push_back(argv[i]);
+    }
   }
-  if (cmd == "encode" && (argc == 3 || argc == 4)) {
-    return Encode(argv[2], argc == 4 ? argv[3] : nullptr);
+  if (cmd == "decode" && args.size() == 1) return Decode(args[0], json);
+  if (cmd == "encode" && (args.size() == 1 || args.size() == 2)) {
+    return Encode(args[0], args.size() == 2 ? args[1] : nullptr, allow_empty);
   }
-  if (cmd == "replay") return Replay(argc - 2, argv + 2);
-  if (cmd == "creplay") return CReplay(argc - 2, argv + 2);
+  if (cmd == "replay") return Replay(std::move(args), json);
+  if (cmd == "creplay") {
+    if (args.empty()) return Usage();
+    if (json) args.insert(args.begin(), const_cast<char*>("--json"));
+    return CReplay(static_cast<int>(args.size()), args.data());
+  }
   return Usage();
 }
