@@ -3,6 +3,13 @@
 #
 #   tools/afl_fuzz.sh [--fuzzer NAME] [--minutes N | --seconds S]
 #                     [--sanitizer address|undefined|none]
+#                     [--mutant M] [--empty] [--seed N] [--until-crash]
+#
+# --mutant M: on mutant M of the bug catalogue (docs/bugs.md; a tree of its own,
+# build/afl/<sanitizer>-mut-M/, with the core nf_core_mut_M); --empty: from one
+# placeholder input instead of the corpus (detection from scratch); --seed N:
+# afl-fuzz -s N; --until-crash: stop at the first crash (AFL_BENCH_UNTIL_CRASH).
+# The summary gives the first crash's time and executions (its file name).
 #
 # Defaults: sequential_fuzzer, 10 minutes, address. Steps:
 #   1. installs afl++ if it is missing (apt-get; root or sudo);
@@ -10,11 +17,18 @@
 #      AFL++'s libFuzzer-compatible driver (libAFLDriver.a, the main() that calls
 #      LLVMFuzzerTestOneInput in AFL's persistent mode), through the CMake option
 #      NF_LIB_FUZZING_ENGINE, and the sanitizer through NF_SANITIZER;
+#      For the program fuzzers (sequential, concurrent) it also builds the
+#      structure-aware mutator as AFL++ custom-mutator libraries
+#      (fuzzers/program/afl_mutator.cc) into build/afl/mutator/, with clang and no
+#      AFL++ instrumentation (they run inside afl-fuzz);
 #   3. runs `afl-fuzz -V SECONDS` on the target, one instance, without the UI,
 #      input corpus/NAME/ plus corpus/regress/NAME/ (staged in build/afl/in/NAME/;
 #      one placeholder input when both are empty), dictionary fuzzers/NAME.dict
-#      when it exists, output build/afl/out/NAME/ (the previous run's output is
-#      kept as build/afl/out/NAME.prev/);
+#      when it exists, the fuzzer's max_len (NAME.options) as -G, the custom
+#      mutator through AFL_CUSTOM_MUTATOR_LIBRARY (NF_MUTATOR=0: without it, for
+#      the ablation; AFL++'s own havoc stays on beside it), output
+#      build/afl/out/NAME/ (the previous run's output is kept as
+#      build/afl/out/NAME.prev/);
 #   4. prints a summary from fuzzer_stats: run time, execs, execs/s, corpus count,
 #      coverage, crashes and hangs, and how to reproduce each crash.
 #
@@ -38,6 +52,10 @@ usage_error() {  # one line, as ./nf's
 fuzzer=sequential_fuzzer
 seconds=600
 sanitizer=address
+mutant=""
+empty=0
+seed=""
+until_crash=0
 while (($# > 0)); do
   case $1 in
     --fuzzer) (($# >= 2)) || usage_error "--fuzzer needs a value"; fuzzer=$2; shift 2 ;;
@@ -53,6 +71,11 @@ while (($# > 0)); do
       shift 2 ;;
     --sanitizer) (($# >= 2)) || usage_error "--sanitizer needs a value"; sanitizer=$2; shift 2 ;;
     --sanitizer=*) sanitizer=${1#*=}; shift ;;
+    --mutant) (($# >= 2)) || usage_error "--mutant needs a value"; mutant=$2; shift 2 ;;
+    --mutant=*) mutant=${1#*=}; shift ;;
+    --empty) empty=1; shift ;;
+    --seed) (($# >= 2)) && [[ $2 =~ ^[0-9]+$ ]] || usage_error "--seed needs a number"; seed=$2; shift 2 ;;
+    --until-crash) until_crash=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
@@ -60,6 +83,9 @@ done
 [[ $fuzzer == *_fuzzer ]] || fuzzer+=_fuzzer
 [[ $sanitizer =~ ^(address|undefined|none)$ ]] || usage_error "--sanitizer: address, undefined or none"
 ((seconds >= 10)) || usage_error "fuzz for at least 10 seconds"
+if [[ -n $mutant ]]; then
+  grep -qw -- "$mutant" "$ROOT/core/CMakeLists.txt" || usage_error "no mutant '$mutant' (core/CMakeLists.txt NF_MUTANTS)"
+fi
 
 # 1. AFL++.
 if ! command -v afl-fuzz >/dev/null || ! command -v afl-clang-fast++ >/dev/null; then
@@ -72,19 +98,26 @@ driver=$(dpkg -L afl++ 2>/dev/null | grep -m 1 '/libAFLDriver\.a$' || true)
 [[ -n $driver && -f $driver ]] || die "afl++ has no libAFLDriver.a (dpkg -L afl++)"
 
 # 2. The build.
-build=$BASE/$sanitizer
+build=$BASE/$sanitizer${mutant:+-mut-$mutant}
 nf_san=$sanitizer
+mut_args=(-DNF_BUILD_MUTANTS=OFF)
+[[ -z $mutant ]] || mut_args=(-DNF_BUILD_MUTANTS=ON "-DNF_FUZZ_CORE=nf_core_mut_$mutant"
+                              "-DNF_FUZZ_CORE_SCHED=nf_core_sched_mut_$mutant")
 [[ $nf_san != none ]] || nf_san=
 mkdir -p "$BASE"
-log=$BASE/build-$sanitizer.log
+log=$BASE/build-$sanitizer${mutant:+-mut-$mutant}.log
 say "building the fuzz targets with afl-clang-fast++ (${sanitizer}) into ${build#"$ROOT"/}/ (log: ${log#"$ROOT"/})"
 if ! {
   cmake -S "$ROOT" -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=afl-clang-fast -DCMAKE_CXX_COMPILER=afl-clang-fast++ \
     -DNF_SANITIZER="$nf_san" -DNF_WERROR=OFF -DNF_BUILD_TESTS=OFF -DNF_BUILD_BENCH=OFF \
-    -DNF_BUILD_MUTANTS=OFF -DNF_LIB_FUZZING_ENGINE="$driver" &&
-    AFL_QUIET=1 cmake --build "$build"
+    "${mut_args[@]}" -DNF_LIB_FUZZING_ENGINE="$driver" &&
+    if [[ -n $mutant ]]; then
+      AFL_QUIET=1 cmake --build "$build" --target "$fuzzer"
+    else
+      AFL_QUIET=1 cmake --build "$build"
+    fi
 } >"$log" 2>&1; then
   tail -n 30 "$log" | sed 's/^/  /' >&2
   die "the AFL++ build failed (log: ${log#"$ROOT"/})"
@@ -97,12 +130,42 @@ if ! bin=$(nflib locate "$build" "$fuzzer"); then
   usage_error "no fuzz target '$fuzzer' (have: ${have:-none})"
 fi
 
+# The structure-aware mutator, for the program fuzzers.
+mutator=""
+case $fuzzer in sequential_fuzzer | concurrent_fuzzer) kind=${fuzzer%_fuzzer} ;; *) kind="" ;; esac
+if [[ -n $kind && ${NF_MUTATOR:-1} != 0 ]]; then
+  mbuild=$BASE/mutator
+  mlog=$BASE/build-mutator.log
+  say "building the custom mutator (nf_afl_mutator_$kind) into ${mbuild#"$ROOT"/}/"
+  if ! {
+    cmake -S "$ROOT" -B "$mbuild" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DNF_AFL_MUTATOR=ON -DNF_SANITIZER= \
+      -DNF_WERROR=OFF -DNF_BUILD_TESTS=OFF -DNF_BUILD_BENCH=OFF -DNF_BUILD_MUTANTS=OFF &&
+      cmake --build "$mbuild" --target "nf_afl_mutator_$kind"
+  } >"$mlog" 2>&1; then
+    tail -n 30 "$mlog" | sed 's/^/  /' >&2
+    die "the custom mutator's build failed (log: ${mlog#"$ROOT"/})"
+  fi
+  mutator=$(find "$mbuild" -name "libnf_afl_mutator_$kind.so" | head -n 1)
+  [[ -n $mutator ]] || die "no libnf_afl_mutator_$kind.so in ${mbuild#"$ROOT"/}/"
+fi
+
 # 3. Inputs, then afl-fuzz.
 in=$BASE/in/$fuzzer
 rm -rf "$in"
-seeds=$(nf_copy_inputs "$in" "$ROOT/corpus/$fuzzer" "$ROOT/corpus/regress/$fuzzer")
+if ((empty)); then
+  mkdir -p "$in"
+  seeds=0
+else
+  seeds=$(nf_copy_inputs "$in" "$ROOT/corpus/$fuzzer" "$ROOT/corpus/regress/$fuzzer")
+fi
 if ((seeds == 0)); then
-  say "corpus/$fuzzer/ is empty: starting from one placeholder input"
+  if ((empty)); then
+    say "--empty: starting from one placeholder input"
+  else
+    say "corpus/$fuzzer/ is empty: starting from one placeholder input"
+  fi
   printf 'nf' >"$in/placeholder"
 fi
 out=$BASE/out/$fuzzer
@@ -113,8 +176,18 @@ fi
 mkdir -p "$out"
 args=(-i "$in" -o "$out" -V "$seconds" -m none)
 dict=$(nflib dict "$fuzzer") && args+=(-x "$ROOT/$dict")
+# The fuzzer's max_len, as libFuzzer and OSS-Fuzz run it (afl-fuzz's default is 1 MiB).
+max_len=$(nflib options "$fuzzer" | sed -n 's/^-max_len=\([0-9]\+\)$/\1/p')
+[[ -z $max_len ]] || args+=(-G "$max_len")
+[[ -z $seed ]] || args+=(-s "$seed")
+if ((until_crash)); then export AFL_BENCH_UNTIL_CRASH=1; else unset AFL_BENCH_UNTIL_CRASH; fi
+if [[ -n $mutator ]]; then
+  export AFL_CUSTOM_MUTATOR_LIBRARY=$mutator
+else
+  unset AFL_CUSTOM_MUTATOR_LIBRARY
+fi
 fuzz_log=$BASE/$fuzzer.log
-say "fuzzing $fuzzer for $seconds s from $seeds input(s) (log: ${fuzz_log#"$ROOT"/}, output: ${out#"$ROOT"/}/)"
+say "fuzzing $fuzzer for $seconds s from $seeds input(s), max_len ${max_len:-none}, mutator: ${mutator:+structure-aware + }AFL++'s (log: ${fuzz_log#"$ROOT"/}, output: ${out#"$ROOT"/}/)"
 
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_TRY_AFFINITY=1
 # Crashing or hanging seeds (a regress input the fix has not landed for) are
@@ -153,8 +226,13 @@ printf '  crashes        %s\n' "${crashes:-0}"
 printf '  hangs          %s\n' "${hangs:-0}"
 printf '  queue          %s/default/queue/\n' "${out#"$ROOT"/}"
 if ((${crashes:-0} > 0)); then
-  printf '\ncrashes (reproduce: %s FILE; decode: ./nf decode FILE):\n' "${bin#"$ROOT"/}"
-  find "$out/default/crashes" -type f -name 'id:*' | sort | sed "s|^$ROOT/|  |"
+  # AFL++ names a crash id:N,sig:S,src:...,time:MS,execs:E,...
+  first=$(find "$out/default/crashes" -type f -name 'id:*' | sort | head -n 1)
+  printf '  first crash    %s ms, %s execs\n' "$(sed -n 's/.*,time:\([0-9]*\).*/\1/p' <<<"$first")" \
+    "$(sed -n 's/.*,execs:\([0-9]*\).*/\1/p' <<<"$first")"
+  printf '\ncrashes (triage: ./nf triage FILE --binary %s; decode: ./nf decode FILE):\n' "${bin#"$ROOT"/}"
+  find "$out/default/crashes" -type f -name 'id:*' | sort | sed "s|^$ROOT/|  |" | head -n 10
+  ((crashes <= 10)) || printf '  ... and %d more in %s/default/crashes/\n' $((crashes - 10)) "${out#"$ROOT"/}"
   exit 1
 fi
 exit 0
