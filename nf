@@ -419,10 +419,13 @@ build_dev_tools() {
     show_build_failure "$log"
     die "configuring the dev preset failed"
   fi
-  if ((!first)) && ninja -C "$ROOT/build/dev" -n "$@" 2>/dev/null | grep -q '^\['; then
-    warn "building $* (dev preset; log: ${log#"$ROOT"/})"
-  fi
-  if ! compile dev "$@" >>"$log" 2>&1; then
+  # The note comes with the first compile or link line, so that an up-to-date
+  # tree says nothing.
+  local note="nf: building $* (dev preset; log: ${log#"$ROOT"/})"
+  ((!first)) || note=""
+  if ! compile dev "$@" 2>&1 |
+    awk -v note="$note" 'note != "" && /^\[[0-9]+\/[0-9]+\] (Building|Linking)/ {
+                           print note > "/dev/stderr"; note = "" } { print }' >>"$log"; then
     show_build_failure "$log"
     die "building $* failed (log: ${log#"$ROOT"/})"
   fi

@@ -126,6 +126,10 @@ grep -q 'building' "$work/nf_fuzz_name.out" "$work/nf_fuzz_name.err" &&
   fail "./nf fuzz --fuzzer nope started a build first" || pass "./nf fuzz --fuzzer nope builds nothing"
 run nf_triage_missing "$nf" triage "$work/nope"
 expect nf_triage_missing 2 'no such file' "./nf triage of a missing file: exit 2"
+run nf_triage_name "$nf" triage "$nfp" --fuzzer nope
+expect nf_triage_name 2 "no fuzz target 'nope'" "./nf triage --fuzzer nope: exit 2, before any build"
+run nf_triage_bin "$nf" triage "$nfp" --binary "$work/nope"
+expect nf_triage_bin 2 'nope: no such file' "./nf triage --binary MISSING: exit 2"
 run nf_help "$nf" help
 expect nf_help 0 'triage CRASH .*--binary PATH' "./nf help names triage --binary"
 grep -q 'kernel-contract' "$work/nf_help.out" && pass "./nf help names --target kernel-contract" ||

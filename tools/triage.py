@@ -300,7 +300,8 @@ def ddmin(items, test):
 
 
 def text_minimize(runner, nf_tool, data, want, max_tests):
-    """ddmin over op lines, then schedule bytes; returns (bytes, tests) or (None, 0)."""
+    """ddmin over op lines, then the threads left without an op, then schedule
+    bytes; returns (bytes or None, tests, whether idle threads were dropped)."""
     src = os.path.join(runner.work, "dd_input")
     with open(src, "wb") as f:
         f.write(data)
@@ -323,19 +324,20 @@ def text_minimize(runner, nf_tool, data, want, max_tests):
         return ok
 
     if not test(ops, sched):  # the canonical encoding must fail the same way
-        return None, budget["tests"]
+        return None, budget["tests"], False
     ops = ddmin(ops, lambda o: test(o, sched))
     # Threads left without an op: drop them, renumbering the rest (the schedule
     # bytes name threads by index, so this is a candidate like any other).
     fewer = drop_idle_threads(fixed, ops)
-    if fewer is not None and test(fewer[1], sched, fewer[0]):
+    dropped = fewer is not None and test(fewer[1], sched, fewer[0])
+    if dropped:
         fixed, ops = fewer
     sched = ddmin(sched, lambda s: test(ops, s))
     final = encode_text(nf_tool, join_program(fixed, ops, sched), runner.work)
     r = runner.run_bytes(final)
     if r.failed and r.key() == want:
-        return final, budget["tests"]
-    return best["bytes"], budget["tests"]
+        return final, budget["tests"], dropped
+    return best["bytes"], budget["tests"], False
 
 
 # ---------------------------------------------------------------------------
@@ -475,9 +477,10 @@ def trace_failing(events, verdict):
 
 
 def readable(out):
-    """The run's output without what changes from run to run (seed, pid, ASLR addresses)."""
+    """The run's output without what changes from run to run (seed, pid, ASLR
+    addresses) or from checkout to checkout (the repository's path)."""
     lines = [ln for ln in out.splitlines() if not ln.startswith(("INFO:", "Running:", "MS:"))]
-    text = "\n".join(lines).strip()
+    text = "\n".join(lines).strip().replace(ROOT + "/", "")  # paths relative to the repository
     text = re.sub(r"==\d+==", "==PID==", text)
     return re.sub(r"0x[0-9a-f]{9,}", "0x...", text)
 
@@ -515,6 +518,12 @@ def main():
 
     if not os.path.isfile(args.crash):
         ap.error(f"{args.crash}: no such file")
+    known = nflib.FUZZERS + nflib.KERNEL_FUZZERS
+    if args.fuzzer and not args.binary and args.fuzzer not in known:
+        ap.error(f"no fuzz target '{args.fuzzer}' (have: {' '.join(known)}; a crash of another "
+                 f"binary: --binary PATH)")
+    if args.binary and not os.path.isfile(args.binary):
+        ap.error(f"--binary {args.binary}: no such file")
     with open(args.crash, "rb") as f:
         original = f.read()
     sha = hashlib.sha1(original).hexdigest()
@@ -573,9 +582,12 @@ def triage(args, original, out_dir, build_log, work):
             small = libfuzzer_minimize(runner, data, want, args.minimize_runs)
             stages.append(f"libFuzzer {len(data)} -> {len(small) if small else len(data)}")
             data = small or data
-        small, tests = text_minimize(runner, nf_tool, data, want, args.max_tests)
-        if small is not None and len(small) < len(data):
-            stages.append(f"ddmin {len(data)} -> {len(small)} ({tests} runs)")
+        small, tests, dropped = text_minimize(runner, nf_tool, data, want, args.max_tests)
+        # Smaller, or without its idle threads (which may cost a byte or two of
+        # encoding: a reader's program is what counts).
+        if small is not None and small != data and (len(small) < len(data) or dropped):
+            stages.append(f"ddmin {len(data)} -> {len(small)} ({tests} runs"
+                          f"{', idle threads dropped' if dropped else ''})")
             data = small
         else:
             stages.append(f"ddmin: no smaller input ({tests} runs)")
