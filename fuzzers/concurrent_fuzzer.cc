@@ -1,6 +1,6 @@
 // fuzzers/concurrent_fuzzer.cc: decode an op program and run its threads at the
 // same time under the deterministic scheduler, steered by its schedule bytes
-// (fuzzers/concurrent.h has how; concurrent_world.h what is checked).
+// (fuzzers/executors/concurrent.h has how; concurrent_world.h what is checked).
 #include <cstddef>
 #include <cstdint>
 

@@ -1,5 +1,5 @@
 // fuzzers/sequential_fuzzer.cc: decode an op program, run it sequentially on the
-// core and on the reference model (fuzzers/sequential.h has what is checked).
+// core and on the reference model (fuzzers/executors/sequential.h has what is checked).
 #include <cstddef>
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-// fuzzers/concurrent.h: runs a Program's threads at the same time, as fibers of
+// fuzzers/executors/concurrent.h: runs a Program's threads at the same time, as fibers of
 // the deterministic scheduler (sync/scheduler.h), interleaved by the
 // program's schedule bytes, on the core's deterministic flavour (nf_core_sched).
 // What is checked, the slot states and the skip rule: concurrent_world.h.

@@ -1,5 +1,5 @@
-// fuzzers/sequential.h: runs a Program one op at a time on the real core and on
-// the reference model (fuzzers/model.h), and checks that they agree.
+// fuzzers/executors/sequential.h: runs a Program one op at a time on the real core and on
+// the reference model (fuzzers/oracles/model.h), and checks that they agree.
 //
 // Order: program order (program.h ForEachOp: the order of the ops in the bytes
 // and of the lines of the text form), all on the calling OS thread; each thread keeps its own open invalidations, last seqs and

@@ -1,4 +1,4 @@
-// fuzzers/threaded.h: runs a Program's threads on OS threads (std::thread), on
+// fuzzers/executors/threaded.h: runs a Program's threads on OS threads (std::thread), on
 // the core's real-thread flavour (nf_core): the executor of tsan_replay, where
 // ThreadSanitizer watches every access of the core and of the world.
 //

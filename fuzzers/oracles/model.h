@@ -1,4 +1,4 @@
-// fuzzers/model.h: a deliberately simple sequential reference model of the spec.
+// fuzzers/oracles/model.h: a deliberately simple sequential reference model of the spec.
 //
 // Plain arrays and counters, no tree, no locks. It predicts every observable
 // result of a program whose ops run one at a time (the sequential fuzzer):

@@ -1,4 +1,4 @@
-// fuzzers/byte_reader.h: the one place where fuzz input bytes become values.
+// fuzzers/program/byte_reader.h: the one place where fuzz input bytes become values.
 //
 // Every decoder of the project (the op-program codec, the interval-tree fuzzer)
 // reads its input through ByteReader, so the reduction rules live here and

@@ -1,4 +1,4 @@
-// fuzzers/codec.h: the byte form of a Program (the fuzz input format).
+// fuzzers/program/codec.h: the byte form of a Program (the fuzz input format).
 //
 // Decode is total and deterministic: any bytes decode to a valid Program, the same
 // bytes always to the same Program, and running out of input yields defaults.

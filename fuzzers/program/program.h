@@ -1,4 +1,4 @@
-// fuzzers/program.h: the op vocabulary shared by every fuzzer, test and tool.
+// fuzzers/program/program.h: the op vocabulary shared by every fuzzer, test and tool.
 //
 // A Program is what one fuzz input means: 1 to kMaxThreads logical threads, each
 // with its own list of ops on one address space, plus schedule bytes that only the

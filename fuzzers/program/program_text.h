@@ -1,4 +1,4 @@
-// fuzzers/program_text.h: the text form of a Program (.nfp files), for people.
+// fuzzers/program/program_text.h: the text form of a Program (.nfp files), for people.
 //
 // One op per line, in program order (the order the sequential fuzzer runs them;
 // each thread's ops keep their relative order); `#` starts a comment.

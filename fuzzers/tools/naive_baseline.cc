@@ -1,4 +1,4 @@
-// fuzzers/naive_baseline.cc: the naive baseline of `./nf mutants`. Random op
+// fuzzers/tools/naive_baseline.cc: the naive baseline of `./nf mutants`. Random op
 // programs (the shared codec over seeded random bytes) run on OS threads
 // (threaded.h): no coverage guidance, no schedule control. It answers "what would
 // a plain random stress test find in the same time?".

@@ -1,7 +1,7 @@
-// fuzzers/replay_main.cc: the main of a fuzz target outside the `fuzz` preset.
+// fuzzers/tools/replay_main.cc: the main of a fuzz target outside the `fuzz` preset.
 //
 // Runs LLVMFuzzerTestOneInput on every file named on the command line and on
-// every regular file under every directory named (fuzzers/input_files.h: sorted,
+// every regular file under every directory named (fuzzers/program/input_files.h: sorted,
 // recursive, skipping the notes beside regression inputs), then prints how many
 // inputs ran. An input that fails aborts the process (the fuzz targets abort on
 // any violation), so a non-zero exit means a crash; a missing path is an error

@@ -1,6 +1,7 @@
-// fuzzers/concurrent_world.h: the world of a program whose threads run at the same
-// time: on fibers under the deterministic scheduler (concurrent.h, the
-// concurrent fuzzer) or on OS threads (tsan_replay.h). The code only uses the
+// fuzzers/world/concurrent_world.h: the world of a program whose threads run at the same
+// time: on fibers under the deterministic scheduler (fuzzers/executors/concurrent.h,
+// the concurrent fuzzer) or on OS threads (fuzzers/executors/threaded.h,
+// tsan_replay). The code only uses the
 // sync seam and one bookkeeping mutex, so it compiles in both flavours of the
 // seam; each executor links the core of its own flavour.
 //

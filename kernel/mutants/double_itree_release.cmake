@@ -1,4 +1,4 @@
-# double_itree_release (shared/spec/bugs.md; the review of v2, 2019-10-29).
+# double_itree_release (docs/bugs.md; the review of v2, 2019-10-29).
 # v2 of the series had mn_hlist_release start with its own interval-tree
 # release walk, while __mmu_notifier_release also ran one first. Re-inserted on
 # the line of mn_hlist_release's `int id;` declaration (line 303): an address
