@@ -1,7 +1,9 @@
 // fuzzers/interval_tree_fuzzer.cc: nf::internal::IntervalTree against a vector.
 //
-// Input: a sequence of ops read with the codec's ByteReader (fuzzers/
-// byte_reader.h). Opcodes are append-only; an unknown one skips its byte.
+// Input: a sequence of ops read with the codec's ByteReader
+// (fuzzers/program/byte_reader.h). Opcodes are append-only; an unknown one skips
+// its byte. The entry point only decodes (DecodeTreeOps, total: any bytes give a
+// program) and then runs the typed program (RunTreeOps).
 //
 //   0 insert  node, start, length   node n of a pool of kNodes (skipped if in the tree)
 //   1 remove  node                  (skipped if not in the tree)
@@ -31,6 +33,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "core/interval_tree.h"
@@ -47,7 +50,7 @@ constexpr int kNodes = 48;
 // Each op costs O(n) in checks; inputs past this many ops add little.
 constexpr int kMaxOps = 1024;
 
-enum TreeOp : uint8_t { kInsert = 0, kRemove = 1, kQuery = 2, kCorrupt = 3, kNumTreeOps = 4 };
+enum TreeOpCode : uint8_t { kInsert = 0, kRemove = 1, kQuery = 2, kCorrupt = 3, kNumTreeOps = 4 };
 uint64_t Value(ByteReader& in) {
   const uint8_t b = in.Byte();
   if (b >= 0xf0) return std::numeric_limits<uint64_t>::max() - (b & 0xf);
@@ -190,70 +193,111 @@ void CorruptAndCheck(IntervalTree& tree, IntervalNode& n, uint8_t damage, int st
   if (why.empty()) Fail("CheckInvariants failed without saying why", step);
 }
 
-}  // namespace
+// One decoded op. An unknown opcode byte stays in the program as a step that
+// does nothing (kNumTreeOps), so that steps are numbered as the bytes were read
+// and the kMaxOps bound counts them as before.
+struct TreeOp {
+  uint8_t code = kNumTreeOps;
+  int node = 0;         // insert, remove, corrupt
+  uint64_t start = 0;   // insert, query
+  uint64_t last = 0;    // insert, query
+  uint8_t damage = 0;   // corrupt
+};
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  ByteReader in({data, size});
+// The program of an input: at most kMaxOps steps, operands in the order the
+// bytes give them; running out of bytes yields the reader's defaults.
+void DecodeTreeOps(ByteReader& in, std::vector<TreeOp>* ops) {
+  ops->clear();
+  for (int step = 0; step < kMaxOps && !in.empty(); ++step) {
+    TreeOp op;
+    op.code = in.Byte();
+    switch (op.code) {
+      case kInsert:
+        op.node = in.Below(kNodes);
+        op.start = Value(in);
+        op.last = Last(op.start, in);
+        break;
+      case kRemove:
+        op.node = in.Below(kNodes);
+        break;
+      case kQuery:
+        op.start = Value(in);
+        op.last = Last(op.start, in);
+        break;
+      case kCorrupt:
+        op.node = in.Below(kNodes);
+        op.damage = in.Below(kNumDamages);
+        break;
+      default:  // an unknown opcode: a step that does nothing
+        op.code = kNumTreeOps;
+        break;
+    }
+    ops->push_back(op);
+  }
+}
+
+// Runs the ops on a tree of the pool's nodes, checking after each (see top).
+void RunTreeOps(const std::vector<TreeOp>& ops) {
   std::array<IntervalNode, kNodes> nodes{};
   Model model;  // the nodes in the tree
   IntervalTree tree;
-  for (int step = 0; step < kMaxOps && !in.empty(); ++step) {
-    const uint8_t op = in.Byte();
-    if (op >= kNumTreeOps) continue;  // unknown opcode: skip it
-    switch (op) {
-      case kInsert: {
-        const int i = in.Below(kNodes);
-        const uint64_t start = Value(in);
-        const uint64_t last = Last(start, in);
-        if (nodes[i].in_tree) break;
-        nodes[i].start = start;
-        nodes[i].last = last;
-        tree.Insert(&nodes[i]);
-        model.Insert(i);
+  for (int step = 0; step < static_cast<int>(ops.size()); ++step) {
+    const TreeOp& op = ops[step];
+    if (op.code == kNumTreeOps) continue;  // an unknown opcode's byte
+    IntervalNode& n = nodes[op.node];
+    switch (op.code) {
+      case kInsert:
+        if (n.in_tree) break;
+        n.start = op.start;
+        n.last = op.last;
+        tree.Insert(&n);
+        model.Insert(op.node);
         break;
-      }
-      case kRemove: {
-        const int i = in.Below(kNodes);
-        if (!nodes[i].in_tree) break;
-        tree.Remove(&nodes[i]);
-        model.Remove(i);
+      case kRemove:
+        if (!n.in_tree) break;
+        tree.Remove(&n);
+        model.Remove(op.node);
         break;
-      }
       case kQuery: {
-        const uint64_t start = Value(in);
-        const uint64_t last = Last(start, in);
         Visited got(nodes, model.size);
-        for (const IntervalNode* n = tree.FirstOverlap(start, last); n != nullptr;
-             n = IntervalTree::NextOverlap(n, start, last)) {
-          if (!got.Add(n)) Fail("overlap iteration not by ascending start", step);
+        for (const IntervalNode* v = tree.FirstOverlap(op.start, op.last); v != nullptr;
+             v = IntervalTree::NextOverlap(v, op.start, op.last)) {
+          if (!got.Add(v)) Fail("overlap iteration not by ascending start", step);
           if (got.too_many()) Fail("overlap iteration returns too many nodes", step);
         }
         NodeSet want = 0;
         int want_size = 0;
         for (int k = 0; k < model.size; ++k) {
           const int i = model.order[k];
-          if (nodes[i].start <= last && start <= nodes[i].last) {
+          if (nodes[i].start <= op.last && op.start <= nodes[i].last) {
             want |= NodeSet{1} << i;
             ++want_size;
           }
         }
         if (!got.Is(want, want_size)) {
-          Fail(absl::StrFormat("overlap [%#x, %#x]: %d nodes, brute force %d", start, last,
+          Fail(absl::StrFormat("overlap [%#x, %#x]: %d nodes, brute force %d", op.start, op.last,
                                got.visits(), want_size),
                step);
         }
         break;
       }
-      case kCorrupt: {
-        const int i = in.Below(kNodes);
-        const uint8_t damage = in.Below(kNumDamages);
-        if (!nodes[i].in_tree) break;
-        CorruptAndCheck(tree, nodes[i], damage, step);
+      case kCorrupt:
+        if (!n.in_tree) break;
+        CorruptAndCheck(tree, n, op.damage, step);
         break;
-      }
     }
     CheckAll(tree, nodes, model, step);
   }
   for (int k = 0; k < model.size; ++k) tree.Remove(&nodes[model.order[k]]);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // One buffer for every input: no allocation per run once it has grown.
+  static std::vector<TreeOp>* const ops = new std::vector<TreeOp>();
+  ByteReader in({data, size});
+  DecodeTreeOps(in, ops);
+  RunTreeOps(*ops);
   return 0;
 }
