@@ -22,7 +22,7 @@ readonly ROOT
 # runtimes (libclang-rt-14-dev owns libclang_rt.fuzzer-x86_64.a); llvm for
 # llvm-cov, llvm-profdata and llvm-symbolizer; g++ for the dev preset; the libraries.
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
-                   libgtest-dev libbenchmark-dev python3 linux-source-6.1)
+                   libgtest-dev libbenchmark-dev python3 linux-source-6.1 linux-source-6.12)
 readonly TEST_PRESETS=(dev asan ubsan tsan)
 # What ./nf test runs: the presets, then the OSS-Fuzz emulation (not a CMake preset).
 readonly TEST_STAGES=("${TEST_PRESETS[@]}" oss-fuzz)

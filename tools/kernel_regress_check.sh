@@ -15,13 +15,14 @@
 # without that binary (NF_KERNEL_BUILD_MUTANTS off, e.g. the dev preset) only the
 # pass is checked, and said so.
 #
-# tools/kernel_regress_check.sh FUZZER BINDIR VARIANT: the same on a variant of
-# the kernel file (fixed: kernel/fixes/), i.e. on BINDIR/FUZZER_VARIANT and
-# BINDIR/FUZZER_contract_VARIANT, with <finding>/EXPECT.VARIANT in place of
-# EXPECT where it exists (the variant changed that finding); mut_<m>/ only
-# checked to pass on the variant with the kernel's traits.
+# tools/kernel_regress_check.sh FUZZER BINDIR SUFFIX: the same on another kernel
+# version or variant, whose executables end in _SUFFIX (6_12: Linux 6.12;
+# fixed: the fixed variant, kernel/fixes/; fixed_6_12 ...): BINDIR/FUZZER_SUFFIX,
+# BINDIR/FUZZER_contract_SUFFIX, BINDIR/FUZZER_mut_<m>_SUFFIX, with
+# <finding>/EXPECT.SUFFIX in place of EXPECT where it exists (that version or
+# variant behaves differently there; FINDINGS.md).
 set -uo pipefail
-(($# == 2 || $# == 3)) || { echo "usage: $0 FUZZER BINDIR [VARIANT]" >&2; exit 2; }
+(($# == 2 || $# == 3)) || { echo "usage: $0 FUZZER BINDIR [SUFFIX]" >&2; exit 2; }
 fuzzer=$1 bindir=$2 variant=${3:-}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$bindir/$fuzzer contract=$bindir/${fuzzer}_contract
@@ -55,14 +56,10 @@ for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
       continue
     fi
     against=$contract
-    if [[ $name == mut_* && -n $variant ]]; then
-      echo "ok   $name: $id passes on ${bin##*/} (mutants are not built on a variant)"
-      continue
-    fi
     if [[ $name == mut_* ]]; then
-      against=$bindir/${fuzzer}_mut_${name#mut_}
+      against=$bindir/${fuzzer}_mut_${name#mut_}${variant:+_$variant}
       if [[ ! -x $against ]]; then
-        echo "ok   $name: $id passes on $fuzzer (no ${against##*/} built: mutant not checked)"
+        echo "ok   $name: $id passes on ${bin##*/} (no ${against##*/} built: mutant not checked)"
         continue
       fi
     fi
