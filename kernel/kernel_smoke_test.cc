@@ -172,8 +172,14 @@ class KernelSmoke : public ::testing::Test {
   std::vector<std::pair<nfk_classic*, nfk_ops*>> classics_;
 };
 
+// NF_KERNEL_EXPECT_VERSION: the version this binary is built for ("6.1.",
+// "6.12."; kernel/CMakeLists.txt), so that a library of another is noticed.
+#ifndef NF_KERNEL_EXPECT_VERSION
+#define NF_KERNEL_EXPECT_VERSION "6.1."
+#endif
 TEST_F(KernelSmoke, VersionIsRecorded) {
-  EXPECT_EQ(std::string(nfk_kernel_version()).rfind("6.1.", 0), 0u) << nfk_kernel_version();
+  EXPECT_EQ(std::string(nfk_kernel_version()).rfind(NF_KERNEL_EXPECT_VERSION, 0), 0u)
+      << nfk_kernel_version();
 }
 
 // §3: one walk, only the overlapping subscription, once, with one odd cur_seq
@@ -371,11 +377,17 @@ TEST_F(KernelSmoke, GetPutFreesAfterTheGracePeriod) {
 // These pass on the correct file: they pin what 6.1 does.
 
 // §8.1: when the interval walk succeeded and a classic start then fails
-// non-blockingly, __mmu_notifier_invalidate_range_start returns -EAGAIN
+// non-blockingly, 6.1's __mmu_notifier_invalidate_range_start returns -EAGAIN
 // (mm/mmu_notifier.c:548) without mn_itree_inv_end: the walk's
 // active_invalidate_ranges++ (line 102) is never given back, since the caller
-// does not call end after -EAGAIN. No interval overlaps here, so the seq stays
-// even and the test can clean up; with an overlap it would stay odd for good.
+// does not call end after -EAGAIN (finding A). No interval overlaps here, so
+// the seq stays even and the test can clean up; with an overlap it would stay
+// odd for good. Built with NF_KERNEL_FINDING_A_FIXED (the fixed variant,
+// kernel/fixes/finding_a.cmake, and 6.12, which has a fix of its own) the walk
+// is given back.
+#ifndef NF_KERNEL_FINDING_A_FIXED
+#define NF_KERNEL_FINDING_A_FIXED 0
+#endif
 TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
   nfk_interval* far = Insert(0x100 * kPage, kPage);
   Classic failing;
@@ -384,10 +396,58 @@ TEST_F(KernelSmoke, KernelLeaksTheWalkWhenAClassicStartFails) {
 
   EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
   const nfk_snapshot s = Snapshot(mm_);
-  EXPECT_EQ(s.active_invalidate_ranges, 1u) << "the kernel gives the walk back after all";
+  EXPECT_EQ(s.active_invalidate_ranges, NF_KERNEL_FINDING_A_FIXED ? 0u : 1u)
+      << (NF_KERNEL_FINDING_A_FIXED ? "the fix does not give the walk back"
+                                    : "the kernel gives the walk back after all");
   EXPECT_EQ(s.invalidate_seq % 2, 0u);
   EXPECT_EQ(driver_.calls.size(), 0u);
   (void)far;
+}
+
+#if NF_KERNEL_FINDING_A_FIXED
+// The fix, where it matters: the failed start's walk called an overlapping
+// subscription (the seq went odd); the fix ends that walk, so the seq is even
+// again, nothing is active, and read_begin and remove (TearDown) return. On
+// the unfixed file the seq stays odd and both wait forever.
+TEST_F(KernelSmoke, FixedFailedClassicStartEndsAnOverlappingWalk) {
+  nfk_interval* near = Insert(0x0, kPage);
+  Classic failing;
+  failing.fail_nonblock = true;
+  RegisterClassic(&failing, /*with_end=*/false);
+  const unsigned long seq_before = Snapshot(mm_).invalidate_seq;
+
+  EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
+  ASSERT_EQ(driver_.calls.size(), 1u);
+  EXPECT_EQ(driver_.calls[0].sub, near);
+  EXPECT_EQ(driver_.calls[0].cur_seq % 2, 1u);
+  const nfk_snapshot s = Snapshot(mm_);
+  EXPECT_EQ(s.active_invalidate_ranges, 0u);
+  EXPECT_EQ(s.invalidate_seq, seq_before + 2) << "the walk was not ended once";
+  EXPECT_EQ(failing.starts, 1);
+  const unsigned long seq = nfk_interval_read_begin(near);
+  EXPECT_EQ(seq, driver_.calls[0].cur_seq);
+  EXPECT_FALSE(nfk_interval_read_retry(near, seq));
+}
+#endif
+
+// The fix must not touch the blockable path: there the wrapper ignores the
+// error and the caller's end closes the walk, so the walk is ended exactly
+// once (a fix that ended it on every error would end it twice: active count
+// below zero). On every variant.
+TEST_F(KernelSmoke, BlockableClassicFailureEndsTheWalkOnce) {
+  Insert(0x0, kPage);
+  Classic failing;
+  failing.fail_always = true;
+  RegisterClassic(&failing, /*with_end=*/false);
+  const unsigned long seq_before = Snapshot(mm_).invalidate_seq;
+
+  EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/true), 0);
+  const nfk_snapshot s = Snapshot(mm_);
+  EXPECT_EQ(s.active_invalidate_ranges, 0u);
+  EXPECT_EQ(s.invalidate_seq, seq_before + 2);
+  EXPECT_EQ(driver_.calls.size(), 1u);
+  ASSERT_EQ(Reports().size(), 1u);  // the WARN of a blockable failure (line 502)
+  nfk_reports_clear();
 }
 
 // §8.3: a blockable classic start that fails is a driver bug: WARN (line 502),

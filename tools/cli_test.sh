@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/cli_test.sh NF_TOOL [NF_TOOL_KERNEL NF_TOOL_KERNEL_CONTRACT]: the ctest
+# tools/cli_test.sh NF_TOOL [NF_TOOL_KERNEL NF_TOOL_KERNEL_CONTRACT
+#                   [NF_TOOL_KERNEL_CONTRACT_6_12]]: the ctest
 # `cli` (dev preset, label unit). Every command path a user runs either does what
 # it says or fails with one clear line and a non-zero exit; none of them passes
 # having done nothing. Each case asserts the exit status and the message, and
@@ -14,7 +15,8 @@
 #   ./nf      bad paths and names fail before anything is built; the help names
 #             --binary for triage; ./nf fuzz's crash lines name the right replay
 #   kernel    --target kernel-contract: finding A's reproducer fails against the
-#             contract and passes under the kernel's own traits
+#             contract on 6.1 and passes under the kernel's own traits; on 6.12,
+#             which fixed A, it passes against the contract too
 #
 # The ./nf cases stop before any build (they check the arguments), so this test
 # never starts a build of its own. Exit 0 pass, 1 fail.
@@ -23,6 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tool=${1:?usage: cli_test.sh NF_TOOL [NF_TOOL_KERNEL NF_TOOL_KERNEL_CONTRACT]}
 ktool=${2:-}
 ctool=${3:-}
+ctool612=${4:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # shellcheck source=tools/test_lib.sh
@@ -162,6 +165,10 @@ if [[ -n $ktool && -n $ctool ]]; then
     fail "finding A's reproducer under the contract: exit $rc, $(tail -c 300 "$work/kern_contract.err")"
   run kern_own "$ktool" creplay "$a"
   expect kern_own 0 'no violation' "finding A's reproducer passes under the kernel's own traits"
+  if [[ -n $ctool612 ]]; then
+    run kern_612 "$ctool612" creplay "$a"
+    expect kern_612 0 'no violation' "6.12 (which fixed A): the reproducer passes against the contract"
+  fi
 else
   echo "note: no kernel tools given; the kernel-contract cases did not run"
 fi

@@ -14,11 +14,21 @@
 # each must fail on BINDIR/FUZZER_mut_<m> with EXPECT and pass on BINDIR/FUZZER;
 # without that binary (NF_KERNEL_BUILD_MUTANTS off, e.g. the dev preset) only the
 # pass is checked, and said so.
+#
+# tools/kernel_regress_check.sh FUZZER BINDIR SUFFIX: the same on another kernel
+# version or variant, whose executables end in _SUFFIX (6_12: Linux 6.12;
+# fixed: the fixed variant, kernel/fixes/; fixed_6_12 ...): BINDIR/FUZZER_SUFFIX,
+# BINDIR/FUZZER_contract_SUFFIX, BINDIR/FUZZER_mut_<m>_SUFFIX, with
+# <finding>/EXPECT.SUFFIX in place of EXPECT where it exists (that version or
+# variant behaves differently there; FINDINGS.md).
 set -uo pipefail
-(($# == 2)) || { echo "usage: $0 FUZZER BINDIR" >&2; exit 2; }
-fuzzer=$1 bindir=$2
+(($# == 2 || $# == 3)) || { echo "usage: $0 FUZZER BINDIR [SUFFIX]" >&2; exit 2; }
+fuzzer=$1 bindir=$2 variant=${3:-}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=$bindir/$fuzzer contract=$bindir/${fuzzer}_contract
+if [[ -n $variant ]]; then
+  bin=${bin}_$variant contract=${contract}_$variant
+fi
 for b in "$bin" "$contract"; do
   [[ -x $b ]] || { echo "FAIL: no binary $b" >&2; exit 1; }
 done
@@ -32,22 +42,24 @@ for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
     bad=1
     continue
   fi
-  expect=$(grep -v '^#' "$dir/EXPECT" | head -n 1)
+  expect_file=$dir/EXPECT
+  [[ -z $variant || ! -f $dir/EXPECT.$variant ]] || expect_file=$dir/EXPECT.$variant
+  expect=$(grep -v '^#' "$expect_file" | head -n 1)
   for input in "$dir"/*; do
-    case $input in *.nfp | */EXPECT | *.md | *.trace) continue ;; esac
+    case $input in *.nfp | */EXPECT | */EXPECT.* | *.md | *.trace) continue ;; esac
     found=$((found + 1))
     id=${input##*/}
     if ! out=$(ASAN_OPTIONS=detect_leaks=0 timeout 120 "$bin" "$input" 2>&1); then
-      echo "FAIL $name: $id fails on $fuzzer (the kernel's traits):"
+      echo "FAIL $name: $id fails on ${bin##*/} (the kernel's traits):"
       tail -n 20 <<<"$out"
       bad=1
       continue
     fi
     against=$contract
     if [[ $name == mut_* ]]; then
-      against=$bindir/${fuzzer}_mut_${name#mut_}
+      against=$bindir/${fuzzer}_mut_${name#mut_}${variant:+_$variant}
       if [[ ! -x $against ]]; then
-        echo "ok   $name: $id passes on $fuzzer (no ${against##*/} built: mutant not checked)"
+        echo "ok   $name: $id passes on ${bin##*/} (no ${against##*/} built: mutant not checked)"
         continue
       fi
     fi
@@ -72,5 +84,5 @@ for dir in "$root"/corpus/regress/kernel/"$fuzzer"/*/; do
     fi
   done
 done
-echo "$fuzzer: $found reproducer(s) under corpus/regress/kernel/$fuzzer/"
+echo "${bin##*/}: $found reproducer(s) under corpus/regress/kernel/$fuzzer/"
 exit "$bad"
