@@ -31,6 +31,10 @@ NFK_SAME(NFK_REPORT_RCU, NF_KERNEL_RCU);
 
 struct nfk_mm {
   struct mm_struct mm;
+  /* nfk_set_close_leaked_walk: close finding A's walk where the file leaves
+   * it open (NF_KERNEL_HAS_FINDING_A), and how many were closed. */
+  bool close_leaked_walk;
+  unsigned long leaked_walks_closed;
   /* The ops nfk_classic_get is looking up, for the kernel's alloc_notifier
    * (which is given only the mm). Written and read under mm.mmap_lock. */
   nfk_ops *alloc_ops;
@@ -58,6 +62,7 @@ struct nfk_invalidation {
   struct mmu_notifier_range range; /* start's range, as end needs it */
   nfk_mm *mm;
   bool holds_rmap_locks; /* this invalidation took them (not a nested one) */
+  bool classic_start_failed; /* a classic subscriber's start failed this range */
 };
 
 const char *nfk_kernel_version(void) { return NF_KERNEL_VERSION; }
@@ -179,6 +184,36 @@ void nfk_interval_set_seq(nfk_interval *sub, unsigned long cur_seq) {
 
 /* ---- invalidation -------------------------------------------------------------------- */
 
+/* Finding A (FINDINGS.md): in a file that has it (NF_KERNEL_HAS_FINDING_A: 6.1
+ * as Debian ships it, and its mutants), a non-blockable start whose interval
+ * walk succeeded and whose classic side then failed returns with the walk still
+ * counted in active_invalidate_ranges (and the seq odd if it overlapped a
+ * subscription): nothing ever ends it. Called after such a failure: with
+ * close_leaked_walk set (the kernel target's fuzzing traits), it checks that the
+ * walk was left open exactly so, and ends it as the fix does
+ * (kernel/fixes/finding_a.cmake), so that a program goes on past the
+ * divergence instead of hanging at the next remove. Without it (the contract's
+ * traits, the findings' reproducers, the smoke tests) the walk stays open. */
+static void nfk_close_leaked_walk(nfk_mm *m) {
+  struct mmu_notifier_subscriptions *subscriptions = m->mm.notifier_subscriptions;
+  if (!NF_KERNEL_HAS_FINDING_A || !m->close_leaked_walk || !subscriptions->has_itree)
+    return;
+  spin_lock(&subscriptions->lock);
+  bool open = subscriptions->active_invalidate_ranges > 0;
+  spin_unlock(&subscriptions->lock);
+  /* The classified behaviour: the walk of this start is still counted. */
+  if (WARN_ON(!open))
+    return;
+  mn_itree_inv_end(subscriptions);
+  m->leaked_walks_closed++;
+}
+
+void nfk_set_close_leaked_walk(nfk_mm *m, bool close) { m->close_leaked_walk = close; }
+
+unsigned long nfk_leaked_walks_closed(nfk_mm *m) { return m->leaked_walks_closed; }
+
+bool nfk_has_finding_a(void) { return NF_KERNEL_HAS_FINDING_A; }
+
 int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) {
   struct rw_semaphore *rmap = &m->mm.nf_rmap_locks;
   nfk_invalidation *inv = calloc(1, sizeof(*inv));
@@ -206,6 +241,8 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
     }
     int ret = mmu_notifier_invalidate_range_start_nonblock(&inv->range);
     if (ret) {
+      if (inv->classic_start_failed)
+        nfk_close_leaked_walk(m);
       if (inv->holds_rmap_locks)
         up_read(rmap);
       free(inv);
@@ -236,7 +273,12 @@ static int nfk_classic_start(struct mmu_notifier *s, const struct mmu_notifier_r
   nfk_classic *c = nfk_classic_of(s);
   nfk_range range;
   nfk_to_range(r, &range);
-  return c->ops->cb.invalidate_range_start(c->ops->cookie, c, &range);
+  int ret = c->ops->cb.invalidate_range_start(c->ops->cookie, c, &range);
+  /* Every range the kernel passes here is an nfk_invalidation's (only
+   * nfk_invalidate_start starts invalidations). */
+  if (ret)
+    container_of((struct mmu_notifier_range *)r, nfk_invalidation, range)->classic_start_failed = true;
+  return ret;
 }
 
 static void nfk_classic_end(struct mmu_notifier *s, const struct mmu_notifier_range *r) {

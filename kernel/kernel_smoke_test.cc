@@ -430,6 +430,34 @@ TEST_F(KernelSmoke, FixedFailedClassicStartEndsAnOverlappingWalk) {
 }
 #endif
 
+// The kernel target's fuzzing traits (nfk_set_close_leaked_walk): on a file
+// with finding A the adapter checks the walk was left open and ends it, so that
+// the seq is even again, nothing is active and read_begin returns, as on the
+// fixed files (where the adapter has nothing to end). On every variant: the
+// same state after, and the count of walks the adapter ended is 1 exactly where
+// the file has A.
+TEST_F(KernelSmoke, CloseLeakedWalkEndsFindingAsWalkWhereTheFileLeavesItOpen) {
+  EXPECT_EQ(nfk_has_finding_a(), !NF_KERNEL_FINDING_A_FIXED);
+  nfk_set_close_leaked_walk(mm_, true);
+  nfk_interval* near = Insert(0x0, kPage);
+  Classic failing;
+  failing.fail_nonblock = true;
+  RegisterClassic(&failing, /*with_end=*/false);
+  const unsigned long seq_before = Snapshot(mm_).invalidate_seq;
+
+  EXPECT_EQ(Invalidate(mm_, 0x0, kPage, /*blockable=*/false), -EAGAIN);
+  ASSERT_EQ(driver_.calls.size(), 1u);
+  const nfk_snapshot s = Snapshot(mm_);
+  // (else read_begin below would wait forever)
+  ASSERT_EQ(s.active_invalidate_ranges, 0u);
+  ASSERT_EQ(s.invalidate_seq, seq_before + 2) << "the walk was not ended once";
+  EXPECT_EQ(nfk_leaked_walks_closed(mm_), NF_KERNEL_FINDING_A_FIXED ? 0u : 1u);
+  const unsigned long seq = nfk_interval_read_begin(near);
+  EXPECT_FALSE(nfk_interval_read_retry(near, seq));
+  // A failure of the interval side itself ends its own walk: nothing to close.
+  EXPECT_EQ(nfk_leaked_walks_closed(mm_), NF_KERNEL_FINDING_A_FIXED ? 0u : 1u);
+}
+
 // The fix must not touch the blockable path: there the wrapper ignores the
 // error and the caller's end closes the walk, so the walk is ended exactly
 // once (a fix that ended it on every error would end it twice: active count

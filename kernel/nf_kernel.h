@@ -179,6 +179,15 @@ typedef struct nfk_invalidation nfk_invalidation;
  * -EAGAIN if a callback failed. On 0, *out is the handle to pass to
  * nfk_invalidate_end exactly once; on failure nothing is to be ended. */
 int nfk_invalidate_start(nfk_mm *mm, const nfk_range *range, nfk_invalidation **out);
+/* Finding A (FINDINGS.md): whether this build's mm/mmu_notifier.c has it (6.1
+ * as shipped and its mutants; not 6.12, not the fixed variant). With
+ * nfk_set_close_leaked_walk(mm, true), a failed non-blockable start that left
+ * its interval walk open (finding A) is checked to have done exactly that (a
+ * WARN if the walk was not left open) and the walk is ended, as the fix would;
+ * nfk_leaked_walks_closed counts them. Off by default: the walk stays open. */
+bool nfk_has_finding_a(void);
+void nfk_set_close_leaked_walk(nfk_mm *mm, bool close);
+unsigned long nfk_leaked_walks_closed(nfk_mm *mm);
 /* mmu_notifier_invalidate_range_end; frees the handle. */
 void nfk_invalidate_end(nfk_invalidation *inv);
 

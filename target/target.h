@@ -177,9 +177,12 @@ struct Traits {
   // corpus/regress/kernel/ and its finding in FINDINGS.md.
   //
   // A non-blockable start whose interval walk succeeded and whose classic
-  // side then failed closes the walk's epoch (§3.3). False (the kernel, 6.1):
-  // the epoch stays open for good, so the harness keeps non-blockable
-  // invalidations and subscribers whose start can fail apart.
+  // side then failed closes the walk's epoch (§3.3). False: the epoch stays
+  // open for good, so the harness keeps non-blockable invalidations and
+  // subscribers whose start can fail apart. The kernel's 6.1 is such a target
+  // (finding A), but its adapter checks the walk was left open exactly so and
+  // ends it (nf_kernel.h nfk_set_close_leaked_walk), so that the programs
+  // around the divergence stay in reach; its contract build does not.
   bool failed_classic_start_closes_interval_walk = true;
   // A classic subscriber gets release at most once even when its unregister
   // races the address space's release (P9). False (the kernel): both may call

@@ -52,7 +52,7 @@ def expand(path):
 
 
 def looks_like_ours(path, tops):
-    if any(c in path for c in "<>*$") or "..." in path or path.startswith(("build/", "/")):
+    if any(c in path for c in "<>*$") or "..." in path or path.startswith(("build/", "/", "kernel-src/")):
         return False
     # A placeholder component: FUZZER, F, NAME (capitals), or a prefix (mut_).
     if any(part.isupper() or part.endswith("_") for part in path.strip("/").split("/")):

@@ -10,7 +10,7 @@
 # caller does call end (which ends the walk).
 # Built as the `fixed` variant of the kernel library (kernel/CMakeLists.txt,
 # NF_KERNEL_BUILD_FIXED). The edit changes the line count: nf_edit_renumbered
-# (cmake/NfKernelMutate.cmake) keeps every later line's number.
+# (kernel/cmake/NfKernelMutate.cmake) keeps every later line's number.
 nf_edit_renumbered(
 "\tint ret;
 

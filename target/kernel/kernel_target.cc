@@ -112,7 +112,9 @@ constexpr Traits kKernelTraits = {
     .counts_open_invalidations = false,
     .accepts_ops_without_user = false,
     .tracks_released = false,
-    .failed_classic_start_closes_interval_walk = kContract,
+    // 6.1 leaves the walk open (finding A); the adapter checks and ends it
+    // (nfk_set_close_leaked_walk above); 6.12 and the fixed variant end it.
+    .failed_classic_start_closes_interval_walk = true,
     .release_once_against_unregister = kContract,
     .empty_range_walks_nothing = kContract,
     .release_walk_covers_top_address = kContract,
@@ -131,6 +133,11 @@ class KernelTarget final : public Target {
       // them created at once (FUZZING_ONLY, nf_kernel.h).
       : mm_(nfk_mm_create(options.initial_seq == 2 ? 0 : options.initial_seq)) {
     nfk_set_report_handler(&ReportCb, nullptr);
+    // Finding A, where the file has it: the adapter checks that a failed
+    // non-blockable start left its walk open as classified and ends it, so the
+    // programs around it run (Traits::failed_classic_start_closes_interval_walk).
+    // Under the contract's traits the walk stays open: the reproducer fails.
+    nfk_set_close_leaked_walk(mm_, !kContract);
   }
   ~KernelTarget() override {
     for (nfk_ops* o : ops_) {
