@@ -36,12 +36,14 @@ usage: ./nf <command> [options]
 
   setup                       install the missing Debian packages (apt-get; root or sudo)
   fuzz [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl] [--target nf|kernel]
+       [--kernel 6.1|6.12]
                               build the fuzz preset and fuzz every target (or NAME) for
                               about N minutes (default 10, after the build) on J cores
                               (default: all); merge new inputs into corpus/<fuzzer>/;
                               a crash prints its file and decoded program, exit 1;
                               --engine afl: AFL++ on one target (tools/afl_fuzz.sh);
-                              --target kernel: the kernel's fuzzers (cmake/fuzzers_kernel.txt)
+                              --target kernel: the kernel's fuzzers (cmake/fuzzers_kernel.txt),
+                              on Linux 6.1 or (--kernel 6.12) 6.12
   test [--preset P]... [--label L] [--timeout S] [--verbose]
                               build and ctest the presets dev, asan, ubsan, tsan, then
                               run oss-fuzz-check (stage oss-fuzz: one test per target
@@ -57,7 +59,8 @@ usage: ./nf <command> [options]
                               write the bytes of a text program (nf_tool); never over
                               FILE.nfp itself; a program with no op only with
                               --allow-empty
-  replay [--sequential] [--json] [--target nf|kernel|kernel-contract] FILE_OR_DIR...
+  replay [--sequential] [--json] [--target nf|kernel|kernel-contract] [--kernel 6.1|6.12]
+         FILE_OR_DIR...
                               run each input (every input file under a directory: bytes,
                               and .nfp text programs that are not the decoded twin of
                               an input beside them; a directory with none is an error)
@@ -68,15 +71,17 @@ usage: ./nf <command> [options]
                               --target kernel: on the kernel's mm/mmu_notifier.c;
                               --target kernel-contract: the same file under the
                               contract's traits, where a finding's reproducer fails
-                              (FINDINGS.md: does my kernel still have finding A?)
+                              (FINDINGS.md: does my kernel still have finding A?);
+                              --kernel 6.12: on Linux 6.12's file (default 6.1)
                               Flags may come anywhere on the line; a missing or
                               unreadable input: one line, exit 2, before any build
   help                        this text
 
-  coverage [--target nf|kernel]
+  coverage [--target nf|kernel] [--kernel 6.1|6.12]
                               build the coverage preset, replay every corpus, write
                               build/coverage/html/ and print core/ line and branch coverage
-                              (--target kernel: of mm/mmu_notifier.c, through the kernel fuzzers)
+                              (--target kernel: of mm/mmu_notifier.c, through the kernel
+                              fuzzers; --kernel 6.12: of 6.12's file, default 6.1)
   bench                       run the core benchmarks (bench preset) and print the ratio
                               table, then each fuzzer 60 s on one core (exec/s)
   bench --fuzzers [--against REV] [--fuzzer NAME]... [--seconds S] [--rounds N]
@@ -87,13 +92,15 @@ usage: ./nf <command> [options]
   oss-fuzz-check              emulate OSS-Fuzz's build (libc++, Abseil from source) for
                               address and undefined, and repeat its build checks
   mutants [--budget S] [--seeds N] [--mutants a,b] [--ways w,...] [--jobs J]
-          [--no-control] [--target nf|kernel]
+          [--no-control] [--target nf|kernel] [--kernel 6.1|6.12|both]
                               the detection matrix: every mutant of the bug catalogue,
                               searched from an empty corpus by each fuzzer, the TSan
                               suite and a naive baseline, plus a control row on the
                               correct core; J runs side by side (tools/mutants.py);
                               --target kernel: the kernel's catalogue mutants
-                              (kernel/mutants/) through the kernel fuzzers
+                              (kernel/mutants/) through the kernel fuzzers, on
+                              both versions (ways sequential@6.12, concurrent@6.12)
+                              unless --kernel names one
   triage CRASH [--fuzzer NAME | --binary PATH] [--out DIR]
                               replay a crash from any engine, name what failed, minimize
                               it, write its text and an HTML timeline (tools/triage.py);
@@ -438,7 +445,7 @@ cmd_tool() {
   local sub=$1
   shift
   local -a flags=() files=()
-  local sequential=0 target=nf rest=0
+  local sequential=0 target=nf kernel=6.1 rest=0
   # Flags anywhere on the line; "--" ends them (a file name may start with '-').
   while (($#)); do
     if ((rest)) || [[ $1 != -?* ]]; then
@@ -456,6 +463,11 @@ cmd_tool() {
         target=$2
         shift ;;
       replay:--target=*) target=${1#--target=} ;;
+      replay:--kernel)
+        (($# >= 2)) || usage_error "replay: --kernel needs 6.1 or 6.12"
+        kernel=$2
+        shift ;;
+      replay:--kernel=*) kernel=${1#--kernel=} ;;
       *) usage_error "$sub: unknown flag '$(shown "$1")'" ;;
     esac
     shift
@@ -464,6 +476,11 @@ cmd_tool() {
     nf | kernel | kernel-contract) ;;
     *) usage_error "replay: --target must be nf, kernel or kernel-contract, not '$(shown "$target")'" ;;
   esac
+  case $kernel in
+    6.1 | 6.12) ;;
+    *) usage_error "replay: --kernel must be 6.1 or 6.12, not '$(shown "$kernel")'" ;;
+  esac
+  [[ $kernel == 6.1 || $target != nf ]] || usage_error "replay: --kernel goes with --target kernel or kernel-contract"
   case $sub in
     decode) ((${#files[@]} == 1)) || usage_error "decode: needs one FILE" ;;
     encode) ((${#files[@]} == 1 || ${#files[@]} == 2)) || usage_error "encode: needs FILE.nfp [OUT]" ;;
@@ -497,10 +514,12 @@ cmd_tool() {
   # the findings' reproducers fail (FINDINGS.md).
   local suffix=""
   [[ $target == nf ]] || suffix=_${target//-/_}
+  # Another kernel version's tools end in _<major>_<minor> (kernel/README.md).
+  [[ $kernel == 6.1 ]] || suffix+=_${kernel//./_}
   local log=$ROOT/build/dev/nf-build.log
   if [[ -n $suffix && -f $ROOT/build/dev/build.ninja ]] &&
     ! ninja -C "$ROOT/build/dev" -t query "nf_tool$suffix" >/dev/null 2>&1; then
-    die "no kernel target in build/dev/ (apt-get install linux-source-6.1, then reconfigure: see kernel/README.md)"
+    die "no $target target for Linux $kernel in build/dev/ (apt-get install linux-source-$kernel, then reconfigure: see kernel/README.md)"
   fi
   build_dev_tools "$log" "nf_tool$suffix" "nf_ctrace$suffix"
   local tool

@@ -121,6 +121,14 @@ run nf_enc_same "$nf" encode "$work/same.nfp" "$work/same.nfp"
 expect nf_enc_same 2 'refusing to overwrite' "./nf encode same.nfp same.nfp: exit 2"
 run nf_target "$nf" replay --target nope "$nfp"
 expect nf_target 2 'must be nf, kernel or kernel-contract' "./nf replay --target nope: exit 2"
+run nf_kernel_bad "$nf" replay --target kernel --kernel 7.0 "$nfp"
+expect nf_kernel_bad 2 "--kernel must be 6.1 or 6.12" "./nf replay --kernel 7.0: exit 2"
+run nf_kernel_nf "$nf" replay --kernel 6.12 "$nfp"
+expect nf_kernel_nf 2 "--kernel goes with --target kernel" "./nf replay --kernel without a kernel target: exit 2"
+run nf_fuzz_kernel "$nf" fuzz --kernel 6.12 --minutes 1
+expect nf_fuzz_kernel 2 "--kernel goes with --target kernel" "./nf fuzz --kernel without --target kernel: exit 2"
+run nf_mut_kernel "$nf" mutants --target kernel --kernel 5.4
+expect nf_mut_kernel 2 "invalid choice: '5.4'" "./nf mutants --kernel 5.4: exit 2"
 run nf_flag "$nf" decode "$nfp" --bogus
 expect nf_flag 2 "unknown flag '--bogus'" "./nf decode FILE --bogus (a flag after the file): exit 2"
 run nf_fuzz_name "$nf" fuzz --fuzzer nope --minutes 1
@@ -159,6 +167,10 @@ interval_tree_fuzzer = -"
 # --- the kernel: does my kernel still have finding A?
 if [[ -n $ktool && -n $ctool ]]; then
   a=$root/corpus/regress/kernel/concurrent_fuzzer_kernel/classic_start_fails_after_walk
+  run kern_files "$ktool" creplay "$a"
+  n=$(grep -c '^==== creplay ' "$work/kern_files.out")
+  [[ $n == 1 ]] && pass "a reproducer folder runs its one input (EXPECT, EXPECT.<suffix>, .nfp, .md are not inputs)" ||
+    fail "replay of $a ran $n inputs"
   run kern_contract "$ctool" creplay "$a"
   [[ $rc != 0 ]] && grep -q 'P7: deadlock' "$work/kern_contract.err" &&
     pass "finding A's reproducer fails against the contract (P7)" ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/coverage.sh: source coverage of the shipped corpora (clang's -fprofile-instr-generate).
 #
-#   tools/coverage.sh [--max-uncovered N] [--target nf|kernel]
+#   tools/coverage.sh [--max-uncovered N] [--target nf|kernel] [--kernel 6.1|6.12]
 #
 # --target kernel: the same for the kernel target (kernel/): the kernel fuzzers
 # (cmake/fuzzers_kernel.txt) replay the corpus and the catalogue reproducers of
@@ -36,11 +36,16 @@ readonly BUILD=$ROOT/build/coverage
 
 max_uncovered=80
 target=nf
+kernel=6.1
 while (($# > 0)); do
   case $1 in
     --target)
       [[ ${2:-} == nf || ${2:-} == kernel ]] || { echo "nf: coverage: --target must be nf or kernel (see ./nf help)" >&2; exit 2; }
       target=$2
+      shift 2 ;;
+    --kernel)
+      [[ ${2:-} == 6.1 || ${2:-} == 6.12 ]] || { echo "nf: coverage: --kernel must be 6.1 or 6.12 (see ./nf help)" >&2; exit 2; }
+      kernel=$2
       shift 2 ;;
     --max-uncovered)
       [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "nf: coverage: --max-uncovered needs a number (see ./nf help)" >&2; exit 2; }
@@ -89,20 +94,25 @@ mkdir -p "$profiles"
 status=0
 objects=()
 shopt -s nullglob
-# count_inputs DIR...: the files a replay runs (it skips EXPECT, *.nfp and *.md).
+# count_inputs DIR...: the files a replay runs (it skips EXPECT*, *.nfp and *.md).
 count_inputs() {
-  find "$@" -type f ! -name EXPECT ! -name '*.nfp' ! -name '*.md' | wc -l
+  find "$@" -type f ! -name 'EXPECT*' ! -name '*.nfp' ! -name '*.md' | wc -l
 }
 nflib() { python3 "$ROOT/tools/nflib.py" "$@"; }
 if [[ $target == kernel ]]; then
-  kernel_c=$BUILD/kernel-src/linux-source-6.1/mm/mmu_notifier.c
-  [[ -f $kernel_c ]] || die "no kernel target in build/coverage/ (apt-get install linux-source-6.1: see kernel/README.md)"
+  # Another version's targets end in _<major>_<minor> (kernel/README.md).
+  vs=""
+  [[ $kernel == 6.1 ]] || vs=_${kernel//./_}
+  kernel_c=$BUILD/kernel-src/linux-source-$kernel/mm/mmu_notifier.c
+  [[ -f $kernel_c ]] || die "no kernel target for Linux $kernel in build/coverage/ (apt-get install linux-source-$kernel: see kernel/README.md)"
   fuzzer_list=$(nflib fuzzers --target kernel)
   report_paths=("$kernel_c")
   html_paths=("$kernel_c" "$ROOT/kernel" "$ROOT/target/kernel")
   what=mm/mmu_notifier.c
-  threads_bin=tsan_replay_kernel
+  threads_bin=tsan_replay_kernel$vs
 else
+  [[ $kernel == 6.1 ]] || { echo "nf: coverage: --kernel goes with --target kernel (see ./nf help)" >&2; exit 2; }
+  vs=""
   fuzzer_list=$(nflib fuzzers)
   report_paths=("$ROOT/core")
   html_paths=("$ROOT/core" "$ROOT/fuzzers")
@@ -110,7 +120,7 @@ else
   threads_bin=tsan_replay
 fi
 for name in $fuzzer_list; do
-  bin=$(nflib locate coverage "$name") || continue
+  bin=$(nflib locate coverage "$name$vs") || continue
   dirs=()
   base=${name%_kernel}
   for d in "corpus/$name" "corpus/regress/$name" "corpus/$base" "corpus/regress/$base" \

@@ -2,12 +2,14 @@
 """tools/fuzz.py: `./nf fuzz`, build the fuzz preset and fuzz for N minutes.
 
 usage: tools/fuzz.py [--minutes N] [--fuzzer NAME] [--jobs J] [--engine libfuzzer|afl]
-                     [--target nf|kernel]
+                     [--target nf|kernel] [--kernel 6.1|6.12]
 
 --target kernel: the kernel target's fuzzers (cmake/fuzzers_kernel.txt: the real
 mm/mmu_notifier.c, kernel/); each also reads the corpus of the fuzzer it shares
 its source with (corpus/concurrent_fuzzer/ for concurrent_fuzzer_kernel) and the
-kernel's reproducers, corpus/regress/kernel/<fuzzer>/.
+kernel's reproducers, corpus/regress/kernel/<fuzzer>/. --kernel 6.12: the
+same fuzzers built on Linux 6.12 (<fuzzer>_6_12; the corpus folders are shared:
+a program means the same on every version); default 6.1.
 
 Scheduling: J slots, F fuzzers, a budget of T seconds of fuzzing.
   F <= J: one wave of T seconds; each fuzzer runs J/F instances (the first J%F
@@ -115,6 +117,7 @@ class Fuzz:
     def __init__(self, fuzzers, binaries):
         self.fuzzers = fuzzers
         self.binaries = binaries   # name -> path relative to ROOT
+        self.kernel = nflib.DEFAULT_KERNEL  # the kernel fuzzers' version (--kernel)
         self.totals = {n: Totals() for n in fuzzers}
         self.instances = []
         self.interrupted = False
@@ -301,7 +304,7 @@ class Fuzz:
                 print(f"  log:       {log}")
             binary = self.binaries.get(name, name)
             print(f"  reproduce: {binary} {file}")
-            replay = replay_command(name, file)
+            replay = replay_command(name, file, self.kernel)
             if replay:
                 print(f"             {replay}")
             print(f"  triage:    ./nf triage {file} --binary {binary}")
@@ -324,15 +327,18 @@ class Fuzz:
             sys.stdout.flush()
 
 
-def replay_command(name, file):
-    """The ./nf replay line that runs FILE under the checks of fuzzer NAME, or ""
-    for a fuzzer whose inputs are not op programs (codec, interval tree)."""
+def replay_command(name, file, kernel=nflib.DEFAULT_KERNEL):
+    """The ./nf replay line that runs FILE under the checks of fuzzer NAME (a
+    kernel fuzzer: on KERNEL's build), or "" for a fuzzer whose inputs are not op
+    programs (codec, interval tree)."""
     base = nflib.base_fuzzer(name)
     if base not in ("concurrent_fuzzer", "sequential_fuzzer"):
         return ""
     flags = "" if base == "concurrent_fuzzer" else " --sequential"
     if base != name:
         flags += " --target kernel"
+        if kernel != nflib.DEFAULT_KERNEL:
+            flags += f" --kernel {kernel}"
     return f"./nf replay{flags} {file}"
 
 
@@ -372,9 +378,9 @@ def seed_dirs(name):
 
 def parse_args(argv):
     opts = {"minutes": "10", "fuzzer": "", "jobs": str(os.cpu_count() or 1),
-            "engine": "libfuzzer", "target": "nf"}
+            "engine": "libfuzzer", "target": "nf", "kernel": nflib.DEFAULT_KERNEL}
     flags = {"--minutes": "minutes", "--fuzzer": "fuzzer", "--jobs": "jobs", "-j": "jobs",
-             "--engine": "engine", "--target": "target"}
+             "--engine": "engine", "--target": "target", "--kernel": "kernel"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -401,6 +407,10 @@ def parse_args(argv):
         usage_error("--engine must be libfuzzer or afl")
     if opts["target"] not in nflib.TARGETS:
         usage_error(f"--target must be one of: {' '.join(nflib.TARGETS)}")
+    if opts["kernel"] not in nflib.KERNEL_VERSIONS:
+        usage_error(f"--kernel must be one of: {' '.join(nflib.KERNEL_VERSIONS)}")
+    if opts["kernel"] != nflib.DEFAULT_KERNEL and opts["target"] != "kernel":
+        usage_error("--kernel goes with --target kernel")
     if opts["engine"] == "afl" and opts["target"] != "nf":
         usage_error("--engine afl runs nf's fuzzers only (no --target kernel)")
     return opts
@@ -431,14 +441,17 @@ def main(argv):
     say(f"built in {int(time.monotonic() - build_start)} s")
 
     listed = nflib.fuzzers_of(opts["target"])
+    # The kernel's fuzzers on another version: the same names, built as <name>_6_12.
+    suffix = nflib.kernel_suffix(opts["kernel"]) if opts["target"] == "kernel" else ""
     binaries = {}
     for name in listed:
-        path = nflib.locate(name, "fuzz")
+        path = nflib.locate(name + suffix, "fuzz")
         if path:
             binaries[name] = rel(path)
     fuzzers = [n for n in listed if n in binaries]
     if not fuzzers:
-        hint = (" (the kernel target needs the linux-source-6.1 package: see kernel/README.md)"
+        hint = (f" (the kernel target needs the linux-source-{opts['kernel']} package and the "
+                f"version in the fuzz preset's NF_KERNEL_VERSIONS: see kernel/README.md)"
                 if opts["target"] == "kernel" else "")
         die(f"no fuzz target was built in {FUZZ_DIR}/ (the list has: "
             f"{' '.join(listed) or 'none'}){hint}")
@@ -457,6 +470,7 @@ def main(argv):
     subprocess.run(["rm", "-rf", f"{FUZZ_DIR}/logs"])
     os.makedirs(f"{FUZZ_DIR}/logs")
     run = Fuzz(fuzzers, binaries)
+    run.kernel = opts["kernel"]
     for name in fuzzers:
         if not os.path.isdir(f"corpus/{name}"):
             say(f"creating corpus/{name}/ (a new fuzzer: commit its corpus)")

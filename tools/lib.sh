@@ -9,7 +9,7 @@
 #   nf_copy_inputs DEST DIR...
 #                 copies every fuzz input under the DIRs (missing ones skipped)
 #                 into DEST, each named by the SHA1 of its contents; the text
-#                 files a regression folder also holds (EXPECT, *.nfp, *.md) are
+#                 files a regression folder also holds (EXPECT*, *.nfp, *.md) are
 #                 not inputs and are left out. Prints how many were copied.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,7 +37,7 @@ nf_copy_inputs() {
     while IFS= read -r -d '' file; do
       cp "$file" "$dest/$(sha1sum <"$file" | cut -c1-40)"
       n=$((n + 1))
-    done < <(find "$dir" -type f ! -name EXPECT ! -name '*.nfp' ! -name '*.md' -print0)
+    done < <(find "$dir" -type f ! -name 'EXPECT*' ! -name '*.nfp' ! -name '*.md' -print0)
   done
   printf '%d\n' "$n"
 }

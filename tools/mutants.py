@@ -35,7 +35,9 @@ failures depend on the OS's interleavings, the seed and the command that ran
 
 --target kernel: the same for the kernel's mm/mmu_notifier.c: the catalogue
 mutants of kernel/mutants/ through sequential_fuzzer_kernel_mut_<m> and
-concurrent_fuzzer_kernel_mut_<m> (the ways sequential and concurrent), output in
+concurrent_fuzzer_kernel_mut_<m> (the ways sequential and concurrent), on each
+kernel version (--kernel 6.1|6.12|both, default both: the 6.12 ways are
+sequential@6.12 and concurrent@6.12, their binaries end in _6_12), output in
 build/mutants-kernel/.
 
 A control row, `none`, runs every way on the correct core in the same way: a
@@ -103,7 +105,9 @@ ABLATED_WAYS = [f"{w}-no-{a}" for a, (ws, _, _) in ABLATIONS.items() for w in ws
 
 
 def base_way(way):
-    """('concurrent', 'mutator') for 'concurrent-no-mutator'; (way, None) otherwise."""
+    """('concurrent', 'mutator') for 'concurrent-no-mutator'; (way, None) otherwise;
+    a kernel version ('concurrent@6.12') is not part of the base way."""
+    way = way.split("@", 1)[0]
     if "-no-" in way:
         w, piece = way.split("-no-", 1)
         return w, piece
@@ -168,13 +172,22 @@ KERNEL_TREES = {
 }
 
 
-def select_target(target):
-    """Points the matrix at TARGET's mutants, ways and output (build/mutants-kernel/)."""
+def version_of(way):
+    """The kernel version of a kernel way: '6.12' for 'concurrent@6.12', else 6.1."""
+    return way.split("@", 1)[1] if "@" in way else nflib.DEFAULT_KERNEL
+
+
+def select_target(target, kernel="both"):
+    """Points the matrix at TARGET's mutants, ways and output (build/mutants-kernel/).
+    The kernel's ways are per version: 'sequential', 'concurrent' on 6.1 and
+    'sequential@6.12', 'concurrent@6.12' (KERNEL: a version, or both)."""
     global MUTANTS, WAYS, TOOLKIT_WAYS, TREES, LOG_DIR, RUNS_FILE, OUT_DIR, KEEP_ROOT
     if target != "kernel":
         return
     MUTANTS, TREES = KERNEL_MUTANTS, KERNEL_TREES
-    WAYS = TOOLKIT_WAYS = list(KERNEL_TREES)
+    versions = nflib.KERNEL_VERSIONS if kernel == "both" else (kernel,)
+    WAYS = TOOLKIT_WAYS = [w + ("" if v == nflib.DEFAULT_KERNEL else "@" + v)
+                           for v in versions for w in KERNEL_TREES]
     OUT_DIR = os.path.join(ROOT, "build", "mutants-kernel")
     LOG_DIR, RUNS_FILE = os.path.join(OUT_DIR, "logs"), os.path.join(OUT_DIR, "runs.json")
     KEEP_ROOT = os.path.join(OUT_DIR, "runs")
@@ -183,7 +196,8 @@ def select_target(target):
 def target_of(way, mutant):
     """The CMake target of a way's binary on a mutant (or the correct core)."""
     _, _, pattern, control = TREES[base_way(way)[0]]
-    return control if mutant == CONTROL else pattern.format(m=mutant)
+    name = control if mutant == CONTROL else pattern.format(m=mutant)
+    return name + (nflib.kernel_suffix(version_of(way)) if "@" in way else "")
 
 
 def log(msg):
@@ -427,7 +441,7 @@ def summarize(rows, mutants, ways, budget):
 
 def main():
     ap = nflib.ArgumentParser(prog="mutants", description=__doc__.split("\n")[0])
-    nflib.add_target_argument(ap)
+    nflib.add_target_argument(ap, matrix=True)
     ap.add_argument("--budget", type=int, default=60, help="seconds per run (default 60)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per mutant and way (default 3)")
     ap.add_argument("--mutants", default="",
@@ -444,7 +458,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs side by side (default 1; at most the cores you can spare)")
     args = ap.parse_args()
-    select_target(args.target)
+    select_target(args.target, args.kernel)
     mutants = [m for m in (args.mutants or ",".join(MUTANTS)).split(",") if m]
     ways = [w for w in (args.ways or ",".join(WAYS)).split(",") if w]
     for m in mutants:

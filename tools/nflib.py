@@ -135,6 +135,16 @@ KERNEL_FUZZERS_FILE = os.path.join(ROOT, "cmake", "fuzzers_kernel.txt")
 KERNEL_FUZZERS = _read_fuzzers(KERNEL_FUZZERS_FILE)
 # The targets behind the seam (target/target.h) a tool's --target names.
 TARGETS = ("nf", "kernel")
+# The kernel versions the kernel target builds (kernel/CMakeLists.txt
+# NF_KERNEL_VERSIONS: 6.1 everywhere, 6.12 where a preset lists it): 6.1 keeps
+# the plain names, another version's targets end in _<major>_<minor>.
+KERNEL_VERSIONS = ("6.1", "6.12")
+DEFAULT_KERNEL = "6.1"
+
+
+def kernel_suffix(version):
+    """The suffix of VERSION's kernel targets: "" for 6.1, "_6_12" for 6.12."""
+    return "" if version == DEFAULT_KERNEL else "_" + version.replace(".", "_")
 
 
 def fuzzers_of(target):
@@ -144,17 +154,27 @@ def fuzzers_of(target):
 
 def base_fuzzer(name):
     """The fuzzer whose source, options, dictionary and seeds NAME shares:
-    concurrent_fuzzer for concurrent_fuzzer_kernel, else NAME."""
+    concurrent_fuzzer for concurrent_fuzzer_kernel (and for its build of another
+    kernel version, concurrent_fuzzer_kernel_6_12), else NAME."""
+    for v in KERNEL_VERSIONS:
+        suffix = kernel_suffix(v)
+        if suffix and name.endswith(suffix) and name[: -len(suffix)] in KERNEL_FUZZERS:
+            name = name[: -len(suffix)]
     if name in KERNEL_FUZZERS and name.endswith("_kernel"):
         return name[: -len("_kernel")]
     return name
 
 
-def add_target_argument(parser):
-    """--target nf|kernel (default nf); a bad value is argparse's one-line error."""
+def add_target_argument(parser, matrix=False):
+    """--target nf|kernel (default nf) and --kernel VERSION (default 6.1, or both
+    where the command runs a matrix); a bad value is argparse's one-line error."""
     parser.add_argument("--target", choices=TARGETS, default="nf",
                         help="the implementation to fuzz: nf's core (default) or the kernel's "
                              "mm/mmu_notifier.c (kernel/)")
+    choices = KERNEL_VERSIONS + (("both",) if matrix else ())
+    parser.add_argument("--kernel", choices=choices, default="both" if matrix else DEFAULT_KERNEL,
+                        help="with --target kernel: the kernel version (default "
+                             + ("both" if matrix else DEFAULT_KERNEL) + ")")
 
 
 def presets():

@@ -66,10 +66,12 @@ def fuzz_binary(name, build_log):
 
 
 def tool_suffix(fuzzer):
-    """nf_tool's suffix for the target a fuzzer runs: "_kernel" for the kernel
-    fuzzers, "_kernel_contract" for their contract builds, else ""."""
-    m = re.search(r"_kernel(_contract)?$", fuzzer)
-    return m.group(0) if m else ""
+    """nf_tool's suffix for the target a fuzzer binary runs: "_kernel" for the
+    kernel fuzzers, "_kernel_contract" for their contract builds, with the kernel
+    version's suffix ("_6_12") where it has one; else "". (The fixed and mutant
+    builds replay on the same version's tools.)"""
+    m = re.search(r"_kernel(_contract)?(?:_fixed|_mut_[a-z_]+?)?(_\d+_\d+)?$", fuzzer)
+    return "_kernel" + (m.group(1) or "") + (m.group(2) or "") if m else ""
 
 
 def nf_tool_binary(given, build_log, fuzzer=""):
@@ -569,8 +571,7 @@ def triage(args, original, out_dir, build_log, work):
               "exact line for the crashes they find)")
         return 1
     want = first.key()
-    nf_tool = nf_tool_binary(args.nf_tool, build_log,
-                             fuzzer + ("_contract" if runner.binary.endswith("_contract") else ""))
+    nf_tool = nf_tool_binary(args.nf_tool, build_log, os.path.basename(runner.binary))
     if nf_tool is None:
         log("nf_tool is needed to decode and encode inputs and could not be built")
         return 1

@@ -4,7 +4,7 @@
 // Every file named, and every regular file under every directory named
 // (recursively, in sorted path order, so runs are deterministic). Files that sit
 // beside regression inputs in corpus/regress/ and are not inputs are skipped: the
-// EXPECT regex and *.md notes, and a `X.nfp` beside an input `X` (its decoded
+// EXPECT regex (and EXPECT.<suffix>) and *.md notes, and a `X.nfp` beside an input `X` (its decoded
 // text). A `.nfp` with no such twin is a text program: the tools that read text
 // (nf_tool, nf_ctrace: Inputs::kBytesAndText) take it, the fuzz targets' replay
 // main (bytes only) skips it. A directory with no input under it is an error,
@@ -44,7 +44,8 @@ inline bool IsTextProgram(const std::filesystem::path& p) {
 // `.nfp` where only bytes are wanted.
 inline bool IsNotAnInput(const std::filesystem::path& p, Inputs inputs) {
   const std::string name = p.filename().string();
-  if (name == "EXPECT" || EndsWith(name, ".md")) return true;
+  // EXPECT, and EXPECT.<version or variant> (tools/kernel_regress_check.sh).
+  if (name == "EXPECT" || name.rfind("EXPECT.", 0) == 0 || EndsWith(name, ".md")) return true;
   if (!IsTextProgram(p)) return false;
   if (inputs == Inputs::kBytes) return true;
   std::error_code ec;
