@@ -5,7 +5,6 @@
 
 #include "fuzzers/program/codec.h"
 #include "fuzzers/program/mutator.h"
-#include "target/target.h"
 #include "fuzzers/executors/sequential.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,7 +15,3 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 // The structure-aware mutator's hooks (fuzzers/program/mutator.h) mutate ops
 // only: this fuzzer ignores schedules.
 nf::fuzz::MutatorTarget nf::fuzz::ProgramMutatorTarget() { return MutatorTarget::kSequential; }
-// A target that does not detect misuse is never asked for it (the kernel).
-bool nf::fuzz::ProgramMutatorAvoidsMisuse() {
-  return !nf::target::LinkedTargetTraits().reports_misuse;
-}

@@ -269,9 +269,6 @@ class Target {
 
 // Defined by the one target library an executable links.
 std::unique_ptr<Target> CreateTarget(const TargetOptions& options);
-// The traits of that target (what every Target it creates returns from
-// traits()), for code that runs outside any target's life: the mutator.
-const Traits& LinkedTargetTraits();
 
 }  // namespace nf::target
 

@@ -50,8 +50,6 @@ struct State {
 }  // namespace
 
 nf::fuzz::MutatorTarget nf::fuzz::ProgramMutatorTarget() { return kTarget; }
-// AFL++ runs nf's own fuzzers, whose target detects misuse.
-bool nf::fuzz::ProgramMutatorAvoidsMisuse() { return false; }
 
 extern "C" {
 

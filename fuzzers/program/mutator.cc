@@ -876,65 +876,6 @@ std::vector<uint8_t> EncodeWithin(Program p, size_t max_size) {
   return bytes;
 }
 
-void WithoutMisuse(Program* p) {
-  Flat f = Flatten(*p);
-  std::array<bool, kIntervalSlots> live{};
-  std::array<bool, kClassicSlots> registered{};
-  std::array<int, kNumBehaviours> refs{};
-  std::array<int, kMaxThreads> open{};
-  // Where the op's slot is not in state `want` (an insert needs a free slot, a
-  // remove a live one), moves it to the first slot that is; false if none is.
-  auto settle = [](const auto& state, uint8_t* slot, bool want) {
-    if (state[*slot] == want) return true;
-    for (size_t i = 0; i < state.size(); ++i) {
-      if (state[i] == want) {
-        *slot = static_cast<uint8_t>(i);
-        return true;
-      }
-    }
-    return false;
-  };
-  std::vector<Entry> kept;
-  kept.reserve(f.entries.size());
-  for (Entry e : f.entries) {
-    Op& op = e.op;
-    bool keep = true;
-    if (IsInsert(op.code)) {
-      keep = settle(live, &op.slot, false);
-      if (keep && !InsertRejected(op)) live[op.slot] = true;
-    } else if (op.code == OpCode::kRemove) {
-      keep = settle(live, &op.slot, true);
-      if (keep) live[op.slot] = false;
-    } else if (op.code == OpCode::kRegister || op.code == OpCode::kUnregister) {
-      const bool reg = op.code == OpCode::kRegister;
-      keep = settle(registered, &op.slot, !reg);
-      if (keep) registered[op.slot] = reg;
-    } else if (op.code == OpCode::kGet) {
-      ++refs[op.behaviour];
-    } else if (op.code == OpCode::kPut) {
-      if (refs[op.behaviour] == 0) {
-        int held = -1;
-        for (int b = 0; b < kNumBehaviours && held < 0; ++b) {
-          if (refs[b] > 0) held = b;
-        }
-        keep = held >= 0;
-        if (keep) op.behaviour = static_cast<uint8_t>(held);
-      }
-      if (keep) --refs[op.behaviour];
-    } else if (IsInvStart(op.code)) {
-      ++open[e.thread];
-    } else if (op.code == OpCode::kInvEnd) {
-      keep = open[e.thread] > 0;
-      if (keep) --open[e.thread];
-    } else if (op.code == OpCode::kMisbehave) {
-      keep = false;  // such a target reports a driver bug as its own check
-    }
-    if (keep) kept.push_back(e);
-  }
-  f.entries = std::move(kept);
-  *p = Rebuild(f);
-}
-
 bool MutatorEnabled() {
   const char* v = std::getenv("NF_MUTATOR");  // per call: a few ns, and testable
   return v == nullptr || std::strcmp(v, "0") != 0;
@@ -952,7 +893,6 @@ size_t CustomMutate(MutatorTarget target, uint8_t* data, size_t size, size_t max
   } else {
     MutateProgram(&p, rng, target);
   }
-  if (ProgramMutatorAvoidsMisuse()) WithoutMisuse(&p);
   return CopyOut(EncodeWithin(std::move(p), max_size), data);
 }
 
@@ -966,7 +906,6 @@ size_t CustomCrossOver(MutatorTarget target, const uint8_t* data1, size_t size1,
   // generated program is worth more than their child.
   if (child.num_ops() < kMinOpsToMutate) child = GenerateProgram(rng, target);
   if (target == MutatorTarget::kSequential) child.schedule.clear();
-  if (ProgramMutatorAvoidsMisuse()) WithoutMisuse(&child);
   return CopyOut(EncodeWithin(std::move(child), max_out_size), out);
 }
 

@@ -77,17 +77,6 @@ Program CrossOverPrograms(const Program& a, const Program& b, MutatorRng& rng);
 // schedule shortened) until it fits in max_size bytes.
 std::vector<uint8_t> EncodeWithin(Program p, size_t max_size);
 
-// The program without the misuse nf's core detects and warns of (the model's
-// warnings: insert into a live slot, remove or unregister of an empty one,
-// register twice, put without a reference, inv_end without an open start in
-// its thread, misbehave), judged in program order: each such op is moved to a
-// slot where it is not misuse (the first free or live one) or dropped. For a
-// target that does not detect misuse (Traits::reports_misuse false: the
-// kernel), whose executors would skip those ops: measured on the shipped
-// sequential corpus, the kernel's sequential executor skipped 45 % of the ops
-// (9,112 of 20,143), nf's 8.7 % (docs/results.md, "The kernel target's search").
-void WithoutMisuse(Program* p);
-
 // False if NF_MUTATOR=0 is set.
 bool MutatorEnabled();
 
@@ -95,10 +84,6 @@ bool MutatorEnabled();
 // library: its hooks LLVMFuzzerCustomMutator and LLVMFuzzerCustomCrossOver are
 // always linked in) defines it.
 MutatorTarget ProgramMutatorTarget();
-// Whether this binary's target detects misuse (else the mutator's outputs go
-// through WithoutMisuse): each binary defines it too, from its target's traits
-// (target.h LinkedTargetTraits).
-bool ProgramMutatorAvoidsMisuse();
 
 // The bodies of the hooks.
 size_t CustomMutate(MutatorTarget target, uint8_t* data, size_t size, size_t max_size,

@@ -12,7 +12,6 @@
 #include "fuzzers/program/codec.h"
 #include "fuzzers/program/program.h"
 #include "fuzzers/program/program_text.h"
-#include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 
 // The hooks (mutator.cc), as libFuzzer sees them.
@@ -34,7 +33,6 @@ namespace nf::fuzz {
 
 // This binary's answer for the hooks (a program fuzzer says which it is).
 MutatorTarget ProgramMutatorTarget() { return MutatorTarget::kConcurrent; }
-bool ProgramMutatorAvoidsMisuse() { return false; }
 
 namespace {
 
@@ -51,50 +49,6 @@ std::vector<uint8_t> MutatedExact(MutatorTarget target, const std::vector<uint8_
 
 bool RangesOverlap(const Op& a, const Op& b) {
   return a.page < b.page + b.pages && b.page < a.page + a.pages;
-}
-
-Program ParsedOrDie(const char* text) {
-  absl::StatusOr<Program> p = Parse(text, "test.nfp");
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.ok() ? *p : Program{};
-}
-
-// The misuse a target without misuse detection would skip: moved to a slot where
-// it is not misuse, or dropped, in program order.
-TEST(WithoutMisuse, MovesOrDropsEveryMisuseInProgramOrder) {
-  Program p = ParsedOrDie(
-      "threads 2\n"
-      "T0: insert s0 0x0+0x1000\n"
-      "T0: insert s0 0x2000+0x1000\n"  // s0 is live: moved to s1
-      "T1: remove s3\n"                // empty: moved to the live s0
-      "T1: inv_end\n"                  // nothing open in T1: dropped
-      "T0: inv_start 0x0+0x1000 block unmap\n"
-      "T0: inv_end\n"                  // kept
-      "T0: put release\n"              // no reference: dropped
-      "T0: get release\n"
-      "T1: put start\n"                // moved to the held kind
-      "T0: register c1 release\n"
-      "T0: register c1 start\n"        // c1 registered: moved to c0
-      "T1: unregister c3\n"            // moved to c0, the first registered
-      "T0: misbehave s1 even_seq\n");  // dropped
-  WithoutMisuse(&p);
-  EXPECT_EQ(Print(p),
-            "threads 2\n"
-            "T0: insert s0 0x0+0x1000\n"
-            "T0: insert s1 0x2000+0x1000\n"
-            "T1: remove s0\n"
-            "T0: inv_start 0x0+0x1000 block unmap\n"
-            "T0: inv_end\n"
-            "T0: get release\n"
-            "T1: put release\n"
-            "T0: register c1 release\n"
-            "T0: register c0 start\n"
-            "T1: unregister c0\n");
-  // A well-formed program is left as it is.
-  const Program ok = ParsedOrDie("threads 1\nT0: insert s2 0x0+0x1000\nT0: remove s2\n");
-  Program copy = ok;
-  WithoutMisuse(&copy);
-  EXPECT_EQ(copy, ok);
 }
 
 TEST(Mutator, SameSeedAndInputGiveTheSameOutput) {

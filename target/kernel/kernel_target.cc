@@ -299,6 +299,4 @@ std::unique_ptr<Target> CreateTarget(const TargetOptions& options) {
   return std::make_unique<KernelTarget>(options);
 }
 
-const Traits& LinkedTargetTraits() { return kKernelTraits; }
-
 }  // namespace nf::target

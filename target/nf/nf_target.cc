@@ -104,7 +104,7 @@ class NfTarget final : public Target {
     space_->Grab();  // the harness's own reference: the space outlives release
   }
 
-  const Traits& traits() const override { return LinkedTargetTraits(); }
+  const Traits& traits() const override { return kNfTraits; }
 
   bool TryGetUser() override { return space_->TryGetUser(); }
   void PutUser() override { space_->PutUser(); }
@@ -191,7 +191,5 @@ class NfTarget final : public Target {
 std::unique_ptr<Target> CreateTarget(const TargetOptions& options) {
   return std::make_unique<NfTarget>(options);
 }
-
-const Traits& LinkedTargetTraits() { return kNfTraits; }
 
 }  // namespace nf::target
