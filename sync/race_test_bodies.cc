@@ -1,0 +1,10 @@
+// sync/race_test_bodies.cc: see race_test_bodies.h. Out of line on purpose:
+// each access is one __sanitizer_cov_load4/store4 callback.
+#include "sync/race_test_bodies.h"
+
+namespace nf::sched::testing {
+
+__attribute__((noinline)) void InstrumentedWrite(int* p, int v) { *p = v; }
+__attribute__((noinline)) int InstrumentedRead(const int* p) { return *p; }
+
+}  // namespace nf::sched::testing
