@@ -93,6 +93,7 @@ void RaceDetector::Reset(int n) {
   ++run_;  // invalidates every page and sync entry of the last run
   page_count_ = 0;
   pages_used_ = 0;
+  last_page_ = nullptr;
   sync_count_ = 0;
   for (int t = 0; t < kRaceThreads; ++t) {
     vc_[t] = VectorClock{};
@@ -182,13 +183,11 @@ RaceDetector::PageEntry* RaceDetector::FindPage(uintptr_t key, bool create) {
         GrowPages();
         return FindPage(key, create);
       }
-      if (pages_used_ == pages_.size()) {
-        pages_.push_back(std::make_unique<Cell[]>(kCellsPerPage));
-      }
+      if (pages_used_ == pages_.size()) pages_.push_back(std::make_unique<Page>());
       e.run = run_;
       e.key = key;
       e.page = static_cast<uint32_t>(pages_used_++);
-      std::memset(static_cast<void*>(pages_[e.page].get()), 0, sizeof(Cell) * kCellsPerPage);
+      pages_[e.page]->live = 0;
       ++page_count_;
       return &e;
     }
@@ -208,9 +207,22 @@ void RaceDetector::GrowPages() {
 }
 
 RaceDetector::Cell* RaceDetector::CellFor(uintptr_t word, bool create) {
-  PageEntry* e = FindPage(word / kCellsPerPage, create);
-  if (e == nullptr) return nullptr;
-  return &pages_[e->page][word % kCellsPerPage];
+  const uintptr_t key = word / kCellsPerPage;
+  Page* page = last_page_;
+  if (page == nullptr || last_key_ != key) {
+    PageEntry* e = FindPage(key, create);
+    if (e == nullptr) return nullptr;
+    page = pages_[e->page].get();
+    last_key_ = key;
+    last_page_ = page;
+  }
+  const size_t i = word % kCellsPerPage;
+  Cell* cell = &page->cells[i];
+  if ((page->live & (uint64_t{1} << i)) == 0) {
+    std::memset(static_cast<void*>(cell), 0, sizeof(Cell));
+    page->live |= uint64_t{1} << i;
+  }
+  return cell;
 }
 
 void RaceDetector::OnAlloc(const void* p, size_t n) {
@@ -221,8 +233,9 @@ void RaceDetector::OnAlloc(const void* p, size_t n) {
     const uintptr_t page_end = (w / kCellsPerPage + 1) * kCellsPerPage;  // exclusive
     const uintptr_t stop = page_end - 1 < last ? page_end - 1 : last;
     if (PageEntry* e = FindPage(w / kCellsPerPage, /*create=*/false)) {
-      std::memset(static_cast<void*>(&pages_[e->page][w % kCellsPerPage]), 0,
-                  sizeof(Cell) * (stop - w + 1));
+      const size_t lo = w % kCellsPerPage, n = stop - w + 1;
+      const uint64_t bits = n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1) << lo;
+      pages_[e->page]->live &= ~bits;
     }
     w = stop + 1;
   }

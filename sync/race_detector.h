@@ -141,6 +141,13 @@ class RaceDetector {
   };
   static constexpr size_t kPageBytes = 512;
   static constexpr size_t kCellsPerPage = kPageBytes / 8;
+  static_assert(kCellsPerPage == 64, "Page::live is a 64-bit set of cells");
+  // A page's cells are valid only where `live` has their bit: a new page, or a
+  // fresh heap block, costs a bit clear, not a memset of its cells.
+  struct Page {
+    uint64_t live;
+    Cell cells[kCellsPerPage];
+  };
   struct PageEntry {
     uintptr_t key = 0;   // address / kPageBytes
     uint64_t run = 0;    // valid only when == run_
@@ -167,8 +174,11 @@ class RaceDetector {
   VectorClock vc_[kRaceThreads];
   std::vector<PageEntry> page_table_;  // open addressing, power of two
   size_t page_count_ = 0;              // entries of this run
-  std::vector<std::unique_ptr<Cell[]>> pages_;
+  std::vector<std::unique_ptr<Page>> pages_;  // stable addresses
   size_t pages_used_ = 0;
+  // The last page looked up (most accesses fall in the page of the one before).
+  uintptr_t last_key_ = 0;
+  Page* last_page_ = nullptr;
   std::vector<SyncEntry> sync_table_;
   size_t sync_count_ = 0;
   RaceReport report_;

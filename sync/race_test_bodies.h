@@ -8,6 +8,8 @@ namespace nf::sched::testing {
 
 void InstrumentedWrite(int* p, int v);
 int InstrumentedRead(const int* p);
+// A function-local static sync::ThreadLocal<int>: the calling logical thread's.
+int& InstrumentedThreadLocal();
 
 }  // namespace nf::sched::testing
 

@@ -17,6 +17,16 @@
 #include "sync/fiber.h"
 #include "sync/race_detector.h"
 
+// The race detector's entry points carry no coverage instrumentation of their
+// own (libFuzzer's counters and comparison hooks in the fuzz preset): they run
+// at every access of the code under test, and their branches are not the
+// program's behaviour.
+#if defined(__clang__)
+#define NF_UNCOVERED __attribute__((no_sanitize("coverage")))
+#else
+#define NF_UNCOVERED
+#endif
+
 // The sanitizer allocators' malloc hook (ASan, TSan): the race detector forgets
 // the shadow of every block handed out during a run (race_detector.h).
 extern "C" int __sanitizer_install_malloc_and_free_hooks(
@@ -154,7 +164,7 @@ thread_local sync::ThreadLocalBlock t_os_thread_state;
 // Runs started in this process; numbers each run for OwnerToken.
 std::atomic<uint64_t> g_runs{0};
 
-void MallocHook(const volatile void* p, size_t n) {
+NF_UNCOVERED void MallocHook(const volatile void* p, size_t n) {
   if (SchedulerImpl* s = t_running) s->OnAlloc(const_cast<const void*>(p), n);
 }
 
@@ -522,12 +532,12 @@ void SchedulerImpl::Note(std::string_view text) {
 // Race detection: the seam's reports and the instrumentation's accesses go to
 // the one RaceDetector, which decides happens-before.
 
-void SchedulerImpl::RaceFound() {
+NF_UNCOVERED void SchedulerImpl::RaceFound() {
   in_detector_ = false;
   Finish(current_, Outcome::kDataRace, /*exiting=*/false);
 }
 
-void SchedulerImpl::Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc) {
+NF_UNCOVERED void SchedulerImpl::Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc) {
   if (!detect_) return;
   in_detector_ = true;
   const bool race = race_.Access(current_->id, step_, addr, size, kind, pc);
@@ -535,21 +545,21 @@ void SchedulerImpl::Access(const void* addr, size_t size, AccessKind kind, uintp
   if (race) RaceFound();
 }
 
-void SchedulerImpl::LockAcquired(const void* lock) {
+NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock) {
   if (!detect_) return;
   in_detector_ = true;
   race_.LockAcquired(current_->id, lock);
   in_detector_ = false;
 }
 
-void SchedulerImpl::LockReleased(const void* lock) {
+NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock) {
   if (!detect_) return;
   in_detector_ = true;
   race_.LockReleased(current_->id, lock);
   in_detector_ = false;
 }
 
-void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc) {
+NF_UNCOVERED void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc) {
   if (!detect_) return;
   in_detector_ = true;
   const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
@@ -558,7 +568,7 @@ void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintp
   if (race) RaceFound();
 }
 
-void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc) {
+NF_UNCOVERED void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc) {
   if (!detect_) return;
   in_detector_ = true;
   const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedWrite, pc);
@@ -567,7 +577,7 @@ void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool release, uint
   if (race) RaceFound();
 }
 
-void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
+NF_UNCOVERED void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
   if (!detect_) return;
   in_detector_ = true;
   bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
@@ -579,7 +589,7 @@ void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
   if (race) RaceFound();
 }
 
-void SchedulerImpl::OnAlloc(const void* p, size_t n) {
+NF_UNCOVERED void SchedulerImpl::OnAlloc(const void* p, size_t n) {
   if (!detect_ || in_detector_) return;
   in_detector_ = true;
   race_.OnAlloc(p, n);
@@ -666,27 +676,27 @@ uint64_t OwnerToken() {
 
 #define NF_CALLER_PC reinterpret_cast<uintptr_t>(__builtin_return_address(0))
 
-void LockAcquired(const void* lock) {
+NF_UNCOVERED void LockAcquired(const void* lock) {
   if (sched::SchedulerImpl* s = sched::t_running) s->LockAcquired(lock);
 }
 
-void LockReleased(const void* lock) {
+NF_UNCOVERED void LockReleased(const void* lock) {
   if (sched::SchedulerImpl* s = sched::t_running) s->LockReleased(lock);
 }
 
-void MarkedLoad(const void* obj, size_t size, std::memory_order order) {
+NF_UNCOVERED void MarkedLoad(const void* obj, size_t size, std::memory_order order) {
   if (sched::SchedulerImpl* s = sched::t_running) {
     s->MarkedLoad(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
   }
 }
 
-void MarkedStore(const void* obj, size_t size, std::memory_order order) {
+NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order order) {
   if (sched::SchedulerImpl* s = sched::t_running) {
     s->MarkedStore(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
   }
 }
 
-void MarkedRmw(const void* obj, size_t size) {
+NF_UNCOVERED void MarkedRmw(const void* obj, size_t size) {
   if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, NF_CALLER_PC);
 }
 
@@ -713,7 +723,7 @@ void Fail(const char* what) {
 
 namespace {
 
-inline void PlainAccess(const void* addr, size_t size, bool write, uintptr_t pc) {
+NF_UNCOVERED inline void PlainAccess(const void* addr, size_t size, bool write, uintptr_t pc) {
   if (nf::sched::SchedulerImpl* s = nf::sched::t_running; s != nullptr && s->detecting()) {
     s->Access(addr, size,
               write ? nf::sched::AccessKind::kPlainWrite : nf::sched::AccessKind::kPlainRead, pc);
@@ -723,7 +733,7 @@ inline void PlainAccess(const void* addr, size_t size, bool write, uintptr_t pc)
 }  // namespace
 
 #define NF_COV_ACCESS(name, type, size, write)                \
-  extern "C" void name(type* addr) {                          \
+  extern "C" NF_UNCOVERED void name(type* addr) {             \
     PlainAccess(addr, size, write, NF_CALLER_PC);             \
   }
 NF_COV_ACCESS(__sanitizer_cov_load1, uint8_t, 1, false)

@@ -82,25 +82,6 @@ void MarkedRmw(const void* obj, size_t size);
 
 }  // namespace sched_hooks
 
-// The seam's own state is read and written through these two, out of line and
-// without SanitizerCoverage's load/store callbacks (clang), so that the code
-// under test, compiled with them, does not report the seam's internals as its
-// plain accesses. (With no instrumentation they are ordinary accesses.)
-#if defined(__clang__)
-#define NF_SEAM_UNTRACKED __attribute__((noinline, no_sanitize("coverage")))
-#else
-#define NF_SEAM_UNTRACKED
-#endif
-template <typename T>
-NF_SEAM_UNTRACKED T SeamLoad(const T* p) {
-  return *p;
-}
-template <typename T>
-NF_SEAM_UNTRACKED void SeamStore(T* p, T v) {
-  *p = v;
-}
-#undef NF_SEAM_UNTRACKED
-
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;

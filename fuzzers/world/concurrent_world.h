@@ -115,6 +115,12 @@
 //        the program's user is dropped in the global cleanup, every Live
 //        subscription has had exactly one RELEASE (no insert can succeed after
 //        release, and every insert holds a user, so each was in the tree).
+//   P10  (deterministic flavour, where NF_RACE_DETECTION is on) everywhere: the
+//        scheduler's race detector (sync/race_detector.h) checks every plain
+//        load and store of the core against happens-before; a race ends the run
+//        (sched::Outcome::kDataRace) and the executor reports "P10: data race:
+//        ..." with both accesses. The world's own BookMutex reports its
+//        acquire and release, so the detector sees the order real threads get.
 //   Warnings: the core must not warn (see the skip rule), except once for each
 //        armed driver misbehaviour that happened (misbehave, program.h
 //        Misbehaviour): the callback that misbehaves makes the warning owed,
