@@ -23,6 +23,11 @@
 //   Reset (the start of a run)      nothing before the run is tracked, so every
 //                                   thread starts ordered after it
 //
+// Threads of a run never join one another in the scheduler; a body that waits
+// for the others (the concurrent world's last thread, which runs the global
+// cleanup) does so through a lock that reports itself (the world's BookMutex),
+// and the run's caller reads results after Run() returns, outside any run.
+//
 // The SRCU-like ReadSide (sync.h) and the kernel shim's spinlocks are built from
 // the Mutex and WaitQueue above, so a grace period orders the read sections it
 // waited for before what follows Synchronize() with no edge of its own.
@@ -44,7 +49,8 @@
 // of its previous life (a false race between the old object's last user and the
 // new one's first). OnAlloc clears the shadow of every fresh block; the scheduler
 // calls it from the sanitizer allocator's malloc hook (see scheduler.cc), which
-// is why the detector is on only in the ASan and TSan builds.
+// is why the detector is on only in the ASan builds (the asan and fuzz presets;
+// TSan's runtime stops calling the hook once fibers exist).
 //
 // Determinism: the state depends only on the sequence of calls. Addresses are
 // kept, never printed: a report names threads, steps, kinds and code locations.

@@ -27,7 +27,7 @@
 #define NF_UNCOVERED
 #endif
 
-// The sanitizer allocators' malloc hook (ASan, TSan): the race detector forgets
+// The sanitizer allocators' malloc hook (ASan): the race detector forgets
 // the shadow of every block handed out during a run (race_detector.h).
 extern "C" int __sanitizer_install_malloc_and_free_hooks(
     void (*malloc_hook)(const volatile void*, size_t),

@@ -88,7 +88,7 @@ namespace nf::sched {
 inline constexpr int kMaxThreads = 4;
 
 // True where this build compiles the core's deterministic flavour with the
-// load/store instrumentation the race detector needs (the ASan, TSan and fuzz
+// load/store instrumentation the race detector needs (the asan and fuzz
 // presets; see core/CMakeLists.txt).
 #if defined(NF_RACE_DETECTION)
 inline constexpr bool kRaceDetectionBuilt = true;
