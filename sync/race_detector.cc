@@ -233,8 +233,8 @@ void RaceDetector::OnAlloc(const void* p, size_t n) {
     const uintptr_t page_end = (w / kCellsPerPage + 1) * kCellsPerPage;  // exclusive
     const uintptr_t stop = page_end - 1 < last ? page_end - 1 : last;
     if (PageEntry* e = FindPage(w / kCellsPerPage, /*create=*/false)) {
-      const size_t lo = w % kCellsPerPage, n = stop - w + 1;
-      const uint64_t bits = n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1) << lo;
+      const size_t lo = w % kCellsPerPage, cells = stop - w + 1;
+      const uint64_t bits = cells == 64 ? ~uint64_t{0} : ((uint64_t{1} << cells) - 1) << lo;
       pages_[e->page]->live &= ~bits;
     }
     w = stop + 1;
