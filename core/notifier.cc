@@ -112,10 +112,17 @@ bool AddressSpace::HasUsers() {
 
 void AddressSpace::PutUser() {
   bool last;
+#if defined(NF_MUTANT_put_user_unlocked)
+  // Mutant: the decrement without users_mu_. No yield point falls inside it, so
+  // under the deterministic scheduler every value is as in the correct core;
+  // only happens-before tells it apart (P10).
+  last = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return --users_ == 0; }();
+#else
   {
     sync::MutexLock l(&users_mu_);
     last = --users_ == 0;
   }
+#endif
   if (last) {
     ReleaseNotifiers();
     Drop();

@@ -15,6 +15,23 @@
 #include "absl/strings/str_cat.h"
 #include "sync/sync.h"
 #include "sync/fiber.h"
+#include "sync/race_detector.h"
+
+// The race detector's entry points carry no coverage instrumentation of their
+// own (libFuzzer's counters and comparison hooks in the fuzz preset): they run
+// at every access of the code under test, and their branches are not the
+// program's behaviour.
+#if defined(__clang__)
+#define NF_UNCOVERED __attribute__((no_sanitize("coverage")))
+#else
+#define NF_UNCOVERED
+#endif
+
+// The sanitizer allocators' malloc hook (ASan): the race detector forgets
+// the shadow of every block handed out during a run (race_detector.h).
+extern "C" int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void*, size_t),
+    void (*free_hook)(const volatile void*)) __attribute__((weak));
 
 namespace nf::sched {
 namespace {
@@ -46,6 +63,8 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 
 }  // namespace
 
+void InstallMallocHook();
+
 // One logical thread.
 struct SchedThread {
   std::unique_ptr<Fiber> fiber;
@@ -63,6 +82,7 @@ class SchedulerImpl {
  public:
   explicit SchedulerImpl(Scheduler::Options options) : options_(options) {
     if (options_.stack_size < 16 * 1024) options_.stack_size = 16 * 1024;
+    if (options_.detect_races) InstallMallocHook();
   }
 
   RunResult Run(absl::Span<const std::function<void()>> threads,
@@ -74,6 +94,16 @@ class SchedulerImpl {
   void WakeAll(const void* key);
   void SetLabel(std::string_view label);
   void Note(std::string_view text);
+
+  // Race detection (race_detector.h). Each returns at once unless detecting.
+  bool detecting() const { return detect_; }
+  void Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc);
+  void LockAcquired(const void* lock);
+  void LockReleased(const void* lock);
+  void MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc);
+  void MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc);
+  void MarkedRmw(const void* obj, size_t size, uintptr_t pc);
+  void OnAlloc(const void* p, size_t n);
 
   SchedThread* current() const { return current_; }
   uint64_t run_id() const { return run_id_; }
@@ -93,6 +123,8 @@ class SchedulerImpl {
   void AddEvent(const SchedThread* t, Trace::Kind kind, const char* point, int other,
                 std::string_view text);
   RunResult MakeResult() const;
+  // The current thread's access raced: end the run (kDataRace).
+  [[noreturn]] void RaceFound();
 
   Scheduler::Options options_;
   SchedThread threads_[kMaxThreads];
@@ -116,6 +148,10 @@ class SchedulerImpl {
   ChangePoint changes_[kMaxPctDepth - 1] = {};
   int num_changes_ = 0;
   std::string pct_layout_;  // for the trace header
+
+  bool detect_ = false;     // this run tracks races
+  bool in_detector_ = false;  // the detector's own allocations are not user blocks
+  RaceDetector race_;
 };
 
 namespace {
@@ -128,7 +164,21 @@ thread_local sync::ThreadLocalBlock t_os_thread_state;
 // Runs started in this process; numbers each run for OwnerToken.
 std::atomic<uint64_t> g_runs{0};
 
+NF_UNCOVERED void MallocHook(const volatile void* p, size_t n) {
+  if (SchedulerImpl* s = t_running) s->OnAlloc(const_cast<const void*>(p), n);
+}
+
 }  // namespace
+
+void InstallMallocHook() {
+  static const bool installed = [] {
+    if (&__sanitizer_install_malloc_and_free_hooks != nullptr) {
+      __sanitizer_install_malloc_and_free_hooks(&MallocHook, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
 
 // ---------------------------------------------------------------------------
 // ScheduleInput
@@ -192,6 +242,8 @@ std::string_view OutcomeName(Outcome o) {
       return "deadlock";
     case Outcome::kStepBound:
       return "step-bound";
+    case Outcome::kDataRace:
+      return "data-race";
   }
   return "unknown";
 }
@@ -317,6 +369,8 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
   run_id_ = g_runs.fetch_add(1, std::memory_order_relaxed) + 1;
   step_ = 1;  // the first decision: who starts
   outcome_ = Outcome::kOk;
+  detect_ = options_.detect_races;
+  if (detect_) race_.Reset(n_);
 
   SchedThread* first = &threads_[Pick(nullptr)];
   InitCurrentContext(&main_);
@@ -340,6 +394,14 @@ RunResult SchedulerImpl::MakeResult() const {
   r.outcome = outcome_;
   r.steps = step_;
   if (outcome_ == Outcome::kOk) return r;
+  if (outcome_ == Outcome::kDataRace) {
+    r.description = race_.report().ToString();
+    for (int i = 0; i < n_; ++i) {
+      const SchedThread& t = threads_[i];
+      r.threads.push_back(ThreadPosition{i, t.status, t.point, t.label});
+    }
+    return r;
+  }
   r.description = outcome_ == Outcome::kDeadlock
                       ? absl::StrCat("deadlock after ", step_, " steps, no thread can run:")
                       : absl::StrCat("step-bound: ", options_.step_bound,
@@ -451,6 +513,7 @@ void SchedulerImpl::WakeAll(const void* key) {
     if (t.status == ThreadStatus::kBlocked && t.blocked_on == key) {
       t.status = ThreadStatus::kRunnable;
       t.blocked_on = nullptr;
+      if (detect_) race_.Wake(current_->id, i);  // wake -> wake-up
       if (trace_ != nullptr) AddEvent(current_, Trace::Kind::kWake, nullptr, i, {});
     }
   }
@@ -463,6 +526,74 @@ void SchedulerImpl::SetLabel(std::string_view label) {
 
 void SchedulerImpl::Note(std::string_view text) {
   if (trace_ != nullptr) AddEvent(current_, Trace::Kind::kNote, nullptr, -1, text);
+}
+
+// ---------------------------------------------------------------------------
+// Race detection: the seam's reports and the instrumentation's accesses go to
+// the one RaceDetector, which decides happens-before.
+
+NF_UNCOVERED void SchedulerImpl::RaceFound() {
+  in_detector_ = false;
+  Finish(current_, Outcome::kDataRace, /*exiting=*/false);
+}
+
+NF_UNCOVERED void SchedulerImpl::Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc) {
+  if (!detect_) return;
+  in_detector_ = true;
+  const bool race = race_.Access(current_->id, step_, addr, size, kind, pc);
+  in_detector_ = false;
+  if (race) RaceFound();
+}
+
+NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock) {
+  if (!detect_) return;
+  in_detector_ = true;
+  race_.LockAcquired(current_->id, lock);
+  in_detector_ = false;
+}
+
+NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock) {
+  if (!detect_) return;
+  in_detector_ = true;
+  race_.LockReleased(current_->id, lock);
+  in_detector_ = false;
+}
+
+NF_UNCOVERED void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc) {
+  if (!detect_) return;
+  in_detector_ = true;
+  const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
+  if (!race) race_.MarkedLoad(current_->id, obj, acquire);
+  in_detector_ = false;
+  if (race) RaceFound();
+}
+
+NF_UNCOVERED void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc) {
+  if (!detect_) return;
+  in_detector_ = true;
+  const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedWrite, pc);
+  if (!race) race_.MarkedStore(current_->id, obj, release);
+  in_detector_ = false;
+  if (race) RaceFound();
+}
+
+NF_UNCOVERED void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
+  if (!detect_) return;
+  in_detector_ = true;
+  bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
+  if (!race) {
+    race_.MarkedRmw(current_->id, obj);
+    race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedWrite, pc);
+  }
+  in_detector_ = false;
+  if (race) RaceFound();
+}
+
+NF_UNCOVERED void SchedulerImpl::OnAlloc(const void* p, size_t n) {
+  if (!detect_ || in_detector_) return;
+  in_detector_ = true;
+  race_.OnAlloc(p, n);
+  in_detector_ = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -493,6 +624,13 @@ bool Tracing() {
 int CurrentThreadId() {
   SchedulerImpl* s = t_running;
   return s != nullptr ? s->current()->id : -1;
+}
+
+void TestingOnlyPlainAccess(const void* addr, size_t size, bool write) {
+  if (SchedulerImpl* s = t_running) {
+    s->Access(addr, size, write ? AccessKind::kPlainWrite : AccessKind::kPlainRead,
+              reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  }
 }
 
 }  // namespace nf::sched
@@ -536,6 +674,32 @@ uint64_t OwnerToken() {
   return (s->run_id() << 4) | (static_cast<uint64_t>(s->current()->id) << 1) | 1;
 }
 
+#define NF_CALLER_PC reinterpret_cast<uintptr_t>(__builtin_return_address(0))
+
+NF_UNCOVERED void LockAcquired(const void* lock) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->LockAcquired(lock);
+}
+
+NF_UNCOVERED void LockReleased(const void* lock) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->LockReleased(lock);
+}
+
+NF_UNCOVERED void MarkedLoad(const void* obj, size_t size, std::memory_order order) {
+  if (sched::SchedulerImpl* s = sched::t_running) {
+    s->MarkedLoad(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
+  }
+}
+
+NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order order) {
+  if (sched::SchedulerImpl* s = sched::t_running) {
+    s->MarkedStore(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
+  }
+}
+
+NF_UNCOVERED void MarkedRmw(const void* obj, size_t size) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, NF_CALLER_PC);
+}
+
 void Fail(const char* what) {
   sched::SchedulerImpl* s = sched::t_running;
   if (s != nullptr) {
@@ -551,3 +715,35 @@ void Fail(const char* what) {
 }
 
 }  // namespace nf::sync::sched_hooks
+
+// ---------------------------------------------------------------------------
+// SanitizerCoverage's load and store callbacks (-fsanitize-coverage=trace-loads,
+// trace-stores): every plain access of the code compiled with them. Outside a
+// run, or without detection, they return at once.
+
+namespace {
+
+NF_UNCOVERED inline void PlainAccess(const void* addr, size_t size, bool write, uintptr_t pc) {
+  if (nf::sched::SchedulerImpl* s = nf::sched::t_running; s != nullptr && s->detecting()) {
+    s->Access(addr, size,
+              write ? nf::sched::AccessKind::kPlainWrite : nf::sched::AccessKind::kPlainRead, pc);
+  }
+}
+
+}  // namespace
+
+#define NF_COV_ACCESS(name, type, size, write)                \
+  extern "C" NF_UNCOVERED void name(type* addr) {             \
+    PlainAccess(addr, size, write, NF_CALLER_PC);             \
+  }
+NF_COV_ACCESS(__sanitizer_cov_load1, uint8_t, 1, false)
+NF_COV_ACCESS(__sanitizer_cov_load2, uint16_t, 2, false)
+NF_COV_ACCESS(__sanitizer_cov_load4, uint32_t, 4, false)
+NF_COV_ACCESS(__sanitizer_cov_load8, uint64_t, 8, false)
+NF_COV_ACCESS(__sanitizer_cov_load16, __uint128_t, 16, false)
+NF_COV_ACCESS(__sanitizer_cov_store1, uint8_t, 1, true)
+NF_COV_ACCESS(__sanitizer_cov_store2, uint16_t, 2, true)
+NF_COV_ACCESS(__sanitizer_cov_store4, uint32_t, 4, true)
+NF_COV_ACCESS(__sanitizer_cov_store8, uint64_t, 8, true)
+NF_COV_ACCESS(__sanitizer_cov_store16, __uint128_t, 16, true)
+#undef NF_COV_ACCESS

@@ -9,15 +9,30 @@
 // thread runs next. Blocking is real: a thread blocked on a Mutex or in a
 // WaitQueue wait is not runnable until a Unlock / WakeAll wakes it.
 //
-// A run ends in one of three ways (RunResult::outcome):
+// A run ends in one of four ways (RunResult::outcome):
 //   kOk         every thread body returned.
 //   kDeadlock   no thread is runnable but some are blocked (a deadlock or a lost
 //               wakeup). RunResult::threads gives every thread's position.
 //   kStepBound  the run took more than Options::step_bound decisions (livelock,
 //               or a program too long for the budget).
+//   kDataRace   (Options::detect_races) an access of the code under test raced
+//               with an earlier one: RunResult::description names both. The run
+//               stops at the second access, before it happens.
 // In every case Run() returns to its caller normally.
 //
-// ABANDONED THREADS. After kDeadlock or kStepBound the unfinished threads are
+// DATA RACES. With Options::detect_races the scheduler tracks happens-before
+// (race_detector.h: a vector clock per thread, updated by every report of the
+// seam's primitives) and checks every plain load and store of the code under
+// test. Those reach it through SanitizerCoverage's callbacks
+// (__sanitizer_cov_load1..16, __sanitizer_cov_store1..16, defined in
+// scheduler.cc): only code compiled with -fsanitize-coverage=trace-loads,
+// trace-stores calls them, which the build does for the core's deterministic
+// flavour where NF_RACE_DETECTION is on (core/CMakeLists.txt). Outside a run
+// the callbacks return at once. The seam's own state (a Mutex's owner, an
+// Atomic's value) is read and written by functions the instrumentation skips;
+// an Atomic's operations are recorded as marked accesses instead.
+//
+// ABANDONED THREADS. After kDeadlock, kStepBound or kDataRace the unfinished threads are
 // abandoned: their stacks are reused by the next Run() and the objects on them
 // are NOT destroyed (no destructor, no unwinding). Thread bodies must therefore
 // keep anything that owns resources (heap memory, fixtures) outside their own
@@ -71,6 +86,15 @@
 namespace nf::sched {
 
 inline constexpr int kMaxThreads = 4;
+
+// True where this build compiles the core's deterministic flavour with the
+// load/store instrumentation the race detector needs (the asan and fuzz
+// presets; see core/CMakeLists.txt).
+#if defined(NF_RACE_DETECTION)
+inline constexpr bool kRaceDetectionBuilt = true;
+#else
+inline constexpr bool kRaceDetectionBuilt = false;
+#endif
 
 // The default budget of decisions per run. A notifier program of a few dozen ops
 // takes a few thousand; a run that needs 100,000 is spinning.
@@ -130,7 +154,7 @@ struct ScheduleInput {
   std::string DebugString() const;
 };
 
-enum class Outcome : uint8_t { kOk, kDeadlock, kStepBound };
+enum class Outcome : uint8_t { kOk, kDeadlock, kStepBound, kDataRace };
 std::string_view OutcomeName(Outcome o);
 
 enum class ThreadStatus : uint8_t { kRunnable, kBlocked, kDone };
@@ -152,6 +176,8 @@ struct RunResult {
   //   deadlock after 7 steps, no thread can run: t0 blocked at mutex.lock
   //   [lock A then B], t1 blocked at mutex.lock [lock B then A]
   //   step-bound: 1000 steps taken and not done: t0 runnable at atomic.load, t1 done
+  //   data race: plain write of 8 bytes by t1 at step 40 in F file:line,
+  //   unordered with an earlier plain read of 8 bytes by t0 at step 12 in G file:line
   std::string description;
   bool ok() const { return outcome == Outcome::kOk; }
 };
@@ -198,6 +224,9 @@ class Scheduler {
   struct Options {
     uint64_t step_bound = kDefaultStepBound;
     size_t stack_size = kDefaultStackSize;
+    // Track happens-before and report data races (kDataRace). On by default
+    // where the build instruments the code under test (NF_RACE_DETECTION).
+    bool detect_races = kRaceDetectionBuilt;
   };
 
   Scheduler();
@@ -232,6 +261,11 @@ bool Tracing();
 
 // The calling logical thread's index, or -1 outside a run.
 int CurrentThreadId();
+
+// Reports a plain access of `size` bytes at `addr` to the race detector, as the
+// instrumentation callbacks do; for tests in builds without the instrumentation.
+// A no-op outside a run or without Options::detect_races.
+void TestingOnlyPlainAccess(const void* addr, size_t size, bool write);
 
 }  // namespace nf::sched
 

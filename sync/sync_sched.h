@@ -5,8 +5,17 @@
 // and only one runs at a time. Every primitive operation below is a yield point:
 // the scheduler may switch to another runnable thread there, as the schedule
 // input dictates. Between two yield points a thread runs alone, so the
-// primitives' own state needs no atomics. Memory orders are accepted and ignored:
-// every interleaving the scheduler produces is sequentially consistent.
+// primitives' own state needs no atomics. Every interleaving the scheduler
+// produces is sequentially consistent, so memory orders do not change values;
+// they do change happens-before, which the race detector tracks.
+//
+// HAPPENS-BEFORE. Each primitive reports what it did to the scheduler
+// (LockAcquired/LockReleased, MarkedLoad/MarkedStore/MarkedRmw with the order
+// passed; a WaitQueue wake is seen by the scheduler's WakeAll), and the
+// scheduler's race detector (race_detector.h) alone decides what that orders.
+// The primitives' own fields are touched only through SeamLoad/SeamStore, which
+// the load/store instrumentation of the code under test never sees (so a
+// Mutex's owner, read unlocked by design, is not a race of the core's).
 //
 // Blocking is real. A thread that finds a Mutex held, or whose WaitUntil
 // condition is false, blocks: it is not runnable until Unlock() or WakeAll()
@@ -32,6 +41,7 @@
 #endif
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -60,6 +70,16 @@ uint64_t OwnerToken();
 // Prints `what` and the calling thread's position, then aborts.
 [[noreturn]] void Fail(const char* what);
 
+// Reports for the race detector (no-ops outside a run or without detection).
+// A lock (any address naming it) was acquired / is being released.
+void LockAcquired(const void* lock);
+void LockReleased(const void* lock);
+// A marked (atomic) access of `size` bytes at obj with the given order; an
+// RMW is always acq_rel. Ends the run if the access races with a plain one.
+void MarkedLoad(const void* obj, size_t size, std::memory_order order);
+void MarkedStore(const void* obj, size_t size, std::memory_order order);
+void MarkedRmw(const void* obj, size_t size);
+
 }  // namespace sched_hooks
 
 class ABSL_LOCKABLE Mutex {
@@ -72,18 +92,22 @@ class ABSL_LOCKABLE Mutex {
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
     sched_hooks::Yield("mutex.lock");
     const uint64_t self = sched_hooks::OwnerToken();
-    if (owner_ == self) sched_hooks::Fail("Mutex::Lock: the calling thread already holds it");
-    while (owner_ != 0) sched_hooks::Block(&owner_, "mutex.lock");
-    owner_ = self;
+    if (SeamLoad(&owner_) == self) {
+      sched_hooks::Fail("Mutex::Lock: the calling thread already holds it");
+    }
+    while (SeamLoad(&owner_) != 0) sched_hooks::Block(&owner_, "mutex.lock");
+    SeamStore(&owner_, self);
+    sched_hooks::LockAcquired(this);
   }
 
   // Releases, wakes every blocked locker (the schedule decides who gets it),
   // then yields. Touches nothing of *this after the wake.
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    if (owner_ != sched_hooks::OwnerToken()) {
+    if (SeamLoad(&owner_) != sched_hooks::OwnerToken()) {
       sched_hooks::Fail("Mutex::Unlock: the calling thread does not hold it");
     }
-    owner_ = 0;
+    sched_hooks::LockReleased(this);
+    SeamStore<uint64_t>(&owner_, 0);
     sched_hooks::WakeAll(&owner_);
     sched_hooks::Yield("mutex.unlock");
   }
@@ -91,14 +115,15 @@ class ABSL_LOCKABLE Mutex {
   // Yields; never blocks.
   bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     sched_hooks::Yield("mutex.trylock");
-    if (owner_ != 0) return false;
-    owner_ = sched_hooks::OwnerToken();
+    if (SeamLoad(&owner_) != 0) return false;
+    SeamStore(&owner_, sched_hooks::OwnerToken());
+    sched_hooks::LockAcquired(this);
     return true;
   }
 
   // Checks that the calling thread holds the mutex (not a yield point).
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {
-    if (owner_ != sched_hooks::OwnerToken()) {
+    if (SeamLoad(&owner_) != sched_hooks::OwnerToken()) {
       sched_hooks::Fail("Mutex::AssertHeld: the calling thread does not hold it");
     }
   }
@@ -109,6 +134,11 @@ class ABSL_LOCKABLE Mutex {
   uint64_t owner_ = 0;
 };
 
+// Happens-before: a WakeAll orders the waker, up to the wake, before each thread
+// it wakes from a block (the scheduler's wake edge). A waiter whose cond() is
+// already true gets no edge from the queue (as the kernel's wait_event), only
+// from whatever cond() synchronizes with.
+//
 // No lost wakeups: the generation is read before cond() runs (cond may yield,
 // e.g. by taking a lock), and a waiter whose cond() is false blocks only if no
 // WakeAll() bumped the generation meanwhile. Between that check and the block
@@ -123,16 +153,16 @@ class WaitQueue {
   void WaitUntil(Cond cond) {
     sched_hooks::Yield("waitqueue.wait");
     for (;;) {
-      const uint64_t seen = generation_;
+      const uint64_t seen = SeamLoad(&generation_);
       if (cond()) return;
-      if (generation_ == seen) sched_hooks::Block(&generation_, "waitqueue.wait");
+      if (SeamLoad(&generation_) == seen) sched_hooks::Block(&generation_, "waitqueue.wait");
     }
   }
 
   // Makes every waiter runnable (each re-evaluates its cond), then yields.
   // Touches nothing of *this after the wake: a woken waiter may destroy it.
   void WakeAll() {
-    ++generation_;
+    SeamStore(&generation_, SeamLoad(&generation_) + 1);
     sched_hooks::WakeAll(&generation_);
     sched_hooks::Yield("waitqueue.wake_all");
   }
@@ -141,7 +171,10 @@ class WaitQueue {
   uint64_t generation_ = 0;  // bumped by every WakeAll; its address is the key
 };
 
-// A plain value; every operation is a yield point, then happens at once.
+// A plain value; every operation is a yield point, then happens at once, and is
+// reported as a marked access with its order (acquire and seq_cst loads acquire,
+// release and seq_cst stores release, relaxed orders nothing; Exchange, FetchAdd
+// and FetchSub are seq_cst).
 template <typename T>
 class Atomic {
  public:
@@ -150,30 +183,35 @@ class Atomic {
   Atomic(const Atomic&) = delete;
   Atomic& operator=(const Atomic&) = delete;
 
-  T Load(std::memory_order = std::memory_order_seq_cst) const {
+  T Load(std::memory_order order = std::memory_order_seq_cst) const {
     sched_hooks::Yield("atomic.load");
-    return v_;
+    sched_hooks::MarkedLoad(&v_, sizeof(T), order);
+    return SeamLoad(&v_);
   }
-  void Store(T v, std::memory_order = std::memory_order_seq_cst) {
+  void Store(T v, std::memory_order order = std::memory_order_seq_cst) {
     sched_hooks::Yield("atomic.store");
-    v_ = v;
+    sched_hooks::MarkedStore(&v_, sizeof(T), order);
+    SeamStore(&v_, v);
   }
   T Exchange(T v) {
     sched_hooks::Yield("atomic.exchange");
-    const T old = v_;
-    v_ = v;
+    sched_hooks::MarkedRmw(&v_, sizeof(T));
+    const T old = SeamLoad(&v_);
+    SeamStore(&v_, v);
     return old;
   }
   T FetchAdd(T d) {
     sched_hooks::Yield("atomic.fetch_add");
-    const T old = v_;
-    v_ = Add(old, d, false);
+    sched_hooks::MarkedRmw(&v_, sizeof(T));
+    const T old = SeamLoad(&v_);
+    SeamStore(&v_, Add(old, d, false));
     return old;
   }
   T FetchSub(T d) {
     sched_hooks::Yield("atomic.fetch_sub");
-    const T old = v_;
-    v_ = Add(old, d, true);
+    sched_hooks::MarkedRmw(&v_, sizeof(T));
+    const T old = SeamLoad(&v_);
+    SeamStore(&v_, Add(old, d, true));
     return old;
   }
 

@@ -166,19 +166,23 @@ std::string ProgramJson(const Program& p) {
 
 namespace {
 
-// The first "P<digit>" of text that stands as a word, or "".
+// The first property name of the contract ("P1" .. "P10") of text that stands
+// as a word, or "".
 std::string FirstProperty(std::string_view text) {
   for (size_t i = 0; i + 1 < text.size(); ++i) {
-    if (text[i] != 'P' || !std::isdigit(static_cast<unsigned char>(text[i + 1])) ||
-        text[i + 1] == '0') {
+    if (text[i] != 'P') continue;
+    size_t j = i + 1;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+    const std::string_view number = text.substr(i + 1, j - i - 1);
+    if (number.empty() || number[0] == '0' || (number.size() == 2 && number != "10") ||
+        number.size() > 2) {
       continue;
     }
     const bool word_before = i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
                                        text[i - 1] == '_');
-    const bool word_after = i + 2 < text.size() &&
-                            (std::isalnum(static_cast<unsigned char>(text[i + 2])) ||
-                             text[i + 2] == '_');
-    if (!word_before && !word_after) return std::string(text.substr(i, 2));
+    const bool word_after = j < text.size() &&
+                            (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_');
+    if (!word_before && !word_after) return std::string(text.substr(i, j - i));
   }
   return "";
 }

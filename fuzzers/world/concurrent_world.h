@@ -116,6 +116,12 @@
 //        the program's user is dropped in the global cleanup, every Live
 //        subscription has had exactly one RELEASE (no insert can succeed after
 //        release, and every insert holds a user, so each was in the tree).
+//   P10  (deterministic flavour, where NF_RACE_DETECTION is on) everywhere: the
+//        scheduler's race detector (sync/race_detector.h) checks every plain
+//        load and store of the core against happens-before; a race ends the run
+//        (sched::Outcome::kDataRace) and the executor reports "P10: data race:
+//        ..." with both accesses. The world's own BookMutex reports its
+//        acquire and release, so the detector sees the order real threads get.
 //   Warnings: the core must not warn (see the skip rule), except once for each
 //        armed driver misbehaviour that happened (misbehave, program.h
 //        Misbehaviour): the callback that misbehaves makes the warning owed,
@@ -171,18 +177,31 @@ class ConcurrentHost {
 // A mutex for the world's bookkeeping: held only around pure bookkeeping, never
 // across a call into the core or the driver (so it never spans a yield point of
 // the deterministic flavour). In that flavour every fiber shares one OS thread
-// and no switch can happen while it is held, so it is a no-op there.
+// and no switch can happen while it is held, so it excludes nothing there; it
+// still reports its acquire and release to the race detector, which orders
+// what it orders on real threads (e.g. the last thread's global cleanup after
+// every other thread's last op: the join of the program's threads).
 class ABSL_LOCKABLE BookMutex {
  public:
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
-    if constexpr (!sync::kDeterministic) mu_.lock();
+#if defined(NF_SYNC_SCHED)
+    sync::sched_hooks::LockAcquired(this);
+#else
+    mu_.lock();
+#endif
   }
   void Unlock() ABSL_UNLOCK_FUNCTION() {
-    if constexpr (!sync::kDeterministic) mu_.unlock();
+#if defined(NF_SYNC_SCHED)
+    sync::sched_hooks::LockReleased(this);
+#else
+    mu_.unlock();
+#endif
   }
 
  private:
+#if !defined(NF_SYNC_SCHED)
   std::mutex mu_;
+#endif
 };
 
 class ABSL_SCOPED_LOCKABLE BookLock {

@@ -1,0 +1,195 @@
+// sync/race_detector.h: happens-before and data-race detection for one run of
+// the deterministic scheduler (scheduler.h). The scheduler owns one and feeds it;
+// nothing else calls it.
+//
+// WHAT IS A RACE. Two accesses to the same bytes, by different logical threads,
+// at least one a write and at least one plain (not an operation of the seam's
+// Atomic<T>), neither ordered before the other by happens-before. Two marked
+// (atomic) accesses never race.
+//
+// CAUSALITY IS KEPT HERE, APART FROM THE OBJECTS (as Loom's runtime does). The
+// seam's primitives (sync_sched.h) only report what they did, through the
+// scheduler's hooks; this class alone decides what happens before what:
+//
+//   report                          happens-before edge
+//   LockAcquired(l)                 every earlier LockReleased(l) -> this thread
+//   LockReleased(l)                 (the releasing side of the edge above)
+//   Wake(waker, woken)              the waker, up to the wake -> the woken thread
+//   MarkedLoad, order acquire,      the release sequence the load reads from
+//     consume or seq_cst              -> this thread
+//   MarkedStore, order release or   starts a release sequence on the object;
+//     seq_cst                         relaxed: ends it (orders nothing)
+//   MarkedRmw (always acq_rel)      acquires, then extends the release sequence
+//   Reset (the start of a run)      nothing before the run is tracked, so every
+//                                   thread starts ordered after it
+//
+// Threads of a run never join one another in the scheduler; a body that waits
+// for the others (the concurrent world's last thread, which runs the global
+// cleanup) does so through a lock that reports itself (the world's BookMutex),
+// and the run's caller reads results after Run() returns, outside any run.
+//
+// The SRCU-like ReadSide (sync.h) and the kernel shim's spinlocks are built from
+// the Mutex and WaitQueue above, so a grace period orders the read sections it
+// waited for before what follows Synchronize() with no edge of its own.
+//
+// Each logical thread has a vector clock of kMaxThreads entries; its own entry
+// ticks after each release, so an access is the epoch (thread, own entry).
+//
+// SHADOW STATE. Per 8-byte word of memory: each thread's last write and last
+// read (epoch, step, pc, byte mask, marked or plain). A write checks every other
+// thread's write and read; a read checks every other thread's write (FastTrack,
+// Flanagan and Freund, PLDI 2009, with per-thread slots: there are at most
+// four). Byte masks keep accesses to different bytes of one word apart, so two
+// fields sharing a word are two locations. Known miss: a thread's later access
+// to other bytes of a word, after a release, replaces its earlier slot there,
+// so a conflict with the earlier one is not seen. The shadow lives in 512-byte
+// pages, created on first touch in a run and cleared by the next run.
+//
+// HEAP REUSE. A block the allocator hands out again must not inherit the shadow
+// of its previous life (a false race between the old object's last user and the
+// new one's first). OnAlloc clears the shadow of every fresh block; the scheduler
+// calls it from the sanitizer allocator's malloc hook (see scheduler.cc), which
+// is why the detector is on only in the ASan builds (the asan and fuzz presets;
+// TSan's runtime stops calling the hook once fibers exist).
+//
+// Determinism: the state depends only on the sequence of calls. Addresses are
+// kept, never printed: a report names threads, steps, kinds and code locations.
+#ifndef NF_SYNC_RACE_DETECTOR_H_
+#define NF_SYNC_RACE_DETECTOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nf::sched {
+
+inline constexpr int kRaceThreads = 4;  // == kMaxThreads (scheduler.h)
+
+enum class AccessKind : uint8_t {
+  kPlainRead,
+  kPlainWrite,
+  kMarkedRead,   // Atomic<T> Load
+  kMarkedWrite,  // Atomic<T> Store, and the write of a read-modify-write
+};
+const char* AccessKindName(AccessKind k);
+
+// One side of a race.
+struct RaceAccess {
+  int thread = -1;
+  uint64_t step = 0;  // the scheduler's decision count at the access
+  AccessKind kind = AccessKind::kPlainRead;
+  uintptr_t pc = 0;   // return address of the instrumentation callback
+  size_t size = 0;    // bytes accessed
+};
+
+struct RaceReport {
+  RaceAccess earlier;  // the access already in the shadow
+  RaceAccess later;    // the access that found it unordered
+  // One line, e.g. "data race (P10): plain write of 8 bytes by t1 at step 40
+  // in nf::AddressSpace::PutUser() core/notifier.cc:118, unordered with a plain
+  // write of 8 bytes by t0 at step 37 in nf::AddressSpace::GetUser()
+  // core/notifier.cc:96". Code locations are symbolized where a sanitizer
+  // runtime offers a symbolizer, else module+offset.
+  std::string ToString() const;
+};
+
+class RaceDetector {
+ public:
+  RaceDetector();
+  ~RaceDetector();
+  RaceDetector(const RaceDetector&) = delete;
+  RaceDetector& operator=(const RaceDetector&) = delete;
+
+  // A new run of n threads: forgets every clock and all shadow state.
+  void Reset(int n);
+
+  // Synchronization, as reported by the seam (see the table above).
+  void LockAcquired(int t, const void* lock);
+  void LockReleased(int t, const void* lock);
+  void Wake(int waker, int woken);
+  void MarkedLoad(int t, const void* obj, bool acquire);
+  void MarkedStore(int t, const void* obj, bool release);
+  void MarkedRmw(int t, const void* obj);
+
+  // An access by thread t at `step`. Returns true if it races with an access
+  // already recorded: then report() names both (the first race of the run).
+  bool Access(int t, uint64_t step, const void* addr, size_t size, AccessKind kind,
+              uintptr_t pc);
+
+  // [p, p + n) is a fresh heap block: forget its shadow.
+  void OnAlloc(const void* p, size_t n);
+
+  const RaceReport& report() const { return report_; }
+
+ private:
+  struct VectorClock {
+    uint32_t c[kRaceThreads] = {};
+    void Join(const VectorClock& o) {
+      for (int i = 0; i < kRaceThreads; ++i) c[i] = c[i] > o.c[i] ? c[i] : o.c[i];
+    }
+  };
+  // One recorded access (the shadow's unit).
+  struct Slot {
+    uintptr_t pc;
+    uint32_t clock;
+    uint32_t step;
+    uint8_t thread1;  // thread + 1; 0: empty
+    uint8_t mask;     // bytes of the word
+    uint8_t marked;
+  };
+  // Each thread's last write and last read of the word.
+  struct Cell {
+    Slot writes[kRaceThreads];
+    Slot reads[kRaceThreads];
+  };
+  static constexpr size_t kPageBytes = 512;
+  static constexpr size_t kCellsPerPage = kPageBytes / 8;
+  static_assert(kCellsPerPage == 64, "Page::live is a 64-bit set of cells");
+  // A page's cells are valid only where `live` has their bit: a new page, or a
+  // fresh heap block, costs a bit clear, not a memset of its cells.
+  struct Page {
+    uint64_t live;
+    Cell cells[kCellsPerPage];
+  };
+  struct PageEntry {
+    uintptr_t key = 0;   // address / kPageBytes
+    uint64_t run = 0;    // valid only when == run_
+    uint32_t page = 0;   // index into pages_
+  };
+  // A sync object's clock, by address.
+  struct SyncEntry {
+    uintptr_t key = 0;
+    uint64_t run = 0;
+    VectorClock clock;
+  };
+
+  Cell* CellFor(uintptr_t word, bool create);
+  PageEntry* FindPage(uintptr_t key, bool create);
+  void GrowPages();
+  VectorClock* SyncClock(const void* obj);
+  void GrowSync();
+  bool CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask, AccessKind kind,
+                 uintptr_t pc, size_t size);
+  void Tick(int t) { ++vc_[t].c[t]; }
+
+  int n_ = 0;
+  uint64_t run_ = 0;
+  VectorClock vc_[kRaceThreads];
+  std::vector<PageEntry> page_table_;  // open addressing, power of two
+  size_t page_count_ = 0;              // entries of this run
+  std::vector<std::unique_ptr<Page>> pages_;  // stable addresses
+  size_t pages_used_ = 0;
+  // The last page looked up (most accesses fall in the page of the one before).
+  uintptr_t last_key_ = 0;
+  Page* last_page_ = nullptr;
+  std::vector<SyncEntry> sync_table_;
+  size_t sync_count_ = 0;
+  RaceReport report_;
+};
+
+}  // namespace nf::sched
+
+#endif  // NF_SYNC_RACE_DETECTOR_H_
