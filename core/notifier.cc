@@ -215,7 +215,16 @@ void IntervalSubscription::SetSeq(Seq cur_seq) {
   // itself, outside the driver's lock (set_seq_outside_lock, see Walk).
   return;
 #endif
+#if defined(NF_MUTANT_set_seq_plain)
+  // Mutant: the store is plain (the kernel's WRITE_ONCE dropped). The yield point
+  // of Atomic::Store is kept, so the schedules and every value are those of the
+  // correct core; the lockless readers of seq_ (ReadBegin under `lock`,
+  // CheckRetry, the oracles) now race with it (P10).
+  sync::YieldPoint("atomic.store");
+  *reinterpret_cast<Seq*>(&seq_) = cur_seq;
+#else
   seq_.Store(cur_seq, std::memory_order_release);  // ordered by the user lock
+#endif
 }
 
 absl::Status AddressSpace::InsertInterval(IntervalSubscription* sub, uint64_t start,

@@ -53,7 +53,7 @@ std::string Where(uintptr_t pc) {
 }
 
 std::string Describe(const RaceAccess& a) {
-  return absl::StrCat(AccessKindName(a.kind), " of ", a.size, " byte", a.size == 1 ? "" : "s",
+  return absl::StrCat(AccessKindName(a.kind), a.rmw ? " (read-modify-write)" : "", " of ", a.size, " byte", a.size == 1 ? "" : "s",
                       " by t", a.thread, " at step ", a.step, " in ", Where(a.pc));
 }
 
@@ -82,7 +82,18 @@ const char* AccessKindName(AccessKind k) {
 
 std::string RaceReport::ToString() const {
   return absl::StrCat("data race: ", Describe(later), ", unordered with an earlier ",
-                      Describe(earlier));
+                      Describe(earlier), "; ", LockClause());
+}
+
+std::string RaceReport::LockClause() const {
+  const uint32_t only_later = later.locks & ~earlier.locks;
+  const uint32_t only_earlier = earlier.locks & ~later.locks;
+  const std::string l = absl::StrCat("t", later.thread), e = absl::StrCat("t", earlier.thread);
+  if (only_later != 0 && only_earlier != 0) return "each held a lock the other did not";
+  if (only_later != 0) return absl::StrCat(l, " held a lock ", e, " did not");
+  if (only_earlier != 0) return absl::StrCat(e, " held a lock ", l, " did not");
+  if (later.locks == 0) return "neither held a lock";
+  return "both held the same locks";
 }
 
 RaceDetector::RaceDetector() : page_table_(1024), sync_table_(256) {}
@@ -98,28 +109,31 @@ void RaceDetector::Reset(int n) {
   for (int t = 0; t < kRaceThreads; ++t) {
     vc_[t] = VectorClock{};
     vc_[t].c[t] = 1;
+    held_[t] = 0;
   }
+  locks_seen_ = 0;
   report_ = RaceReport{};
 }
 
 // --- synchronization --------------------------------------------------------
 
-RaceDetector::VectorClock* RaceDetector::SyncClock(const void* obj) {
+RaceDetector::SyncEntry* RaceDetector::SyncFor(const void* obj) {
   const uintptr_t key = reinterpret_cast<uintptr_t>(obj);
   size_t mask = sync_table_.size() - 1;
   for (size_t i = HashSlot(key, mask);; i = (i + 1) & mask) {
     SyncEntry& e = sync_table_[i];
-    if (e.run == run_ && e.key == key) return &e.clock;
+    if (e.run == run_ && e.key == key) return &e;
     if (e.run != run_) {
       if (2 * (sync_count_ + 1) > sync_table_.size()) {
         GrowSync();
-        return SyncClock(obj);
+        return SyncFor(obj);
       }
       e.run = run_;
       e.key = key;
       e.clock = VectorClock{};
+      e.lock_bit = 0;
       ++sync_count_;
-      return &e.clock;
+      return &e;
     }
   }
 }
@@ -136,9 +150,22 @@ void RaceDetector::GrowSync() {
   }
 }
 
-void RaceDetector::LockAcquired(int t, const void* lock) { vc_[t].Join(*SyncClock(lock)); }
+uint32_t RaceDetector::LockBit(const void* lock) {
+  SyncEntry* e = SyncFor(lock);
+  if (e->lock_bit == 0) {
+    e->lock_bit = uint32_t{1} << (locks_seen_ < 31 ? locks_seen_ : 31);
+    ++locks_seen_;
+  }
+  return e->lock_bit;
+}
+
+void RaceDetector::LockAcquired(int t, const void* lock) {
+  held_[t] |= LockBit(lock);
+  vc_[t].Join(*SyncClock(lock));
+}
 
 void RaceDetector::LockReleased(int t, const void* lock) {
+  held_[t] &= ~LockBit(lock);
   SyncClock(lock)->Join(vc_[t]);
   Tick(t);
 }
@@ -266,13 +293,19 @@ bool RaceDetector::CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask,
     if (marked && s.marked) return false;
     return s.clock > now.c[s.thread1 - 1];  // not ordered before this access
   };
+  // The store of a read-modify-write: this thread read these bytes, plainly, in
+  // this step and epoch.
+  const Slot& own_read = cell->reads[t];
+  const bool rmw = kind == AccessKind::kPlainWrite && own_read.thread1 == t + 1 &&
+                   !own_read.marked && (own_read.mask & mask) != 0 &&
+                   own_read.clock == now.c[t] && own_read.step == static_cast<uint32_t>(step);
   auto report = [&](const Slot& s, bool s_write) {
     report_.earlier = RaceAccess{
         s.thread1 - 1, s.step,
         s_write ? (s.marked ? AccessKind::kMarkedWrite : AccessKind::kPlainWrite)
                 : (s.marked ? AccessKind::kMarkedRead : AccessKind::kPlainRead),
-        s.pc, static_cast<size_t>(__builtin_popcount(s.mask))};
-    report_.later = RaceAccess{t, step, kind, pc, size};
+        s.pc, static_cast<size_t>(__builtin_popcount(s.mask)), s.rmw != 0, s.locks};
+    report_.later = RaceAccess{t, step, kind, pc, size, rmw, held_[t]};
     return true;
   };
   for (int u = 0; u < kRaceThreads; ++u) {
@@ -286,9 +319,11 @@ bool RaceDetector::CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask,
     dst.mask |= mask;
     dst.pc = pc;
     dst.step = static_cast<uint32_t>(step);
+    dst.locks = held_[t];
+    dst.rmw = rmw;
   } else {
-    dst = Slot{pc, now.c[t], static_cast<uint32_t>(step), static_cast<uint8_t>(t + 1), mask,
-               static_cast<uint8_t>(marked)};
+    dst = Slot{pc,   now.c[t], static_cast<uint32_t>(step), held_[t], static_cast<uint8_t>(t + 1),
+               mask, static_cast<uint8_t>(marked), static_cast<uint8_t>(rmw)};
   }
   return false;
 }

@@ -83,15 +83,28 @@ struct RaceAccess {
   AccessKind kind = AccessKind::kPlainRead;
   uintptr_t pc = 0;   // return address of the instrumentation callback
   size_t size = 0;    // bytes accessed
+  // A plain write that follows the same thread's plain read of the same bytes in
+  // the same step (no yield point, no release between): the store of a compound
+  // read-modify-write such as `--x` or `x += d`.
+  bool rmw = false;
+  // The locks the thread held at the access (LockAcquired, not yet
+  // LockReleased), as a set of the run's lock numbers: bit i is the i-th lock
+  // the run acquired, the 32nd and later all share bit 31.
+  uint32_t locks = 0;
 };
 
 struct RaceReport {
   RaceAccess earlier;  // the access already in the shadow
   RaceAccess later;    // the access that found it unordered
+  // The report's last clause: which side held a lock the other did not, e.g.
+  // "t1 held a lock t0 did not", "neither held a lock".
+  std::string LockClause() const;
   // One line, e.g. "data race (P10): plain write of 8 bytes by t1 at step 40
   // in nf::AddressSpace::PutUser() core/notifier.cc:118, unordered with a plain
   // write of 8 bytes by t0 at step 37 in nf::AddressSpace::GetUser()
-  // core/notifier.cc:96". Code locations are symbolized where a sanitizer
+  // core/notifier.cc:96; t1 held a lock t0 did not". A plain write that is the
+  // store of a read-modify-write says so ("plain write (read-modify-write) of
+  // 8 bytes ..."). Code locations are symbolized where a sanitizer
   // runtime offers a symbolizer, else module+offset.
   std::string ToString() const;
 };
@@ -136,10 +149,13 @@ class RaceDetector {
     uintptr_t pc;
     uint32_t clock;
     uint32_t step;
+    uint32_t locks;   // RaceAccess::locks
     uint8_t thread1;  // thread + 1; 0: empty
     uint8_t mask;     // bytes of the word
     uint8_t marked;
+    uint8_t rmw;      // RaceAccess::rmw
   };
+  static_assert(sizeof(Slot) == 24, "the lock set and rmw bit fit the slot's padding");
   // Each thread's last write and last read of the word.
   struct Cell {
     Slot writes[kRaceThreads];
@@ -164,12 +180,15 @@ class RaceDetector {
     uintptr_t key = 0;
     uint64_t run = 0;
     VectorClock clock;
+    uint32_t lock_bit = 0;  // as a lock: its bit in RaceAccess::locks; 0: none yet
   };
 
   Cell* CellFor(uintptr_t word, bool create);
   PageEntry* FindPage(uintptr_t key, bool create);
   void GrowPages();
-  VectorClock* SyncClock(const void* obj);
+  VectorClock* SyncClock(const void* obj) { return &SyncFor(obj)->clock; }
+  SyncEntry* SyncFor(const void* obj);
+  uint32_t LockBit(const void* lock);
   void GrowSync();
   bool CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask, AccessKind kind,
                  uintptr_t pc, size_t size);
@@ -178,6 +197,8 @@ class RaceDetector {
   int n_ = 0;
   uint64_t run_ = 0;
   VectorClock vc_[kRaceThreads];
+  uint32_t held_[kRaceThreads] = {};  // the locks each thread holds (RaceAccess::locks)
+  int locks_seen_ = 0;                // locks numbered in this run
   std::vector<PageEntry> page_table_;  // open addressing, power of two
   size_t page_count_ = 0;              // entries of this run
   std::vector<std::unique_ptr<Page>> pages_;  // stable addresses

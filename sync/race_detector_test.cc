@@ -364,5 +364,75 @@ TEST(RaceDetectorTest, AReusedHeapBlockStartsWithNoHistory) {
 }
 #endif
 
+// The detector alone, fed by hand: what a report says about a read-modify-write
+// and about the locks each side held.
+TEST(RaceDetectorTest, AnUnlockedDecrementIsReportedAsAReadModifyWrite) {
+  RaceDetector d;
+  d.Reset(2);
+  int mu = 0, count = 0;  // stand-ins: only their addresses matter
+  // t0: lock; count++ (a read, then a write in the same step); unlock.
+  d.LockAcquired(0, &mu);
+  ASSERT_FALSE(d.Access(0, 3, &count, 4, AccessKind::kPlainRead, 0));
+  ASSERT_FALSE(d.Access(0, 3, &count, 4, AccessKind::kPlainWrite, 0));
+  d.LockReleased(0, &mu);
+  // t1: count-- without the lock (read and write in step 7): races at the read.
+  ASSERT_TRUE(d.Access(1, 7, &count, 4, AccessKind::kPlainRead, 0));
+  const RaceReport& r = d.report();
+  EXPECT_EQ(r.earlier.thread, 0);
+  EXPECT_EQ(r.earlier.step, 3u);
+  EXPECT_TRUE(r.earlier.rmw);   // the write of t0's increment
+  EXPECT_FALSE(r.later.rmw);    // a read is never one
+  EXPECT_NE(r.earlier.locks, 0u);
+  EXPECT_EQ(r.later.locks, 0u);
+  const std::string text = r.ToString();
+  EXPECT_NE(text.find("unordered with an earlier plain write (read-modify-write) of 4 bytes by t0 "
+                      "at step 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("; t0 held a lock t1 did not"), std::string::npos) << text;
+}
+
+TEST(RaceDetectorTest, AWriteAfterAReadInAnotherStepIsNotARmw) {
+  RaceDetector d;
+  d.Reset(2);
+  int x = 0;
+  ASSERT_FALSE(d.Access(0, 2, &x, 4, AccessKind::kPlainRead, 0));
+  ASSERT_FALSE(d.Access(0, 5, &x, 4, AccessKind::kPlainWrite, 0));  // a yield between
+  ASSERT_TRUE(d.Access(1, 6, &x, 4, AccessKind::kPlainWrite, 0));
+  EXPECT_FALSE(d.report().earlier.rmw);
+  EXPECT_FALSE(d.report().later.rmw);
+  EXPECT_NE(d.report().ToString().find("; neither held a lock"), std::string::npos)
+      << d.report().ToString();
+  EXPECT_EQ(d.report().ToString().find("read-modify-write"), std::string::npos);
+}
+
+TEST(RaceDetectorTest, TheLaterSideHoldingALockIsNamed) {
+  RaceDetector d;
+  d.Reset(3);
+  int a = 0, b = 0, x = 0;
+  // t0 writes x under lock a; t1 reads and writes it (one step) under lock b:
+  // each held a lock the other did not.
+  d.LockAcquired(0, &a);
+  ASSERT_FALSE(d.Access(0, 1, &x, 8, AccessKind::kPlainWrite, 0));
+  d.LockReleased(0, &a);
+  d.LockAcquired(1, &b);
+  ASSERT_TRUE(d.Access(1, 4, &x, 8, AccessKind::kPlainRead, 0));
+  EXPECT_NE(d.report().ToString().find("; each held a lock the other did not"), std::string::npos)
+      << d.report().ToString();
+  // A new run forgets the locks held: t2 under no lock, t1 under b.
+  d.Reset(3);
+  d.LockAcquired(1, &b);
+  ASSERT_FALSE(d.Access(1, 2, &x, 8, AccessKind::kPlainRead, 0));
+  ASSERT_FALSE(d.Access(1, 2, &x, 8, AccessKind::kPlainWrite, 0));
+  ASSERT_TRUE(d.Access(2, 9, &x, 8, AccessKind::kPlainWrite, 0));
+  EXPECT_TRUE(d.report().earlier.rmw);
+  EXPECT_NE(d.report().ToString().find("; t1 held a lock t2 did not"), std::string::npos)
+      << d.report().ToString();
+  d.LockReleased(1, &b);
+  // After the release t1 holds nothing: its next access carries no lock.
+  ASSERT_FALSE(d.Access(1, 10, &a, 4, AccessKind::kPlainWrite, 0));
+  ASSERT_TRUE(d.Access(2, 11, &a, 4, AccessKind::kPlainWrite, 0));
+  EXPECT_NE(d.report().ToString().find("; neither held a lock"), std::string::npos)
+      << d.report().ToString();
+}
+
 }  // namespace
 }  // namespace nf::sched

@@ -177,7 +177,8 @@ struct RunResult {
   //   [lock A then B], t1 blocked at mutex.lock [lock B then A]
   //   step-bound: 1000 steps taken and not done: t0 runnable at atomic.load, t1 done
   //   data race: plain write of 8 bytes by t1 at step 40 in F file:line,
-  //   unordered with an earlier plain read of 8 bytes by t0 at step 12 in G file:line
+  //   unordered with an earlier plain read of 8 bytes by t0 at step 12 in G file:line;
+  //   t0 held a lock t1 did not   (race_detector.h RaceReport)
   std::string description;
   bool ok() const { return outcome == Outcome::kOk; }
 };

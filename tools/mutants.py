@@ -89,7 +89,7 @@ ROOT = nflib.ROOT
 MUTANTS = [
     "double_itree_release", "remove_unlocked_wait", "unpaired_classic_end",
     "eagain_leaks_epoch", "set_seq_outside_lock", "skip_set_seq",
-    "free_without_grace_period", "ops_after_insert", "put_user_unlocked",
+    "free_without_grace_period", "ops_after_insert", "put_user_unlocked", "set_seq_plain",
 ]
 CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]

@@ -478,6 +478,35 @@ def trace_failing(events, verdict):
     return len(events) - 1
 
 
+RACE_SIDE = re.compile(r"by t(\d+) at step (\d+)")
+
+
+def race_sides(text):
+    """The two accesses of a P10 report ("data race: <later> by tN at step S in ...,
+    unordered with an earlier <access> by tM at step R in ..."): [(thread, step,
+    kind and size) of the later, the same of the earlier], or None if text names
+    no race."""
+    m = re.search(r"data race: (.*?), unordered with an earlier (.*)", text or "")
+    if not m:
+        return None
+    sides = [RACE_SIDE.search(m.group(1)), RACE_SIDE.search(m.group(2))]
+    if not all(sides):
+        return None
+    return [(int(x.group(1)), int(x.group(2)), g[:x.start()].strip())
+            for x, g in zip(sides, (m.group(1), m.group(2)))]
+
+
+def race_events(events, sides):
+    """The indexes of the events of a race's two accesses: the last event of each
+    side's thread at or before its step (the access runs after that step's yield).
+    [later, earlier]; an index is None where the trace has no such event."""
+    out = []
+    for t, step, _ in sides:
+        hits = [i for i, e in enumerate(events) if e["t"] == t and e["step"] <= step]
+        out.append(hits[-1] if hits else None)
+    return out
+
+
 def readable(out):
     """The run's output without what changes from run to run (seed, pid, ASLR
     addresses) or from checkout to checkout (the repository's path)."""
@@ -625,6 +654,8 @@ def triage(args, original, out_dir, build_log, work):
             source += "; NOTE: that replay did not fail (another core than the crash's)"
     end = ""
     threads = program["threads"]
+    race_earlier = None  # P10: the event of the race's earlier access
+    race = None  # P10: [later, earlier] accesses: thread, step, what
     if trace is not None:
         m = re.search(r"threads=(\d+)", trace.header)
         if m:
@@ -634,6 +665,14 @@ def triage(args, original, out_dir, build_log, work):
         with open(os.path.join(out_dir, "trace.txt"), "w") as f:
             f.write(trace.text())
         failing = trace_failing(events, o.verdict or trace.verdict)
+        sides = race_sides(json.dumps(o.verdict or trace.verdict or {})) or race_sides(o.out)
+        if sides:  # P10: the later access is the failing event, the earlier one marked too
+            later, race_earlier = race_events(events, sides)
+            if later is not None:
+                failing = later
+                race = [{"t": t, "step": step, "what": what} for t, step, what in sides]
+            else:
+                race_earlier = None
     else:
         events, failing = sequential_events(program, o.verdict, o.out)
         source = "program order (the sequential fuzzer runs ops one at a time)"
@@ -646,6 +685,7 @@ def triage(args, original, out_dir, build_log, work):
     write_page(page, {
         "fuzzer": fuzzer, "signature": sig, "headline": head, "step": where,
         "threads": threads, "events": events, "failing": failing, "program": text,
+        "race_earlier": race_earlier, "race": race,
         "report": report[:20000], "size": size, "source": source, "end": end,
     })
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL [CONCURRENT_MUTANT]]]: the test of tools/triage.py
+# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL [CONCURRENT_MUTANT [RACE_MUTANT]]]]: the test of tools/triage.py
 # (`./nf triage`), ctest label unit. Self-contained; exit 0 pass, 1 fail, 77 skip.
 #
 #   A  a planted bug: the reproducer of mutant unpaired_classic_end, padded with
@@ -20,6 +20,11 @@
 #      the third argument): the highlighted row of the timeline is the
 #      violation itself, on the thread whose callback saw it, not the yield
 #      before it.
+#   E  a data race (P10: mutant put_user_unlocked of the concurrent fuzzer;
+#      RACE_MUTANT, the fourth argument): both accesses the report names are
+#      marked in the timeline on their threads' lanes, the later as the failing
+#      row (data-race-access="later"), the earlier with a distinct highlight
+#      (data-race-access="earlier", class race-earlier), neither folded.
 #
 # Headless Chromium: `chromium` (Debian), installed with apt-get if missing (as
 # root or through sudo -n); the test skips (77) only if it cannot be installed.
@@ -269,6 +274,56 @@ else
       fail "D: the highlighted row is not the violation: ${row:0:300}"
   else
     fail "D: chromium --dump-dom failed"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# E: a data race (P10; mutant put_user_unlocked of the concurrent fuzzer,
+# RACE_MUTANT, the fourth argument): the report names both accesses; the
+# timeline marks the later one as the failing row and the earlier one apart,
+# each on its thread's lane, neither folded away.
+rbin=${4:-}
+if [[ -z $rbin ]]; then
+  rbin=$(python3 "$root/tools/nflib.py" locate asan concurrent_fuzzer_mut_put_user_unlocked) || rbin=""
+fi
+if [[ -z $rbin ]]; then
+  fail "E: no concurrent_fuzzer_mut_put_user_unlocked (build it in the asan preset)"
+else
+  rregress=$root/corpus/regress/concurrent_fuzzer/put_user_unlocked
+  in_e=$(find "$rregress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
+  triage e "$in_e" --binary "$rbin" --no-minimize
+  race_re='data race: .* by t([0-9]+) at step ([0-9]+) in .*, unordered with an earlier .* by t([0-9]+) at step ([0-9]+) in '
+  line=$(grep -Em1 "$race_re" "$work/e/report.txt" 2>/dev/null)
+  if ((rc != 0)); then
+    fail "E: triage exited $rc"; cat "$work/e.err"
+  elif ! [[ $line =~ $race_re ]]; then
+    fail "E: report.txt names no data race with both accesses"
+  elif dump_dom "$work/e/timeline.html" "$work/e.dom"; then
+    lt=${BASH_REMATCH[1]} ls=${BASH_REMATCH[2]} et=${BASH_REMATCH[3]} es=${BASH_REMATCH[4]}
+    later=$(grep -o '<tr [^>]*data-race-access="later"[^>]*>' "$work/e.dom")
+    earlier=$(grep -o '<tr [^>]*data-race-access="earlier"[^>]*>' "$work/e.dom")
+    # attr ROW NAME: the value of attribute NAME in the opening tag ROW.
+    attr() { [[ $1 =~ $2=\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"; }
+    [[ $(grep -c 'data-race-access="later"' "$work/e.dom") == 1 &&
+       $(grep -c 'data-race-access="earlier"' "$work/e.dom") == 1 ]] &&
+      pass "E: one row marked as each access of the race" ||
+      fail "E: not exactly one later and one earlier row"
+    [[ $later == *'class="event failing"'* && $later != *hidden* &&
+       $(attr "$later" data-thread) == "$lt" && $(attr "$later" data-race-step) == "$ls" &&
+       $(attr "$later" data-step) -le $ls ]] &&
+      pass "E: the failing row is the later access (T$lt, step $ls)" ||
+      fail "E: the later access's row is wrong (want T$lt step $ls): ${later:0:300}"
+    [[ $earlier == *race-earlier* && $earlier != *failing* && $earlier != *hidden* &&
+       $(attr "$earlier" data-thread) == "$et" && $(attr "$earlier" data-race-step) == "$es" &&
+       $(attr "$earlier" data-step) -le $es ]] &&
+      pass "E: the earlier access has its own, unfolded row (T$et, step $es)" ||
+      fail "E: the earlier access's row is wrong (want T$et step $es): ${earlier:0:300}"
+    ((lt != et)) && pass "E: the two accesses are on different threads" ||
+      fail "E: both accesses on T$lt"
+    grep -q 'data race, earlier access: .* by T'"$et"' at step '"$es" "$work/e.dom" &&
+      pass "E: the earlier row says what it is" || fail "E: the earlier row has no note"
+  else
+    fail "E: chromium --dump-dom failed"
   fi
 fi
 
