@@ -24,10 +24,12 @@ Every crash artifact of the run is printed with its log's report lines and its
 decoded program (nf_tool decode). Exit: 0 no crash, 1 a crash or a failed run
 or build, 2 bad usage, 130 interrupted. --engine afl runs tools/afl_fuzz.sh.
 """
+import hashlib
 import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,19 +253,39 @@ class Fuzz:
 
     # --- after the waves
     def merge_corpus(self, name):
-        """Merges build/fuzz/new/NAME/ into corpus/NAME/."""
+        """Merges build/fuzz/new/NAME/ into corpus/NAME/: the new inputs that add
+        coverage over corpus/NAME/ and the fuzzer's read-only seed directories
+        together (seed_dirs: a kernel fuzzer also reads its base fuzzer's corpus,
+        whose inputs must not be copied into its own)."""
         new = f"{FUZZ_DIR}/new/{name}"
         log = f"{FUZZ_DIR}/logs/{name}.merge.log"
         if count_files(new) == 0:
             return
+        # libFuzzer merges into its first directory what adds coverage over it:
+        # that directory holds every input the fuzzer started from, and only
+        # what the merge adds to it goes into corpus/NAME/.
+        ref = f"{FUZZ_DIR}/merge/{name}"
+        subprocess.run(["rm", "-rf", ref])
+        os.makedirs(ref)
+        for d in [f"corpus/{name}"] + seed_dirs(name):
+            for root, _, files in os.walk(d):
+                for f in files:
+                    if not f.startswith("EXPECT") and not f.endswith((".nfp", ".md")):
+                        with open(os.path.join(root, f), "rb") as src:
+                            data = src.read()
+                        with open(os.path.join(ref, hashlib.sha1(data).hexdigest()), "wb") as dst:
+                            dst.write(data)
+        before = set(os.listdir(ref))
         args = [f"-timeout={DEFAULT_INPUT_TIMEOUT}"]
         args += [o for o in self.totals[name].opts if not o.startswith("-dict=")]
-        args += ["-merge=1", f"-artifact_prefix={FUZZ_DIR}/artifacts/{name}/",
-                 f"corpus/{name}/", f"{new}/"]
+        args += ["-merge=1", f"-artifact_prefix={FUZZ_DIR}/artifacts/{name}/", f"{ref}/", f"{new}/"]
         with open(log, "w") as out:
             ok = subprocess.run([self.binaries[name], *args], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT).returncode == 0
         if ok:
+            for f in sorted(set(os.listdir(ref)) - before):
+                shutil.copy(os.path.join(ref, f), f"corpus/{name}/{f}")
+            subprocess.run(["rm", "-rf", ref])
             for e in os.scandir(new):
                 if e.is_dir(follow_symlinks=False):
                     subprocess.run(["rm", "-rf", e.path])
