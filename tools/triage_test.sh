@@ -51,6 +51,22 @@ triage() {
   sed 's/^/    /' "$work/$case.txt"
 }
 
+# setup_mutant CASE MUTANT [BINARY]: sets mbin to BINARY or the concurrent
+# fuzzer's twin on MUTANT (build/mutants or the asan preset) and min to the
+# mutant's reproducer; false (and a failure of CASE) if there is no binary.
+setup_mutant() {
+  local case=$1 m=$2
+  mbin=${3:-}
+  [[ -n $mbin ]] || mbin=$(python3 "$root/tools/nflib.py" locate build/mutants "concurrent_fuzzer_mut_$m" ||
+                           python3 "$root/tools/nflib.py" locate asan "concurrent_fuzzer_mut_$m") || mbin=""
+  if [[ -z $mbin ]]; then
+    fail "$case: no concurrent_fuzzer_mut_$m (build it in the asan preset)"
+    return 1
+  fi
+  min=$(find "$root/corpus/regress/concurrent_fuzzer/$m" -type f ! -name '*.nfp' ! -name 'EXPECT*' |
+        sort | head -n 1)
+}
+
 # --- headless Chromium
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [[ -z $browser ]]; then
@@ -253,16 +269,8 @@ grep -qF -- "$(basename "$bin")" "$work/c.txt" && grep -qF -- '--binary PATH' "$
 
 # ---------------------------------------------------------------------------
 # D: a violation inside a callback, highlighted as itself.
-cbin=${3:-}
-if [[ -z $cbin ]]; then
-  cbin=$(python3 "$root/tools/nflib.py" locate build/mutants concurrent_fuzzer_mut_double_itree_release ||
-         python3 "$root/tools/nflib.py" locate asan concurrent_fuzzer_mut_double_itree_release) || cbin=""
-fi
-if [[ -z $cbin ]]; then
-  fail "D: no concurrent_fuzzer_mut_double_itree_release (build it in the asan preset)"
-else
-  cregress=$root/corpus/regress/concurrent_fuzzer/double_itree_release
-  in_d=$(find "$cregress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
+if setup_mutant D double_itree_release "${3:-}"; then
+  cbin=$mbin in_d=$min
   triage d "$in_d" --binary "$cbin" --no-minimize
   if ((rc != 0)); then
     fail "D: triage exited $rc"; cat "$work/d.err"
@@ -282,15 +290,8 @@ fi
 # RACE_MUTANT, the fourth argument): the report names both accesses; the
 # timeline marks the later one as the failing row and the earlier one apart,
 # each on its thread's lane, neither folded away.
-rbin=${4:-}
-if [[ -z $rbin ]]; then
-  rbin=$(python3 "$root/tools/nflib.py" locate asan concurrent_fuzzer_mut_put_user_unlocked) || rbin=""
-fi
-if [[ -z $rbin ]]; then
-  fail "E: no concurrent_fuzzer_mut_put_user_unlocked (build it in the asan preset)"
-else
-  rregress=$root/corpus/regress/concurrent_fuzzer/put_user_unlocked
-  in_e=$(find "$rregress" -type f ! -name '*.nfp' ! -name EXPECT | sort | head -n 1)
+if setup_mutant E put_user_unlocked "${4:-}"; then
+  rbin=$mbin in_e=$min
   triage e "$in_e" --binary "$rbin" --no-minimize
   race_re='data race: .* by t([0-9]+) at step ([0-9]+) in .*, unordered with an earlier .* by t([0-9]+) at step ([0-9]+) in '
   line=$(grep -Em1 "$race_re" "$work/e/report.txt" 2>/dev/null)
