@@ -518,9 +518,11 @@ bool RaceDetector::CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask,
 
 bool RaceDetector::Skip() {
   if (!survey_ && Suppressions().empty()) return false;
-  // A code address is one load or store (or one marked operation): its kind
-  // is fixed, so the pair decides the verdict.
-  uintptr_t a = report_.earlier.pc, b = report_.later.pc;
+  // The verdict depends on the two code addresses and kinds (a marked
+  // read-modify-write reports a read and a write at one address); user-space
+  // addresses leave the two low bits free for the kind.
+  uintptr_t a = report_.earlier.pc << 2 | static_cast<uintptr_t>(report_.earlier.kind),
+            b = report_.later.pc << 2 | static_cast<uintptr_t>(report_.later.kind);
   if (a > b) std::swap(a, b);
   auto [it, fresh] = verdicts_.try_emplace({a, b}, -1);
   if (fresh) {

@@ -274,8 +274,8 @@ class RaceDetector {
   size_t sync_count_ = 0;
   RaceReport report_;
   bool survey_ = false;
-  // Skip()'s verdict per pair of code addresses (smaller first): the matching
-  // suppression entry, or -1; kept across runs (code does not move).
+  // Skip()'s verdict per pair of (code address, kind) (smaller first): the
+  // matching suppression entry, or -1; kept across runs (code does not move).
   struct PcPairHash {
     size_t operator()(const std::pair<uintptr_t, uintptr_t>& p) const {
       return std::hash<uintptr_t>()(p.first * 0x9e3779b97f4a7c15ULL ^ p.second);
