@@ -110,15 +110,19 @@ bool LockOrder::Acquire(int t, uint64_t step, const void* lock, const char* lock
     for (const Held& h : held) {
       if (h.cls == cls || (succ_[h.cls] >> cls & 1) != 0) continue;  // same class, or known
       // A new edge h -> cls. A path cls -> ... -> h closes a cycle.
-      std::vector<int> back = (succ_[cls] != 0) ? Path(cls, h.cls) : std::vector<int>{};
-      LockOrderEdge witness{Witness(t, h), Witness(t, now)};
-      if (!back.empty()) {
-        for (int e : back) report_.cycle.push_back(edges_[e].witness);
-        report_.cycle.push_back(std::move(witness));
-        return true;
+      if (succ_[cls] != 0) {
+        const std::vector<int> back = Path(cls, h.cls);
+        if (!back.empty()) {
+          for (int i : back) {
+            const Edge& e = edges_[i];
+            report_.cycle.push_back({Witness(e.thread, e.held), Witness(e.thread, e.acquired)});
+          }
+          report_.cycle.push_back({Witness(t, h), Witness(t, now)});
+          return true;
+        }
       }
       edge_index_[h.cls * kMaxLockClasses + cls] = static_cast<int>(edges_.size());
-      edges_.push_back(Edge{h.cls, cls, std::move(witness)});
+      edges_.push_back(Edge{h.cls, cls, t, h, now});
       succ_[h.cls] |= uint64_t{1} << cls;
     }
   }

@@ -135,9 +135,12 @@ class LockOrder {
     CodePlace where;
     char label[kLabelBytes];  // truncated copy: no allocation per acquisition
   };
+  // The witness is kept as the two Held records (no allocation per edge); it
+  // becomes a LockOrderEdge only in a report.
   struct Edge {
     int from, to;
-    LockOrderEdge witness;
+    int thread;
+    Held held, acquired;
   };
 
   int ClassId(const char* lock_class);  // -1 past kMaxLockClasses
