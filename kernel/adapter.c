@@ -95,26 +95,24 @@ nfk_mm *nfk_mm_create(unsigned long initial_seq) {
   nfk_mm *m = calloc(1, sizeof(*m));
   if (!m)
     abort();
-  struct mm_struct *mm = &m->mm; /* the locks' names in race reports: mm->mmap_lock */
-  atomic_set(&mm->mm_users, 1);
-  atomic_set(&mm->mm_count, 2);
-  nf_kernel_init_rwsem(&mm->mmap_lock);
-  nf_kernel_init_rwsem(&mm->nf_rmap_locks);
-  mmu_notifier_subscriptions_init(mm);
+  atomic_set(&m->mm.mm_users, 1);
+  atomic_set(&m->mm.mm_count, 2);
+  nf_kernel_init_rwsem(&m->mm.mmap_lock, "&mm->mmap_lock");
+  nf_kernel_init_rwsem(&m->mm.nf_rmap_locks, "&mm->nf_rmap_locks");
+  mmu_notifier_subscriptions_init(&m->mm);
   if (initial_seq != 0) {
     /* FUZZING_ONLY: the allocation __mmu_notifier_register makes for the
-     * first registration, done early so that the seq can be chosen. Named as
-     * the kernel's (subscriptions->lock in race reports). */
-    struct mmu_notifier_subscriptions *subscriptions = calloc(1, sizeof(*subscriptions));
-    if (!subscriptions)
+     * first registration, done early so that the seq can be chosen. */
+    struct mmu_notifier_subscriptions *s = calloc(1, sizeof(*s));
+    if (!s)
       abort();
-    INIT_HLIST_HEAD(&subscriptions->list);
-    spin_lock_init(&subscriptions->lock);
-    subscriptions->invalidate_seq = initial_seq;
-    subscriptions->itree = RB_ROOT_CACHED;
-    init_waitqueue_head(&subscriptions->wq);
-    INIT_HLIST_HEAD(&subscriptions->deferred_list);
-    mm->notifier_subscriptions = subscriptions;
+    INIT_HLIST_HEAD(&s->list);
+    nf_kernel_spin_lock_init(&s->lock, "&subscriptions->lock"); /* the kernel's class */
+    s->invalidate_seq = initial_seq;
+    s->itree = RB_ROOT_CACHED;
+    init_waitqueue_head(&s->wq);
+    INIT_HLIST_HEAD(&s->deferred_list);
+    m->mm.notifier_subscriptions = s;
   }
   return m;
 }
@@ -259,7 +257,9 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
       free(inv);
       return -EAGAIN;
     }
+    nf_kernel_lock_map_trylock_begin(); /* waits for nothing (sync/lock_order.h) */
     int ret = mmu_notifier_invalidate_range_start_nonblock(&inv->range);
+    nf_kernel_lock_map_trylock_end();
     if (ret) {
       if (inv->classic_start_failed)
         nfk_close_leaked_walk(m);
@@ -274,7 +274,9 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
 }
 
 void nfk_invalidate_end(nfk_invalidation *inv) {
+  nf_kernel_lock_map_trylock_begin(); /* an end waits for nothing (sync/lock_order.h) */
   mmu_notifier_invalidate_range_end(&inv->range);
+  nf_kernel_lock_map_trylock_end();
   if (inv->holds_rmap_locks)
     up_read(&inv->mm->mm.nf_rmap_locks);
   free(inv);

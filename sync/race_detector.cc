@@ -154,6 +154,8 @@ bool ValidSide(std::string_view spec) {
 
 }  // namespace
 
+std::string SymbolizedPlace(uintptr_t pc) { return Where(pc); }
+
 const char* AccessKindName(AccessKind k) {
   switch (k) {
     case AccessKind::kPlainRead:
