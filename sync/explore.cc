@@ -176,11 +176,18 @@ class Explorer final : public RunObserver {
         if (t == n.chosen) continue;
         const int level = n.spent + (Preempts(n.current, n.runnable, t) ? 1 : 0);
         if (level > options_.preemptions) continue;
-        if (queued_ >= options_.max_schedules) {
-          dropped_ = true;  // never run: the bound of schedules comes first
-          continue;
+        // More pending than runs left: the bound of schedules comes first, and
+        // the deepest level would run last, so an item of it is the one
+        // dropped (its schedules are never run: not a pass).
+        if (pending_ + stats_.schedules >= options_.max_schedules) {
+          dropped_ = true;
+          int deepest = options_.preemptions;
+          while (deepest > level && queues_[deepest].empty()) --deepest;
+          if (deepest <= level) continue;  // the new item is the deepest
+          queues_[deepest].pop_back();
+          --pending_;
         }
-        ++queued_;
+        ++pending_;
         queues_[level].push_back(Item{bytes, static_cast<uint32_t>(i),
                                       static_cast<uint8_t>(IndexOf(n.runnable, t)), n.where});
       }
@@ -208,8 +215,8 @@ class Explorer final : public RunObserver {
   // the fewest preemptions it can be reached with, and every later arrival
   // is covered by the first (the reduction's condition).
   std::vector<std::vector<Item>> queues_;
-  uint64_t queued_ = 0;   // items queued, ever
-  bool dropped_ = false;  // an item was not queued (beyond max_schedules)
+  uint64_t pending_ = 0;  // items in queues_
+  bool dropped_ = false;  // an item was dropped (beyond max_schedules)
   absl::flat_hash_map<uint64_t, int> visited_;  // choice point key -> least spent
   absl::flat_hash_set<uint64_t> terminals_;
 
@@ -278,6 +285,7 @@ ExploreResult Explorer::Run(const RunOnce& run) {
     // Depth first within a level: the newest item.
     item_ = std::move(queues_[level].back());
     queues_[level].pop_back();
+    --pending_;
     has_item_ = true;
   }
   result.stats = stats_;

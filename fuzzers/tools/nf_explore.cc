@@ -15,7 +15,10 @@
 // `.explore-fail` appended, in the current directory), the program with the
 // schedule bytes that replay it (strategy direct), and its text beside it
 // (PATH.nfp); then it runs PATH again and checks that it fails the same way.
-// A progress line goes to stderr every 10,000 schedules.
+// A progress line goes to stderr every 10,000 schedules. Under ASan a report
+// that ends the process inside a run (a use after free, a wild access) writes
+// that run's schedule as the failing input first (the death callback); it is
+// not replayed then: replay it with the fuzz target of the same build.
 //
 // Exit status: 0 every schedule within the bound passed; 1 a failure found,
 // the bound of schedules reached before the end (not a pass), a run that did
@@ -40,6 +43,18 @@
 #include "sync/explore.h"
 #include "sync/scheduler.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NF_EXPLORE_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NF_EXPLORE_ASAN 1
+#endif
+#if defined(NF_EXPLORE_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace {
 
 using nf::fuzz::Program;
@@ -62,6 +77,41 @@ bool WriteFile(const std::string& path, const void* data, size_t size) {
 
 // The first line of a failure (the report's headline).
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// Writes `p` as an input file at `path` and its text at path.nfp.
+bool WriteInput(const Program& p, const std::string& path, size_t* size) {
+  const std::vector<uint8_t> bytes = nf::fuzz::Encode(p);
+  const std::string text = nf::fuzz::Print(p);
+  *size = bytes.size();
+  return WriteFile(path, bytes.data(), bytes.size()) &&
+         WriteFile(path + ".nfp", text.data(), text.size());
+}
+
+// The run in flight, for a sanitizer report that ends the process inside it:
+// its schedule is written as the failing input.
+const Program* g_in_flight = nullptr;
+const std::string* g_out_path = nullptr;
+uint64_t g_run_number = 0;
+
+#if defined(NF_EXPLORE_ASAN)
+void WriteInFlightOnDeath() {
+  if (g_in_flight == nullptr || g_out_path == nullptr) return;
+  size_t size = 0;
+  const bool written = WriteInput(*g_in_flight, *g_out_path, &size);
+  std::printf("FAILED on schedule %llu: a sanitizer report ended the process (above)\n",
+              static_cast<unsigned long long>(g_run_number));
+  if (written) {
+    std::printf("failing input: %s (%zu bytes; schedule: %s), its text %s.nfp; not replayed "
+                "here (the sanitizer ends the process)\n",
+                g_out_path->c_str(), size,
+                nf::sched::ScheduleInput::Decode(g_in_flight->schedule).DebugString().c_str(),
+                g_out_path->c_str());
+  } else {
+    std::printf("error: cannot write %s\n", g_out_path->c_str());
+  }
+  std::fflush(stdout);
+}
+#endif
 
 }  // namespace
 
@@ -133,12 +183,19 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(s.terminal_states), seconds());
   };
   Program run_program = program;
+  g_in_flight = &run_program;
+  g_out_path = &out_path;
+#if defined(NF_EXPLORE_ASAN)
+  __sanitizer_set_death_callback(&WriteInFlightOnDeath);
+#endif
   const nf::sched::ExploreResult r = nf::sched::Explore(
       [&](absl::Span<const uint8_t> schedule) {
         run_program.schedule.assign(schedule.begin(), schedule.end());
+        ++g_run_number;
         return nf::fuzz::RunConcurrentQuiet(run_program);
       },
       options);
+  g_in_flight = nullptr;
   const double elapsed = seconds();
   std::printf("schedules explored: %llu (choice points pruned by the reduction: %llu; most "
               "choice points in one run: %llu)\n"
@@ -173,10 +230,8 @@ int main(int argc, char** argv) {
   }
   Program failing = program;
   failing.schedule = r.failing_schedule;
-  const std::vector<uint8_t> bytes = nf::fuzz::Encode(failing);
-  const std::string text = nf::fuzz::Print(failing);
-  if (!WriteFile(out_path, bytes.data(), bytes.size()) ||
-      !WriteFile(out_path + ".nfp", text.data(), text.size())) {
+  size_t size = 0;
+  if (!WriteInput(failing, out_path, &size)) {
     std::printf("error: cannot write %s\n", out_path.c_str());
     return 1;
   }
@@ -190,7 +245,7 @@ int main(int argc, char** argv) {
   }
   std::printf("failing input: %s (%zu bytes; schedule: %s), its text %s.nfp; replayed: fails "
               "the same way\n",
-              out_path.c_str(), bytes.size(),
+              out_path.c_str(), size,
               nf::sched::ScheduleInput::Decode(failing.schedule).DebugString().c_str(),
               out_path.c_str());
   return 1;
