@@ -76,11 +76,12 @@ usage: ./nf <command> [options]
                               Flags may come anywhere on the line; a missing or
                               unreadable input: one line, exit 2, before any build
   explore FILE [--target nf|kernel|kernel-contract|kernel-fixed|kernel-contract-fixed]
-          [--kernel 6.1|6.12] [--preemptions K] [--max-schedules N] [--no-reduction]
+          [--kernel 6.1|6.12] [--preemptions K] [--max-schedules N] [--reduction]
                               run one program (bytes or .nfp) under every schedule with
-                              at most K preemptions (default 2), with partial-order
-                              reduction (sync/explore.h; --no-reduction: plain
-                              enumeration); print the schedules explored, the distinct
+                              at most K preemptions (default 2); --reduction: prune by
+                              partial-order reduction (sync/explore.h: faster, sound only
+                              where all shared state goes through the seam); print the
+                              schedules explored, the distinct
                               terminal states, the time and "all passed up to K
                               preemptions" (exit 0), or the first failing schedule,
                               written as an input file under build/explore/ that
@@ -555,7 +556,7 @@ cmd_explore() {
     fi
     case $1 in
       --) rest=1 ;;
-      --no-reduction) flags+=(--no-reduction) ;;
+      --reduction) flags+=(--reduction) ;;
       --target | --kernel | --preemptions | --max-schedules)
         (($# >= 2)) || usage_error "explore: $1 needs a value"
         v=$2

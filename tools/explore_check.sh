@@ -7,7 +7,7 @@
 #     failure (P7), writes it as an input file, and that file, replayed by the
 #     concurrent fuzzer on the same file and traits, fails the same way; on the
 #     fixed variant (nf_explore_kernel_contract_fixed) every schedule within 3
-#     preemptions passes, with and without the reduction, and both count the same
+#     preemptions passes, plain and with --reduction, and both count the same
 #     distinct terminal states; a bound of 5 schedules is reached and said, exit 1;
 #     bad usage exits 2.
 #
@@ -60,9 +60,9 @@ if [[ $mode == kernel ]]; then
     fail "replay of the written file: exit $rc, want '$headline', got $(grep -m1 '^P' "$work/replay.out")"
   fi
   fixed=$bindir/nf_explore_kernel_contract_fixed
-  timeout 120 "$fixed" --preemptions 3 "$a" >"$work/fixed.out" 2>&1
+  timeout 120 "$fixed" --preemptions 3 --reduction "$a" >"$work/fixed.out" 2>&1
   rc=$?
-  timeout 120 "$fixed" --preemptions 3 --no-reduction "$a" >"$work/plain.out" 2>&1
+  timeout 120 "$fixed" --preemptions 3 "$a" >"$work/plain.out" 2>&1
   rc_plain=$?
   if [[ $rc == 0 && $rc_plain == 0 ]] && grep -q '^all passed up to 3 preemption' "$work/fixed.out" &&
     [[ -n $(terminals "$work/fixed.out") && $(terminals "$work/fixed.out") == "$(terminals "$work/plain.out")" ]]; then

@@ -108,23 +108,23 @@ def main():
     for title, d, good, bad, label in cases:
         for inp in inputs(d):
             tag = title.replace("/", "_")
-            g = run(good, ["--preemptions", str(k), inp], tag + ".good")
-            gp = run(good, ["--preemptions", str(k), "--no-reduction", inp], tag + ".good.plain")
+            g = run(good, ["--preemptions", str(k), "--reduction", inp], tag + ".good")
+            gp = run(good, ["--preemptions", str(k), inp], tag + ".good.plain")
             th = re.search(r"(\d+) thread\(s\)", g["text"])
             same = "=" if g["terminals"] == gp["terminals"] else "≠"
             terms = f"{g['terminals']} {same} {gp['terminals']}"
             if bad:
-                b = run(bad, ["--preemptions", str(k), inp], tag + ".bad")
-                bp = run(bad, ["--preemptions", str(k), "--no-reduction", inp], tag + ".bad.plain")
+                b = run(bad, ["--preemptions", str(k), "--reduction", inp], tag + ".bad")
+                bp = run(bad, ["--preemptions", str(k), inp], tag + ".bad.plain")
                 bv, bpv = b["verdict"], bp["verdict"]
                 if not b["failed"]:
-                    b2 = run(bad, ["--preemptions", str(k + 1), inp], tag + ".bad.k1")
+                    b2 = run(bad, ["--preemptions", str(k + 1), "--reduction", inp], tag + ".bad.k1")
                     bv += f"; K={k + 1}: {b2['verdict']} ({b2['time']} s)"
                 bcell = f"{bv} ({b['time']} s)"
                 bpcell = f"{bpv} ({bp['time']} s)"
             else:
                 label, bcell, bpcell = label or "-", "-", "-"
-            row = (f"| `{title}` | {th.group(1) if th else '?'} | {cell(g)} | {cell(gp)} | {terms} |"
+            row = (f"| `corpus/regress/{title}` | {th.group(1) if th else '?'} | {cell(g)} | {cell(gp)} | {terms} |"
                    f" {g['verdict']} | {label} | {bcell} | {bpcell} |")
             print(row, flush=True)
             rows.append(row)

@@ -5,8 +5,12 @@
 // nf_explore_kernel, nf_explore_kernel_contract, ..._fixed, ..._6_12, and the
 // mutant twins nf_explore_mut_<m>).
 //
-//   nf_explore [--preemptions K] [--max-schedules N] [--no-reduction]
+//   nf_explore [--preemptions K] [--max-schedules N] [--reduction]
 //              [--out PATH] [--] FILE
+//
+// --reduction: prune by happens-before state caching (sync/explore.h: sound
+// only where every shared access goes through the seam); default: plain
+// enumeration of every schedule within the bound.
 //
 // FILE: input bytes, or a text program if it ends in .nfp; its own schedule
 // bytes are replaced by the explorer's. Prints the schedules explored, the
@@ -63,7 +67,7 @@ using Verdict = nf::sched::ExploreResult::Verdict;
 int Usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "nf_explore: %s\n", why.c_str());
   std::fprintf(stderr,
-               "usage: nf_explore [--preemptions K] [--max-schedules N] [--no-reduction] "
+               "usage: nf_explore [--preemptions K] [--max-schedules N] [--reduction] "
                "[--out PATH] FILE\n");
   return 2;
 }
@@ -145,6 +149,8 @@ int main(int argc, char** argv) {
         return Usage("--max-schedules needs a positive number");
       }
       options.max_schedules = v;
+    } else if (a == "--reduction") {
+      options.reduction = true;
     } else if (a == "--no-reduction") {
       options.reduction = false;
     } else if (a == "--out") {
