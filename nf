@@ -75,6 +75,20 @@ usage: ./nf <command> [options]
                               --kernel 6.12: on Linux 6.12's file (default 6.1)
                               Flags may come anywhere on the line; a missing or
                               unreadable input: one line, exit 2, before any build
+  explore FILE [--target nf|kernel|kernel-contract|kernel-fixed|kernel-contract-fixed]
+          [--kernel 6.1|6.12] [--preemptions K] [--max-schedules N] [--reduction]
+                              run one program (bytes or .nfp) under every schedule with
+                              at most K preemptions (default 2); --reduction: prune by
+                              partial-order reduction (sync/explore.h: faster, sound only
+                              where all shared state goes through the seam); print the
+                              schedules explored, the distinct
+                              terminal states, the time and "all passed up to K
+                              preemptions" (exit 0), or the first failing schedule,
+                              written as an input file under build/explore/ that
+                              ./nf replay takes (exit 1); N (default 100000) bounds the
+                              schedules: reaching it is not a pass (exit 1);
+                              --target kernel-fixed, kernel-contract-fixed: the kernel
+                              file with nf's fix of finding A (6.1)
   help                        this text
 
   coverage [--target nf|kernel] [--kernel 6.1|6.12]
@@ -529,6 +543,87 @@ cmd_tool() {
 }
 
 # ---------------------------------------------------------------------------
+# ./nf explore: every schedule of one program within K preemptions (nf_explore).
+
+cmd_explore() {
+  local -a files=() flags=()
+  local target=nf kernel=6.1 rest=0 v
+  while (($#)); do
+    if ((rest)) || [[ $1 != -?* ]]; then
+      files+=("$1")
+      shift
+      continue
+    fi
+    case $1 in
+      --) rest=1 ;;
+      --reduction) flags+=(--reduction) ;;
+      --target | --kernel | --preemptions | --max-schedules)
+        (($# >= 2)) || usage_error "explore: $1 needs a value"
+        v=$2
+        case $1 in
+          --target) target=$v ;;
+          --kernel) kernel=$v ;;
+          --preemptions)
+            [[ $v =~ ^[0-9]+$ ]] && ((10#$v <= 64)) ||
+              usage_error "explore: --preemptions must be a number from 0 to 64, not '$(shown "$v")'"
+            flags+=(--preemptions "$((10#$v))") ;;
+          --max-schedules)
+            [[ $v =~ ^[0-9]{1,12}$ ]] && ((10#$v > 0)) ||
+              usage_error "explore: --max-schedules must be a positive number, not '$(shown "$v")'"
+            flags+=(--max-schedules "$((10#$v))") ;;
+        esac
+        shift ;;
+      *) usage_error "explore: unknown flag '$(shown "$1")'" ;;
+    esac
+    shift
+  done
+  case $target in
+    nf | kernel | kernel-contract | kernel-fixed | kernel-contract-fixed) ;;
+    *) usage_error "explore: --target must be nf, kernel, kernel-contract, kernel-fixed or kernel-contract-fixed, not '$(shown "$target")'" ;;
+  esac
+  case $kernel in
+    6.1 | 6.12) ;;
+    *) usage_error "explore: --kernel must be 6.1 or 6.12, not '$(shown "$kernel")'" ;;
+  esac
+  [[ $kernel == 6.1 || $target != nf ]] || usage_error "explore: --kernel goes with a kernel --target"
+  [[ $kernel == 6.1 || $target != *-fixed ]] ||
+    usage_error "explore: the fixed variant is built for Linux 6.1 only (6.12 has the fix)"
+  ((${#files[@]} == 1)) || usage_error "explore: needs one FILE"
+  local f=${files[0]}
+  if [[ ! -e $f ]]; then
+    usage_error "explore: $(shown "$f"): no such file or directory"
+  elif [[ ! -f $f || ! -r $f ]]; then
+    usage_error "explore: $(shown "$f"): not a readable file"
+  fi
+  ensure_deps
+  local suffix=""
+  [[ $target == nf ]] || suffix=_${target//-/_}
+  [[ $kernel == 6.1 ]] || suffix+=_${kernel//./_}
+  local log=$ROOT/build/dev/nf-build.log
+  if [[ -n $suffix && -f $ROOT/build/dev/build.ninja ]] &&
+    ! ninja -C "$ROOT/build/dev" -t query "nf_explore$suffix" >/dev/null 2>&1; then
+    die "no $target target for Linux $kernel in build/dev/ (apt-get install linux-source-$kernel, then reconfigure: see kernel/README.md)"
+  fi
+  build_dev_tools "$log" "nf_explore$suffix"
+  local tool
+  tool=$(nflib locate dev "nf_explore$suffix") ||
+    die "nf_explore$suffix was built but Ninja does not know its file in build/dev/"
+  local name=${f##*/}
+  name=${name%.nfp}
+  mkdir -p "$ROOT/build/explore"
+  local out=$ROOT/build/explore/$name.$target
+  [[ $kernel == 6.1 ]] || out+=.$kernel
+  local rc=0
+  "$tool" "${flags[@]}" --out "$out" -- "$f" || rc=$?
+  if ((rc == 1)) && [[ -f $out ]]; then
+    local replay="./nf replay"
+    [[ $target == nf ]] || replay+=" --target ${target%-fixed}"
+    [[ $kernel == 6.1 ]] || replay+=" --kernel $kernel"
+    say "replay it: $replay ${out#"$ROOT"/}"
+    [[ $target != *-fixed ]] || say "(on the fixed variant: build/dev/fuzzers/concurrent_fuzzer${suffix} ${out#"$ROOT"/})"
+  fi
+  return "$rc"
+}
 
 # ---------------------------------------------------------------------------
 # ./nf coverage | oss-fuzz-check | bench
@@ -587,6 +682,9 @@ main() {
     decode | encode | replay)
       if wants_help "$@"; then usage; exit 0; fi
       cmd_tool "$cmd" "$@" ;;
+    explore)
+      if wants_help "$@"; then usage; exit 0; fi
+      cmd_explore "$@" ;;
     help | -h | --help) usage ;;
     '') usage >&2; exit 2 ;;
     *) usage_error "unknown command '$cmd'" ;;

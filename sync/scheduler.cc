@@ -110,6 +110,19 @@ class SchedulerImpl {
   void MarkedRmw(const void* obj, size_t size, uintptr_t pc);
   void OnAlloc(const void* p, size_t n);
 
+  // The explorer's observer (ScopedRunObserver), for this run.
+  void Touch(const void* object) {
+    if (observer_ != nullptr) observer_->OnObject(object);
+  }
+  // Reports a decision to the observer, if any.
+  void Observe(const SchedThread* cur, int chosen) {
+    if (observer_ == nullptr) return;
+    uint32_t runnable = 0;
+    for (int i = 0; i < n_; ++i) {
+      if (threads_[i].status == ThreadStatus::kRunnable) runnable |= 1u << i;
+    }
+    observer_->OnDecision(cur == nullptr ? -1 : cur->id, runnable, chosen);
+  }
   // Lock order (lock_order.h). Each returns at once unless detecting.
   void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock,
                         CodePlace where);
@@ -144,6 +157,7 @@ class SchedulerImpl {
   uint64_t step_ = 0;
   Outcome outcome_ = Outcome::kOk;
   Trace* trace_ = nullptr;
+  RunObserver* observer_ = nullptr;
   uint64_t run_id_ = 0;  // unique across runs of all schedulers (OwnerToken)
 
   // The schedule.
@@ -170,6 +184,8 @@ namespace {
 
 // The scheduler whose run is in progress on this OS thread, if any.
 thread_local SchedulerImpl* t_running = nullptr;
+// The explorer's observer of this OS thread's runs (ScopedRunObserver).
+thread_local RunObserver* t_observer = nullptr;
 // sync::CurrentThreadBlock() outside a run.
 thread_local sync::ThreadLocalBlock t_os_thread_state;
 
@@ -388,7 +404,10 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
   order_ = options_.detect_lock_order;
   if (order_) lock_order_.Reset();
 
+  observer_ = t_observer;
+  if (observer_ != nullptr) observer_->OnRunStart();
   SchedThread* first = &threads_[Pick(nullptr)];
+  Observe(nullptr, first->id);
   InitCurrentContext(&main_);
   t_running = this;
   current_ = first;
@@ -402,6 +421,7 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
     trace_->end_ = result.ok() ? absl::StrCat("ok after ", step_, " steps") : result.description;
   }
   trace_ = nullptr;
+  observer_ = nullptr;
   return result;
 }
 
@@ -481,6 +501,7 @@ void SchedulerImpl::Decide(SchedThread* cur, bool exiting) {
     for (int i = 0; i < n_; ++i) blocked |= threads_[i].status == ThreadStatus::kBlocked;
     Finish(cur, blocked ? Outcome::kDeadlock : Outcome::kOk, exiting);
   }
+  Observe(cur, next);
   SchedThread* to = &threads_[next];
   if (to == cur) return;
   current_ = to;
@@ -520,11 +541,13 @@ void SchedulerImpl::Block(const void* key, const char* point) {
   t->status = ThreadStatus::kBlocked;
   t->blocked_on = key;
   t->point = point;
+  Touch(key);
   if (trace_ != nullptr) AddEvent(t, Trace::Kind::kBlock, point, -1, {});
   Decide(t, /*exiting=*/false);  // returns once woken (WakeAll) and chosen
 }
 
 void SchedulerImpl::WakeAll(const void* key) {
+  Touch(key);
   for (int i = 0; i < n_; ++i) {
     SchedThread& t = threads_[i];
     if (t.status == ThreadStatus::kBlocked && t.blocked_on == key) {
@@ -563,6 +586,7 @@ NF_UNCOVERED void SchedulerImpl::Access(const void* addr, size_t size, AccessKin
 }
 
 NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock) {
+  Touch(lock);
   if (!detect_) return;
   in_detector_ = true;
   race_.LockAcquired(current_->id, lock);
@@ -570,6 +594,7 @@ NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock) {
 }
 
 NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock) {
+  Touch(lock);
   if (!detect_) return;
   in_detector_ = true;
   race_.LockReleased(current_->id, lock);
@@ -584,6 +609,7 @@ NF_UNCOVERED void SchedulerImpl::NameLock(const void* lock, const char* name) {
 }
 
 NF_UNCOVERED void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc) {
+  Touch(obj);
   if (!detect_) return;
   in_detector_ = true;
   const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
@@ -593,6 +619,7 @@ NF_UNCOVERED void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool a
 }
 
 NF_UNCOVERED void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc) {
+  Touch(obj);
   if (!detect_) return;
   in_detector_ = true;
   const bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedWrite, pc);
@@ -602,6 +629,7 @@ NF_UNCOVERED void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool 
 }
 
 NF_UNCOVERED void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
+  Touch(obj);
   if (!detect_) return;
   in_detector_ = true;
   bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
@@ -647,6 +675,13 @@ RunResult Scheduler::Run(absl::Span<const std::function<void()>> threads,
                          const ScheduleInput& schedule, Trace* trace) {
   return impl_->Run(threads, schedule, trace);
 }
+
+ScopedRunObserver::ScopedRunObserver(RunObserver* observer) {
+  if (t_observer != nullptr) Die("ScopedRunObserver: an observer is already installed");
+  t_observer = observer;
+}
+
+ScopedRunObserver::~ScopedRunObserver() { t_observer = nullptr; }
 
 void SetLabel(std::string_view label) {
   if (SchedulerImpl* s = t_running) s->SetLabel(label);

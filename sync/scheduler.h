@@ -243,6 +243,39 @@ class Trace {
   std::string end_;
 };
 
+// EXPLORATION (sync/explore.h). A RunObserver installed on an OS thread
+// (ScopedRunObserver) sees every Run() on that thread: each decision, and each
+// synchronization object the running thread operates on. The systematic
+// explorer uses it to learn the choice points of a run and the dependence of
+// its steps; it does not change the run. No observer: one load and a branch
+// per decision and per seam report.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // Run() is about to start the threads (before the first decision).
+  virtual void OnRunStart() {}
+  // A decision: `current` is the thread that just yielded, blocked or finished
+  // (-1 for the first decision, who starts), `runnable` has bit i set if thread
+  // i is runnable, `chosen` runs next. Every decision is reported, those with a
+  // single runnable thread included; the direct strategy spends a choice byte
+  // exactly on those with two or more.
+  virtual void OnDecision(int current, uint32_t runnable, int chosen) = 0;
+  // The running thread operated on a synchronization object: a lock's acquire
+  // or release (LockAcquired, LockReleased), a block or wake key, a marked
+  // (atomic) access.
+  virtual void OnObject(const void* object) = 0;
+};
+
+// Installs `observer` for the Run() calls of the calling OS thread while in
+// scope (not nested).
+class ScopedRunObserver {
+ public:
+  explicit ScopedRunObserver(RunObserver* observer);
+  ~ScopedRunObserver();
+  ScopedRunObserver(const ScopedRunObserver&) = delete;
+  ScopedRunObserver& operator=(const ScopedRunObserver&) = delete;
+};
+
 class SchedulerImpl;
 
 class Scheduler {

@@ -12,7 +12,7 @@
 #             with --allow-empty; binary garbage is escaped in the message
 #   replay    a folder of .nfp runs each of them (they were all skipped), a .nfp
 #             twin beside an input is not run twice, an empty folder fails
-#   ./nf      bad paths and names fail before anything is built; the help names
+#   ./nf      bad paths and names fail before anything is built (explore too); the help names
 #             --binary for triage; ./nf fuzz's crash lines name the right replay
 #   kernel    --target kernel-contract: finding A's reproducer fails against the
 #             contract on 6.1 and passes under the kernel's own traits; on 6.12,
@@ -141,6 +141,20 @@ run nf_triage_name "$nf" triage "$nfp" --fuzzer nope
 expect nf_triage_name 2 "no fuzz target 'nope'" "./nf triage --fuzzer nope: exit 2, before any build"
 run nf_triage_bin "$nf" triage "$nfp" --binary "$work/nope"
 expect nf_triage_bin 2 'nope: no such file' "./nf triage --binary MISSING: exit 2"
+run nf_exp_missing "$nf" explore "$work/nope"
+expect nf_exp_missing 2 '^nf: explore: .*nope: no such file or directory' "./nf explore of a missing file: exit 2"
+run nf_exp_two "$nf" explore "$nfp" "$nfp"
+expect nf_exp_two 2 'explore: needs one FILE' "./nf explore of two files: exit 2"
+run nf_exp_k "$nf" explore "$nfp" --preemptions -1
+expect nf_exp_k 2 'preemptions must be a number from 0 to 64' "./nf explore --preemptions -1: exit 2"
+run nf_exp_n "$nf" explore --max-schedules 0 "$nfp"
+expect nf_exp_n 2 'max-schedules must be a positive number' "./nf explore --max-schedules 0: exit 2"
+run nf_exp_target "$nf" explore --target nope "$nfp"
+expect nf_exp_target 2 'target must be nf, kernel' "./nf explore --target nope: exit 2"
+run nf_exp_fixed "$nf" explore --target kernel-fixed --kernel 6.12 "$nfp"
+expect nf_exp_fixed 2 'fixed variant is built for Linux 6.1 only' "./nf explore --target kernel-fixed --kernel 6.12: exit 2"
+run nf_exp_flag "$nf" explore "$nfp" --bogus
+expect nf_exp_flag 2 "explore: unknown flag '--bogus'" "./nf explore FILE --bogus: exit 2"
 run nf_help "$nf" help
 expect nf_help 0 'triage CRASH .*--binary PATH' "./nf help names triage --binary"
 grep -q 'kernel-contract' "$work/nf_help.out" && pass "./nf help names --target kernel-contract" ||

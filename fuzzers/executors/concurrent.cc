@@ -196,6 +196,8 @@ void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
   if (options.json) EmitRunJson(ConcurrentRunRecord(program, "", &trace));
 }
 
+std::string RunConcurrentQuiet(const Program& program) { return Execute(program, nullptr); }
+
 std::string ConcurrentTrace(const Program& program) {
   sched::Trace trace;
   const std::string failure = Execute(program, &trace);

@@ -49,6 +49,12 @@ struct ConcurrentOptions {
 // Runs program; returns if every check passed, else reports and aborts.
 void RunConcurrent(const Program& program, const ConcurrentOptions& options = {});
 
+// Runs program once, untraced, and returns "" if every check passed, else what
+// failed (P<n>: ..., as the report's first line). Never reports and never
+// aborts: the systematic explorer's run (sync/explore.h, nf_explore). A
+// sanitizer report still ends the process.
+std::string RunConcurrentQuiet(const Program& program);
+
 // Runs program with the trace on and returns the trace text (the determinism
 // test compares two of them). Reports and aborts on a violation.
 std::string ConcurrentTrace(const Program& program);
