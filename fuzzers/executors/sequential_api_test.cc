@@ -28,6 +28,7 @@ namespace {
 target::Traits LinkedTraits() {
   std::unique_ptr<target::Target> t = NewTarget(InitialSeq::kDefault);
   const target::Traits traits = t->traits();
+  t->PutUser();  // the program's user exits (release), then the harness's reference goes
   t->Finish();
   return traits;
 }
