@@ -144,6 +144,7 @@ std::string Execute(const Program& program, sched::Trace* trace) {
   g_traced_trace = nullptr;
   if (!host.failure().empty()) return host.failure();
   if (r.outcome == sched::Outcome::kDataRace) return absl::StrCat("P10: ", r.description);
+  if (r.outcome == sched::Outcome::kLockOrder) return absl::StrCat("P11: ", r.description);
   if (!r.ok()) return absl::StrCat("P7: ", r.description);
   if (!world.finished()) return "internal: every thread returned but the world did not finish";
   return "";

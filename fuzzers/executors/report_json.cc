@@ -166,7 +166,7 @@ std::string ProgramJson(const Program& p) {
 
 namespace {
 
-// The first property name of the contract ("P1" .. "P10") of text that stands
+// The first property name of the contract ("P1" .. "P11") of text that stands
 // as a word, or "".
 std::string FirstProperty(std::string_view text) {
   for (size_t i = 0; i + 1 < text.size(); ++i) {
@@ -174,7 +174,7 @@ std::string FirstProperty(std::string_view text) {
     size_t j = i + 1;
     while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
     const std::string_view number = text.substr(i + 1, j - i - 1);
-    if (number.empty() || number[0] == '0' || (number.size() == 2 && number != "10") ||
+    if (number.empty() || number[0] == '0' || (number.size() == 2 && number != "10" && number != "11") ||
         number.size() > 2) {
       continue;
     }

@@ -122,6 +122,13 @@
 //        (sched::Outcome::kDataRace) and the executor reports "P10: data race:
 //        ..." with both accesses. The world's own BookMutex reports its
 //        acquire and release, so the detector sees the order real threads get.
+//   P11  (deterministic flavour) everywhere: the scheduler's lock-order
+//        detector (sync/lock_order.h) records every acquisition of a named
+//        lock class (the driver's user lock, the core's and the kernel's
+//        subscriptions lock, the kernel's rwsems, the invalidate-start lockdep
+//        map); a cycle of classes ends the run (sched::Outcome::kLockOrder) and
+//        the executor reports "P11: lock-order inversion: ..." with every edge's
+//        two acquisitions. The world's own locks have no class: not tracked.
 //   §10  (docs/contract.md; the kernel target: nf's core skips the secondary-MMU
 //        ops as outside its contract) after a young call, change_pte or the
 //        secondary-TLB invalidate: every callback it made reached a live
