@@ -278,6 +278,7 @@ void nfk_invalidate_end(nfk_invalidation *inv) {
 }
 
 void nfk_invalidate_only_end(nfk_invalidation *inv) {
+  nf_kernel_lock_map_trylock_begin(); /* an end waits for nothing (sync/lock_order.h) */
 #if NF_KERNEL_VERSION_CODE >= 0x060600
   /* 6.6 dropped invalidate_range and with it the range-only end: every end
    * is one. */
@@ -285,6 +286,7 @@ void nfk_invalidate_only_end(nfk_invalidation *inv) {
 #else
   mmu_notifier_invalidate_range_only_end(&inv->range);
 #endif
+  nf_kernel_lock_map_trylock_end();
   if (inv->holds_rmap_locks)
     up_read(&inv->mm->mm.nf_rmap_locks);
   free(inv);
