@@ -40,7 +40,9 @@ constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
     {"change_pte", O::kRange, R::kStatus, false, C::kFree},
     {"secondary_tlb", O::kRange, R::kStatus, false, C::kFree},
     {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep},
-    {"insert_locked", O::kInsert, R::kStatus, true, C::kInsert},
+    // The caller holds the mmap lock, which ranks above the rmap locks an open
+    // invalidation holds and the driver locks: never while open or held.
+    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep},
     {"read_only", O::kRange, R::kFlag, false, C::kFree},
     {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen},
     {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep},

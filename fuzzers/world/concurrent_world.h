@@ -34,8 +34,8 @@
 // must not do because it could wait on its own progress. From the thread's own
 // state only ("open": it has an open inv_start; "held": it holds a driver lock
 // through a `lock` op):
-//   - read_begin, fault, remove, register, unregister, get: skipped when open or
-//     held. They may sleep until an odd epoch ends (read_begin, fault, remove),
+//   - read_begin, fault, remove, register, unregister, get, insert_locked,
+//     register_secondary, synchronize: skipped when open or held. They may sleep until an odd epoch ends (read_begin, fault, remove),
 //     until no invalidation runs (register, get), or take a driver lock while
 //     an invalidation may wait for the one held. (unregister does not wait for
 //     either in this core, but the kernel's contract forbids it where it may not
