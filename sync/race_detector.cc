@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -21,27 +23,62 @@ size_t HashSlot(uintptr_t key, size_t mask) {
   return static_cast<size_t>((static_cast<uint64_t>(key) * kGolden) >> 20) & mask;
 }
 
-// "function file:line" (the last two components of the path), or
-// "module+0xoffset" without a symbolizer. Never an absolute address: the same
-// run prints the same text in any process.
+// One frame of a code address's inline chain.
+struct Frame {
+  std::string function, file;  // file: the last two components of the path
+  std::string line;
+};
+
+// The last two components of a path ("mm/mmu_notifier.c").
+std::string ShortPath(std::string path) {
+  size_t cut = path.rfind('/');
+  if (cut != std::string::npos && cut > 0) cut = path.rfind('/', cut - 1);
+  if (cut != std::string::npos) path.erase(0, cut + 1);
+  return path;
+}
+
+// The inline chain of the instruction before return address `pc`, innermost
+// first; empty without a symbolizer. The sanitizer runtimes' symbolizer writes
+// one NUL-terminated string per frame into the buffer.
+std::vector<Frame> Symbolize(uintptr_t pc) {
+  std::vector<Frame> out;
+  if (pc == 0 || &__sanitizer_symbolize_pc == nullptr) return out;
+  char buf[4096];
+  std::memset(buf, 0, sizeof buf);
+  __sanitizer_symbolize_pc(reinterpret_cast<void*>(pc - 1), "%f\t%s\t%l", buf, sizeof buf - 1);
+  for (const char* p = buf; *p != '\0' && p < buf + sizeof buf; p += std::strlen(p) + 1) {
+    const std::string f = p;
+    const size_t t1 = f.find('\t');
+    const size_t t2 = t1 == std::string::npos ? std::string::npos : f.find('\t', t1 + 1);
+    if (t2 == std::string::npos) continue;
+    out.push_back(Frame{f.substr(0, t1), ShortPath(f.substr(t1 + 1, t2 - t1 - 1)), f.substr(t2 + 1)});
+  }
+  return out;
+}
+
+bool IsHeader(const std::string& file) {
+  return file.size() > 2 && file.compare(file.size() - 2, 2, ".h") == 0;
+}
+
+// "function file:line" of the innermost frame; where that is in a header, also
+// " in function file:line" of the first frame outside headers. Without a
+// symbolizer "module+0xoffset". Never an absolute address: the same run prints
+// the same text in any process.
 std::string Where(uintptr_t pc) {
   if (pc == 0) return "an unknown place";
-  void* call = reinterpret_cast<void*>(pc - 1);  // inside the call instruction
-  if (&__sanitizer_symbolize_pc != nullptr) {
-    char buf[1024];
-    buf[0] = '\0';
-    __sanitizer_symbolize_pc(call, "%f %s:%l", buf, sizeof buf);
-    std::string s = buf;
-    // Keep "dir/file.cc:line" of the path.
-    const size_t colon = s.rfind(':');
-    const size_t space = s.rfind(' ', colon);
-    if (colon != std::string::npos && space != std::string::npos) {
-      size_t cut = s.rfind('/', colon);
-      if (cut != std::string::npos && cut > space) cut = s.rfind('/', cut - 1);
-      if (cut != std::string::npos && cut > space) s.erase(space + 1, cut - space);
+  const std::vector<Frame> chain = Symbolize(pc);
+  if (!chain.empty()) {
+    std::string s = absl::StrCat(chain[0].function, " ", chain[0].file, ":", chain[0].line);
+    if (IsHeader(chain[0].file)) {
+      for (size_t i = 1; i < chain.size(); ++i) {
+        if (IsHeader(chain[i].file)) continue;
+        absl::StrAppend(&s, " in ", chain[i].function, " ", chain[i].file, ":", chain[i].line);
+        break;
+      }
     }
-    if (!s.empty()) return s;
+    return s;
   }
+  void* call = reinterpret_cast<void*>(pc - 1);  // inside the call instruction
   Dl_info info;
   if (dladdr(call, &info) != 0 && info.dli_fname != nullptr) {
     const char* base = std::strrchr(info.dli_fname, '/');
@@ -50,6 +87,49 @@ std::string Where(uintptr_t pc) {
                                reinterpret_cast<uintptr_t>(info.dli_fbase));
   }
   return "an unknown module";
+}
+
+std::vector<RaceSuppression>& Suppressions() {
+  static auto* v = new std::vector<RaceSuppression>();
+  return *v;
+}
+
+bool ChainHas(const std::vector<Frame>& chain, std::string_view function) {
+  for (const Frame& f : chain) {
+    if (f.function == function) return true;
+  }
+  return false;
+}
+
+// One side of an entry: "*", or functions joined by '+' (all in the chain),
+// optionally ":kind" (plain-read, plain-write, marked-read, marked-write,
+// plain, marked, read, write).
+bool SideMatches(std::string_view spec, const std::vector<Frame>& chain, AccessKind kind) {
+  const size_t colon = spec.find(':');
+  if (colon != std::string_view::npos) {
+    const std::string_view k = spec.substr(colon + 1);
+    const bool write = kind == AccessKind::kPlainWrite || kind == AccessKind::kMarkedWrite;
+    const bool marked = kind == AccessKind::kMarkedRead || kind == AccessKind::kMarkedWrite;
+    const bool ok = k == "plain-read"     ? kind == AccessKind::kPlainRead
+                    : k == "plain-write"  ? kind == AccessKind::kPlainWrite
+                    : k == "marked-read"  ? kind == AccessKind::kMarkedRead
+                    : k == "marked-write" ? kind == AccessKind::kMarkedWrite
+                    : k == "plain"        ? !marked
+                    : k == "marked"       ? marked
+                    : k == "read"         ? !write
+                    : k == "write"        ? write
+                                          : false;
+    if (!ok) return false;
+    spec = spec.substr(0, colon);
+  }
+  if (spec == "*") return true;
+  while (!spec.empty()) {
+    const size_t plus = spec.find('+');
+    if (!ChainHas(chain, spec.substr(0, plus))) return false;
+    if (plus == std::string_view::npos) break;
+    spec = spec.substr(plus + 1);
+  }
+  return true;
 }
 
 std::string Describe(const RaceAccess& a) {
@@ -62,6 +142,14 @@ bool IsWrite(AccessKind k) {
 }
 bool IsMarked(AccessKind k) {
   return k == AccessKind::kMarkedRead || k == AccessKind::kMarkedWrite;
+}
+
+bool ValidSide(std::string_view spec) {
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) return true;
+  const std::string_view k = spec.substr(colon + 1);
+  return k == "plain-read" || k == "plain-write" || k == "marked-read" || k == "marked-write" ||
+         k == "plain" || k == "marked" || k == "read" || k == "write";
 }
 
 }  // namespace
@@ -91,11 +179,96 @@ std::string RaceReport::LockClause() const {
   const uint32_t only_later = later.locks & ~earlier.locks;
   const uint32_t only_earlier = earlier.locks & ~later.locks;
   const std::string l = absl::StrCat("t", later.thread), e = absl::StrCat("t", earlier.thread);
-  if (only_later != 0 && only_earlier != 0) return "each held a lock the other did not";
-  if (only_later != 0) return absl::StrCat(l, " held a lock ", e, " did not");
-  if (only_earlier != 0) return absl::StrCat(e, " held a lock ", l, " did not");
+  // " (t1: a, b; t0: c)": the named locks of each side's own set.
+  auto names = [this](uint32_t bits) {
+    std::string out;
+    for (int i = 0; i < kRaceLockBits; ++i) {
+      if ((bits >> i & 1) != 0 && lock_names[i] != nullptr) {
+        absl::StrAppend(&out, out.empty() ? "" : ", ", lock_names[i]);
+      }
+    }
+    return out;
+  };
+  auto named = [&](const std::string& clause, uint32_t first, const std::string& who1,
+                   uint32_t second, const std::string& who2) {
+    const std::string n1 = names(first), n2 = second != 0 ? names(second) : std::string();
+    if (n1.empty() && n2.empty()) return clause;
+    std::string out = absl::StrCat(clause, " (");
+    if (!n1.empty()) absl::StrAppend(&out, n2.empty() ? "" : absl::StrCat(who1, ": "), n1);
+    if (!n2.empty()) absl::StrAppend(&out, n1.empty() ? "" : "; ", who2, ": ", n2);
+    return absl::StrCat(out, ")");
+  };
+  if (only_later != 0 && only_earlier != 0) {
+    return named("each held a lock the other did not", only_later, l, only_earlier, e);
+  }
+  if (only_later != 0) return named(absl::StrCat(l, " held a lock ", e, " did not"), only_later, l, 0, e);
+  if (only_earlier != 0) {
+    return named(absl::StrCat(e, " held a lock ", l, " did not"), only_earlier, e, 0, l);
+  }
   if (later.locks == 0) return "neither held a lock";
-  return "both held the same locks";
+  return named("both held the same locks", later.locks, l, 0, e);
+}
+
+std::string ParseRaceSuppressions(std::string_view text, std::string_view origin,
+                                  std::vector<RaceSuppression>* out) {
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string> words;
+    std::string_view rest = line;
+    for (int i = 0; i < 3; ++i) {
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+      size_t w = 0;
+      while (w < rest.size() && rest[w] != ' ' && rest[w] != '\t') ++w;
+      if (w == 0) break;
+      words.emplace_back(rest.substr(0, w));
+      rest.remove_prefix(w);
+    }
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    const std::string where = absl::StrCat(std::string(origin), ":", line_no);
+    if (words.empty() || words[0] != "race") {
+      return absl::StrCat(where, ": expected 'race <function> <function> <reason>'");
+    }
+    if (words.size() < 3) return absl::StrCat(where, ": an entry names two functions");
+    if (!ValidSide(words[1]) || !ValidSide(words[2])) {
+      return absl::StrCat(where, ": unknown access kind (plain-read, plain-write, marked-read, "
+                                 "marked-write, plain, marked, read, write)");
+    }
+    if (rest.empty()) return absl::StrCat(where, ": an entry needs a reason");
+    out->push_back(RaceSuppression{words[1], words[2], std::string(rest), where});
+  }
+  return "";
+}
+
+void AddRaceSuppressions(std::string_view text, std::string_view origin) {
+  const std::string error = ParseRaceSuppressions(text, origin, &Suppressions());
+  if (!error.empty()) {
+    std::fprintf(stderr, "nf race suppressions: %s\n", error.c_str());
+    std::abort();
+  }
+}
+
+const std::vector<RaceSuppression>& RaceSuppressions() { return Suppressions(); }
+
+int MatchRaceSuppression(const RaceAccess& x, const RaceAccess& y) {
+  const std::vector<RaceSuppression>& entries = Suppressions();
+  if (entries.empty()) return -1;
+  const std::vector<Frame> cx = Symbolize(x.pc), cy = Symbolize(y.pc);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const RaceSuppression& s = entries[i];
+    if ((SideMatches(s.a, cx, x.kind) && SideMatches(s.b, cy, y.kind)) ||
+        (SideMatches(s.b, cx, x.kind) && SideMatches(s.a, cy, y.kind))) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 RaceDetector::RaceDetector() : page_table_(1024), sync_table_(256) {}
@@ -114,6 +287,7 @@ void RaceDetector::Reset(int n) {
     held_[t] = 0;
   }
   locks_seen_ = 0;
+  for (const char*& n : lock_names_) n = nullptr;
   report_ = RaceReport{};
 }
 
@@ -134,6 +308,7 @@ RaceDetector::SyncEntry* RaceDetector::SyncFor(const void* obj) {
       e.key = key;
       e.clock = VectorClock{};
       e.lock_bit = 0;
+      e.name = nullptr;
       ++sync_count_;
       return &e;
     }
@@ -155,10 +330,22 @@ void RaceDetector::GrowSync() {
 uint32_t RaceDetector::LockBit(const void* lock) {
   SyncEntry* e = SyncFor(lock);
   if (e->lock_bit == 0) {
-    e->lock_bit = uint32_t{1} << (locks_seen_ < 31 ? locks_seen_ : 31);
+    const int index = locks_seen_ < 31 ? locks_seen_ : 31;
+    e->lock_bit = uint32_t{1} << index;
     ++locks_seen_;
+    // The shared last bit names no one lock.
+    lock_names_[index] = index < 31 ? e->name : nullptr;
   }
   return e->lock_bit;
+}
+
+void RaceDetector::NameLock(const void* lock, const char* name) {
+  SyncEntry* e = SyncFor(lock);
+  e->name = name;
+  if (e->lock_bit != 0) {
+    const int index = __builtin_ctz(e->lock_bit);
+    if (index < 31) lock_names_[index] = name;
+  }
 }
 
 void RaceDetector::LockAcquired(int t, const void* lock) {
@@ -308,11 +495,12 @@ bool RaceDetector::CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask,
                 : (s.marked ? AccessKind::kMarkedRead : AccessKind::kPlainRead),
         s.pc, static_cast<size_t>(__builtin_popcount(s.mask)), s.rmw != 0, s.locks};
     report_.later = RaceAccess{t, step, kind, pc, size, rmw, held_[t]};
-    return true;
+    for (int i = 0; i < kRaceLockBits; ++i) report_.lock_names[i] = lock_names_[i];
+    return !Skip();
   };
   for (int u = 0; u < kRaceThreads; ++u) {
-    if (races(cell->writes[u], true)) return report(cell->writes[u], true);
-    if (write && races(cell->reads[u], false)) return report(cell->reads[u], false);
+    if (races(cell->writes[u], true) && report(cell->writes[u], true)) return true;
+    if (write && races(cell->reads[u], false) && report(cell->reads[u], false)) return true;
   }
   // Record it. Two accesses of one thread in one epoch (no release between them)
   // share a slot, their bytes merged; a later epoch replaces the slot.
@@ -328,6 +516,31 @@ bool RaceDetector::CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask,
                mask, static_cast<uint8_t>(marked), static_cast<uint8_t>(rmw)};
   }
   return false;
+}
+
+bool RaceDetector::Skip() {
+  if (!survey_ && Suppressions().empty()) return false;
+  // The verdict depends on the two code addresses and kinds (a marked
+  // read-modify-write reports a read and a write at one address); user-space
+  // addresses leave the two low bits free for the kind.
+  uintptr_t a = report_.earlier.pc << 2 | static_cast<uintptr_t>(report_.earlier.kind),
+            b = report_.later.pc << 2 | static_cast<uintptr_t>(report_.later.kind);
+  if (a > b) std::swap(a, b);
+  auto [it, fresh] = verdicts_.try_emplace({a, b}, -1);
+  if (fresh) {
+    it->second = MatchRaceSuppression(report_.earlier, report_.later);
+    if (survey_) {
+      const std::string entry =
+          it->second < 0 ? std::string("unsuppressed")
+                         : absl::StrCat("suppressed (", Suppressions()[it->second].origin, " ",
+                                        Suppressions()[it->second].a, " ",
+                                        Suppressions()[it->second].b, ")");
+      std::fprintf(stderr, "nf-race: %s: %s\n", entry.c_str(), report_.ToString().c_str());
+    }
+  }
+  const bool skip = survey_ || it->second >= 0;
+  if (skip) report_ = RaceReport{};
+  return skip;
 }
 
 }  // namespace nf::sched

@@ -52,6 +52,24 @@
 // is why the detector is on only in the ASan builds (the asan and fuzz presets;
 // TSan's runtime stops calling the hook once fibers exist).
 //
+// CODE LOCATIONS. A report names each access by its symbolized inline chain: the
+// innermost frame, and where that is a header (a kernel shim's hlist_unhashed,
+// a kernel header inline) also the first frame outside headers, so a kernel
+// access reads "hlist_unhashed kernel/shim/nf_kernel_shim.h:265 in
+// mmu_notifier_unregister mm/mmu_notifier.c:825".
+//
+// SUPPRESSIONS. A process may register suppression entries (AddRaceSuppressions,
+// e.g. the kernel target's kernel/races.supp, embedded at build time): a race
+// whose two accesses match an entry (each entry names functions per side,
+// matched against every frame of each access's inline chain, and optionally
+// the access's kind; RaceSuppression) is not reported;
+// the access is recorded and the run goes on. Verdicts are cached per pair of
+// code addresses, so a suppressed race costs one symbolization per process.
+// With the environment variable NF_RACE_SURVEY=1 no race ends a run: each
+// distinct pair of code addresses is printed once to stderr ("nf-race:
+// suppressed (ENTRY): ..." or "nf-race: unsuppressed: ..."), for surveys of a
+// corpus or a fuzzing run (docs/results.md).
+//
 // Determinism: the state depends only on the sequence of calls. Addresses are
 // kept, never printed: a report names threads, steps, kinds and code locations.
 #ifndef NF_SYNC_RACE_DETECTOR_H_
@@ -62,6 +80,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <functional>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace nf::sched {
@@ -97,11 +119,18 @@ struct RaceAccess {
   uint32_t locks = 0;
 };
 
+inline constexpr int kRaceLockBits = 32;
+
 struct RaceReport {
   RaceAccess earlier;  // the access already in the shadow
   RaceAccess later;    // the access that found it unordered
+  // The name of each lock bit of RaceAccess::locks, where the seam was told one
+  // (RaceDetector::NameLock: the kernel shim names its spinlocks and rwsems
+  // after the expression they were initialized with); null: unnamed.
+  const char* lock_names[kRaceLockBits] = {};
   // The report's last clause: which side held a lock the other did not, e.g.
-  // "t1 held a lock t0 did not", "neither held a lock".
+  // "t1 held a lock t0 did not", "neither held a lock"; named locks follow in
+  // parentheses: "t1 held a lock t0 did not (subscriptions->lock)".
   std::string LockClause() const;
   // One line, e.g. "data race (P10): plain write of 8 bytes by t1 at step 40
   // in nf::AddressSpace::PutUser() core/notifier.cc:118, unordered with a plain
@@ -112,6 +141,31 @@ struct RaceReport {
   // runtime offers a symbolizer, else module+offset.
   std::string ToString() const;
 };
+
+// One suppression entry: a race whose one access matches side `a` and whose
+// other matches side `b`. A side is "*" (any access) or function names joined
+// by '+', each of which must be in the access's inline chain, optionally
+// followed by ":kind" (plain-read, plain-write, marked-read, marked-write,
+// plain, marked, read, write), e.g. "mmu_notifier_unregister+hlist_unhashed"
+// or "mn_itree_inv_end:plain-write". `origin` is "file:line".
+struct RaceSuppression {
+  std::string a, b, reason, origin;
+};
+// Parses suppression text, one entry a line:
+//   race <function> <function> <reason, to the end of the line>
+// '#' starts a comment line; blank lines are skipped. Returns "" or the first
+// bad line's "origin:line: what".
+std::string ParseRaceSuppressions(std::string_view text, std::string_view origin,
+                                  std::vector<RaceSuppression>* out);
+// Parses and adds entries for every detector of this process (called at static
+// initialization by the code that owns them, e.g. the kernel shim). Aborts with
+// the parse error on bad text (it is build data).
+void AddRaceSuppressions(std::string_view text, std::string_view origin);
+// The entries added so far.
+const std::vector<RaceSuppression>& RaceSuppressions();
+// The index of the entry that matches a race between accesses x and y (either
+// order), or -1. Symbolizes their code addresses.
+int MatchRaceSuppression(const RaceAccess& x, const RaceAccess& y);
 
 class RaceDetector {
  public:
@@ -126,6 +180,8 @@ class RaceDetector {
   // Synchronization, as reported by the seam (see the table above).
   void LockAcquired(int t, const void* lock);
   void LockReleased(int t, const void* lock);
+  // Gives `lock` a name for reports (RaceReport::lock_names) in this run.
+  void NameLock(const void* lock, const char* name);
   void Wake(int waker, int woken);
   void MarkedLoad(int t, const void* obj, bool acquire);
   void MarkedStore(int t, const void* obj, bool release);
@@ -140,6 +196,9 @@ class RaceDetector {
   void OnAlloc(const void* p, size_t n);
 
   const RaceReport& report() const { return report_; }
+
+  // No race ends a run; each distinct one is printed once (NF_RACE_SURVEY=1).
+  void set_survey(bool on) { survey_ = on; }
 
  private:
   struct VectorClock {
@@ -185,6 +244,7 @@ class RaceDetector {
     uint64_t run = 0;
     VectorClock clock;
     uint32_t lock_bit = 0;  // as a lock: its bit in RaceAccess::locks; 0: none yet
+    const char* name = nullptr;  // NameLock
   };
 
   Cell* CellFor(uintptr_t word, bool create);
@@ -197,12 +257,16 @@ class RaceDetector {
   bool CheckWord(int t, uint64_t step, uintptr_t word, uint8_t mask, AccessKind kind,
                  uintptr_t pc, size_t size);
   void Tick(int t) { ++vc_[t].c[t]; }
+  // A conflict was found (report_ filled): true if it is not to be reported
+  // (suppressed, or survey mode).
+  bool Skip();
 
   int n_ = 0;
   uint64_t run_ = 0;
   VectorClock vc_[kRaceThreads];
   uint32_t held_[kRaceThreads] = {};  // the locks each thread holds (RaceAccess::locks)
   int locks_seen_ = 0;                // locks numbered in this run
+  const char* lock_names_[kRaceLockBits] = {};  // by bit index, this run
   std::vector<PageEntry> page_table_;  // open addressing, power of two
   size_t page_count_ = 0;              // entries of this run
   std::vector<std::unique_ptr<Page>> pages_;  // stable addresses
@@ -213,6 +277,15 @@ class RaceDetector {
   std::vector<SyncEntry> sync_table_;
   size_t sync_count_ = 0;
   RaceReport report_;
+  bool survey_ = false;
+  // Skip()'s verdict per pair of (code address, kind) (smaller first): the
+  // matching suppression entry, or -1; kept across runs (code does not move).
+  struct PcPairHash {
+    size_t operator()(const std::pair<uintptr_t, uintptr_t>& p) const {
+      return std::hash<uintptr_t>()(p.first * 0x9e3779b97f4a7c15ULL ^ p.second);
+    }
+  };
+  std::unordered_map<std::pair<uintptr_t, uintptr_t>, int, PcPairHash> verdicts_;
 };
 
 }  // namespace nf::sched

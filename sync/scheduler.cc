@@ -84,6 +84,9 @@ class SchedulerImpl {
   explicit SchedulerImpl(Scheduler::Options options) : options_(options) {
     if (options_.stack_size < 16 * 1024) options_.stack_size = 16 * 1024;
     if (options_.detect_races) InstallMallocHook();
+    // A survey lists every distinct race and ends no run (race_detector.h).
+    const char* survey = std::getenv("NF_RACE_SURVEY");
+    race_.set_survey(survey != nullptr && survey[0] == '1');
   }
 
   RunResult Run(absl::Span<const std::function<void()>> threads,
@@ -101,6 +104,7 @@ class SchedulerImpl {
   void Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc);
   void LockAcquired(const void* lock);
   void LockReleased(const void* lock);
+  void NameLock(const void* lock, const char* name);
   void MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc);
   void MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc);
   void MarkedRmw(const void* obj, size_t size, uintptr_t pc);
@@ -572,6 +576,13 @@ NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock) {
   in_detector_ = false;
 }
 
+NF_UNCOVERED void SchedulerImpl::NameLock(const void* lock, const char* name) {
+  if (!detect_) return;
+  in_detector_ = true;
+  race_.NameLock(lock, name);
+  in_detector_ = false;
+}
+
 NF_UNCOVERED void SchedulerImpl::MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc) {
   if (!detect_) return;
   in_detector_ = true;
@@ -713,20 +724,25 @@ NF_UNCOVERED void LockReleased(const void* lock) {
   if (sched::SchedulerImpl* s = sched::t_running) s->LockReleased(lock);
 }
 
-NF_UNCOVERED void MarkedLoad(const void* obj, size_t size, std::memory_order order) {
+NF_UNCOVERED void NameLock(const void* lock, const char* name) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->NameLock(lock, name);
+}
+
+// pc 0: the hook's caller is the access's code location.
+NF_UNCOVERED void MarkedLoad(const void* obj, size_t size, std::memory_order order, uintptr_t pc) {
   if (sched::SchedulerImpl* s = sched::t_running) {
-    s->MarkedLoad(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
+    s->MarkedLoad(obj, size, order != std::memory_order_relaxed, pc != 0 ? pc : NF_CALLER_PC);
   }
 }
 
-NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order order) {
+NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order order, uintptr_t pc) {
   if (sched::SchedulerImpl* s = sched::t_running) {
-    s->MarkedStore(obj, size, order != std::memory_order_relaxed, NF_CALLER_PC);
+    s->MarkedStore(obj, size, order != std::memory_order_relaxed, pc != 0 ? pc : NF_CALLER_PC);
   }
 }
 
-NF_UNCOVERED void MarkedRmw(const void* obj, size_t size) {
-  if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, NF_CALLER_PC);
+NF_UNCOVERED void MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, pc != 0 ? pc : NF_CALLER_PC);
 }
 
 void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock, const char* file,

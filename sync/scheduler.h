@@ -33,7 +33,8 @@
 // (__sanitizer_cov_load1..16, __sanitizer_cov_store1..16, defined in
 // scheduler.cc): only code compiled with -fsanitize-coverage=trace-loads,
 // trace-stores calls them, which the build does for the core's deterministic
-// flavour where NF_RACE_DETECTION is on (core/CMakeLists.txt). Outside a run
+// flavour and the kernel target's (the kernel C objects of nf_kernel_sched)
+// where NF_RACE_DETECTION is on (core/CMakeLists.txt, kernel/CMakeLists.txt). Outside a run
 // the callbacks return at once. The seam's own state (a Mutex's owner, an
 // Atomic's value) is read and written by functions the instrumentation skips;
 // an Atomic's operations are recorded as marked accesses instead.

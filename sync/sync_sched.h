@@ -74,11 +74,17 @@ uint64_t OwnerToken();
 // A lock (any address naming it) was acquired / is being released.
 void LockAcquired(const void* lock);
 void LockReleased(const void* lock);
+// Names a lock for race reports ("t1 held a lock t0 did not (NAME)"); `name`
+// must outlive the run (a string literal).
+void NameLock(const void* lock, const char* name);
 // A marked (atomic) access of `size` bytes at obj with the given order; an
 // RMW is always acq_rel. Ends the run if the access races with a plain one.
-void MarkedLoad(const void* obj, size_t size, std::memory_order order);
-void MarkedStore(const void* obj, size_t size, std::memory_order order);
-void MarkedRmw(const void* obj, size_t size);
+// `pc`: the code location the report names (a return address into the code
+// under test, e.g. the kernel shim's READ_ONCE passes its caller's); 0: the
+// hook's caller.
+void MarkedLoad(const void* obj, size_t size, std::memory_order order, uintptr_t pc = 0);
+void MarkedStore(const void* obj, size_t size, std::memory_order order, uintptr_t pc = 0);
+void MarkedRmw(const void* obj, size_t size, uintptr_t pc = 0);
 
 // Reports for the lock-order detector (lock_order.h; no-ops outside a run or
 // without detection, and for a null lock_class). Neither is a yield point.

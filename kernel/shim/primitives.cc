@@ -17,6 +17,18 @@
 //                           CallAfterGracePeriod), created on first use
 //   READ_ONCE ...           relaxed / acquire / release __atomic builtins
 //   atomic_t                seq_cst __atomic builtins
+//
+// Race detection (deterministic flavour, sync/race_detector.h): the kernel C
+// objects are compiled with the detector's load/store callbacks where
+// NF_RACE_DETECTION is on (kernel/CMakeLists.txt), and everything here reports
+// what it is to the detector: READ_ONCE/WRITE_ONCE as relaxed marked accesses,
+// smp_load_acquire/smp_store_release as acquire/release ones, atomic_t as
+// seq_cst read-modify-writes, each at its caller's code location (a line of
+// mm/mmu_notifier.c); spinlocks and rw_semaphores as locks named after their
+// initializer's argument ("&subscriptions->lock"), held from acquisition to
+// release; wait queues, rwsems and SRCU order through the seam's Mutex and
+// WaitQueue they are built from. The races the project classifies are in
+// kernel/races.supp, registered below.
 //   yield points            nf::sync::YieldPoint before every marked access
 //                           and atomic (locks and waits yield by themselves)
 //
@@ -36,6 +48,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "sync/sync.h"
+#if defined(NF_SYNC_SCHED)
+#include "sync/race_detector.h"
+#endif
 
 extern "C" {
 #include "kernel/nf_kernel.h"
@@ -49,6 +64,43 @@ using nf::sync::MutexLock;
 using nf::sync::ReadSide;
 using nf::sync::WaitQueue;
 using nf::sync::YieldPoint;
+
+// The race detector's reports (no-ops on real threads). kPc: the code
+// location of the kernel's call.
+#define NF_KERNEL_CALLER_PC reinterpret_cast<uintptr_t>(__builtin_return_address(0))
+#if defined(NF_SYNC_SCHED)
+namespace hooks = nf::sync::sched_hooks;
+void ReportLoad(const volatile void* p, size_t size, std::memory_order order, uintptr_t pc) {
+  hooks::MarkedLoad(const_cast<const void*>(p), size, order, pc);
+}
+void ReportStore(volatile void* p, size_t size, std::memory_order order, uintptr_t pc) {
+  hooks::MarkedStore(const_cast<void*>(p), size, order, pc);
+}
+void ReportRmw(void* p, size_t size, uintptr_t pc) { hooks::MarkedRmw(p, size, pc); }
+// A lock is named for reports by the expression it was initialized with, less
+// the '&' ("subscriptions->lock").
+void ReportLockName(const void* lock, const char* name) {
+  if (name != nullptr) hooks::NameLock(lock, name[0] == '&' ? name + 1 : name);
+}
+void ReportLockAcquired(const void* lock, const char* name) {
+  ReportLockName(lock, name);
+  hooks::LockAcquired(lock);
+}
+void ReportLockReleased(const void* lock) { hooks::LockReleased(lock); }
+
+extern "C" const char* nf_kernel_races_supp(void);
+const bool g_suppressions_registered = [] {
+  nf::sched::AddRaceSuppressions(nf_kernel_races_supp(), "kernel/races.supp");
+  return true;
+}();
+#else
+void ReportLoad(const volatile void*, size_t, std::memory_order, uintptr_t) {}
+void ReportStore(volatile void*, size_t, std::memory_order, uintptr_t) {}
+void ReportRmw(void*, size_t, uintptr_t) {}
+void ReportLockName(const void*, const char*) {}
+void ReportLockAcquired(const void*, const char*) {}
+void ReportLockReleased(const void*) {}
+#endif
 
 // ---- reports -------------------------------------------------------------------
 
@@ -389,34 +441,43 @@ void nfk_forget_threads(void) {
 
 // ---- marked accesses, atomics, allocation -----------------------------------------
 
+// noinline: each reports its caller's code location.
 __attribute__((noinline)) void nf_kernel_read_once(const volatile void* p, void* out, size_t size) {
   YieldPoint("kernel.read_once");
+  ReportLoad(p, size, std::memory_order_relaxed, NF_KERNEL_CALLER_PC);
   Load<__ATOMIC_RELAXED>(p, out, size);
 }
-void nf_kernel_write_once(volatile void* p, const void* in, size_t size) {
+__attribute__((noinline)) void nf_kernel_write_once(volatile void* p, const void* in, size_t size) {
   YieldPoint("kernel.write_once");
+  ReportStore(p, size, std::memory_order_relaxed, NF_KERNEL_CALLER_PC);
   Store<__ATOMIC_RELAXED>(p, in, size);
 }
-void nf_kernel_load_acquire(const volatile void* p, void* out, size_t size) {
+__attribute__((noinline)) void nf_kernel_load_acquire(const volatile void* p, void* out, size_t size) {
   YieldPoint("kernel.load_acquire");
+  ReportLoad(p, size, std::memory_order_acquire, NF_KERNEL_CALLER_PC);
   Load<__ATOMIC_ACQUIRE>(p, out, size);
 }
-void nf_kernel_store_release(volatile void* p, const void* in, size_t size) {
+__attribute__((noinline)) void nf_kernel_store_release(volatile void* p, const void* in, size_t size) {
   YieldPoint("kernel.store_release");
+  ReportStore(p, size, std::memory_order_release, NF_KERNEL_CALLER_PC);
   Store<__ATOMIC_RELEASE>(p, in, size);
 }
 
-int nf_kernel_atomic_add_return(atomic_t* v, int d) {
+__attribute__((noinline)) int nf_kernel_atomic_add_return(atomic_t* v, int d) {
   YieldPoint("kernel.atomic");
+  ReportRmw(&v->counter, sizeof v->counter, NF_KERNEL_CALLER_PC);
   return __atomic_add_fetch(&v->counter, d, __ATOMIC_SEQ_CST);
 }
 
-int nf_kernel_atomic_inc_not_zero(atomic_t* v) {
+__attribute__((noinline)) int nf_kernel_atomic_inc_not_zero(atomic_t* v) {
   YieldPoint("kernel.atomic");
   int old = __atomic_load_n(&v->counter, __ATOMIC_SEQ_CST);
+  // A failed attempt is a seq_cst load; a success a read-modify-write.
+  if (old == 0) ReportLoad(&v->counter, sizeof v->counter, std::memory_order_seq_cst, NF_KERNEL_CALLER_PC);
   while (old != 0) {
     if (__atomic_compare_exchange_n(&v->counter, &old, old + 1, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST)) {
+      ReportRmw(&v->counter, sizeof v->counter, NF_KERNEL_CALLER_PC);
       return 1;
     }
   }
@@ -479,6 +540,7 @@ void spin_lock(spinlock_t* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (Owner(l).load(std::memory_order_relaxed) == self) {
     nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "spin_lock: recursive locking (self-deadlock)");
   }
+  ReportLockName(l, SpinOf(l)->lock_class);
   OrderAcquire(l, SpinOf(l)->lock_class, false, nullptr, 0, NF_KERNEL_CALLER);
   SpinMutex(l)->Lock();
   Owner(l).store(self, std::memory_order_relaxed);
@@ -521,6 +583,7 @@ void down_read(struct rw_semaphore* s) {
   OrderAcquire(s, Sem(s)->lock_class(), false, nullptr, 0, NF_KERNEL_CALLER);
   Sem(s)->DownRead();
   Self().Push(s, kRead);
+  ReportLockAcquired(s, Sem(s)->lock_class());
 }
 int down_read_trylock(struct rw_semaphore* s) {
   if (Self().Mode(s) == 2) return 0;
@@ -529,12 +592,14 @@ int down_read_trylock(struct rw_semaphore* s) {
   }
   Self().Push(s, kRead);
   OrderAcquire(s, Sem(s)->lock_class(), true, nullptr, 0, NF_KERNEL_CALLER);
+  ReportLockAcquired(s, Sem(s)->lock_class());
   return 1;
 }
 void up_read(struct rw_semaphore* s) {
   if (Self().Mode(s) != 1) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_read: not held for reading by this thread");
   Self().Drop(s);
   OrderRelease(s);
+  ReportLockReleased(s);
   Sem(s)->UpRead();
 }
 void down_write(struct rw_semaphore* s) {
@@ -545,11 +610,13 @@ void down_write(struct rw_semaphore* s) {
   OrderAcquire(s, Sem(s)->lock_class(), false, nullptr, 0, NF_KERNEL_CALLER);
   Sem(s)->DownWrite();
   Self().Push(s, kWrite);
+  ReportLockAcquired(s, Sem(s)->lock_class());
 }
 void up_write(struct rw_semaphore* s) {
   if (Self().Mode(s) != 2) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_write: not held for writing by this thread");
   Self().Drop(s);
   OrderRelease(s);
+  ReportLockReleased(s);
   Sem(s)->UpWrite();
 }
 int nf_kernel_rwsem_held(const struct rw_semaphore* s) {
