@@ -748,6 +748,11 @@ void AddressSpace::PutClassic(ClassicSubscription* sub) {
 #endif
 }
 
+void AddressSpace::Synchronize() {
+  Subscriptions* s = subscriptions_.Load();
+  if (s != nullptr) s->srcu.Synchronize();
+}
+
 void AddressSpace::FreeAfterGracePeriod(sync::ReadSide::Callback* cb) {
   ClassicSubscription* sub = static_cast<ClassicSubscription*>(cb);
   AddressSpace* space = sub->space_;

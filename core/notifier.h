@@ -236,6 +236,10 @@ class AddressSpace {
   absl::StatusOr<ClassicSubscription*> GetClassic(const ClassicOps* ops);
   // users--; at zero unlinks and frees (ops->free_notifier) after a grace period.
   void PutClassic(ClassicSubscription* sub);
+  // mmu_notifier_synchronize (§10.7): waits for every read-side section that
+  // began before the call; the frees queued by PutClassic before it have then
+  // run, unless a section that began after the call is still open. Sleeps.
+  void Synchronize();
 
   // --- oracles ---
   Snapshot Inspect();

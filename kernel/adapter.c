@@ -132,6 +132,10 @@ int nfk_mm_put_user(nfk_mm *m) {
   return left;
 }
 
+void nfk_mm_grab(nfk_mm *m) { mmgrab(&m->mm); }
+
+void nfk_mm_drop(nfk_mm *m) { mmdrop(&m->mm); }
+
 int nfk_mm_destroy(nfk_mm *m) {
   while (atomic_read(&m->mm.mm_users) > 0)
     nfk_mm_put_user(m);
@@ -175,6 +179,15 @@ void *nfk_interval_cookie(const nfk_interval *sub) { return sub->cookie; }
 
 int nfk_interval_insert(nfk_mm *m, nfk_interval *sub, unsigned long start, unsigned long length) {
   return mmu_interval_notifier_insert(&sub->sub, &m->mm, start, length, &nfk_interval_ops);
+}
+
+int nfk_interval_insert_locked(nfk_mm *m, nfk_interval *sub, unsigned long start,
+                               unsigned long length) {
+  mmap_write_lock(&m->mm);
+  int ret = mmu_interval_notifier_insert_locked(&sub->sub, &m->mm, start, length,
+                                                &nfk_interval_ops);
+  mmap_write_unlock(&m->mm);
+  return ret;
 }
 
 void nfk_interval_remove(nfk_interval *sub) { mmu_interval_notifier_remove(&sub->sub); }
@@ -282,6 +295,75 @@ void nfk_invalidate_end(nfk_invalidation *inv) {
   free(inv);
 }
 
+void nfk_invalidate_only_end(nfk_invalidation *inv) {
+  nf_kernel_lock_map_trylock_begin(); /* an end waits for nothing (sync/lock_order.h) */
+#if NF_KERNEL_VERSION_CODE >= 0x060600
+  /* 6.6 dropped invalidate_range and with it the range-only end: every end
+   * is one. */
+  mmu_notifier_invalidate_range_end(&inv->range);
+#else
+  mmu_notifier_invalidate_range_only_end(&inv->range);
+#endif
+  nf_kernel_lock_map_trylock_end();
+  if (inv->holds_rmap_locks)
+    up_read(&inv->mm->mm.nf_rmap_locks);
+  free(inv);
+}
+
+/* ---- the secondary-MMU API --------------------------------------------------------------- */
+
+int nfk_clear_flush_young(nfk_mm *m, unsigned long start, unsigned long end) {
+  return mmu_notifier_clear_flush_young(&m->mm, start, end);
+}
+
+int nfk_clear_young(nfk_mm *m, unsigned long start, unsigned long end) {
+  return mmu_notifier_clear_young(&m->mm, start, end);
+}
+
+int nfk_test_young(nfk_mm *m, unsigned long address) {
+  return mmu_notifier_test_young(&m->mm, address);
+}
+
+bool nfk_has_change_pte(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }
+
+void nfk_change_pte(nfk_mm *m, unsigned long address) {
+#if NF_KERNEL_VERSION_CODE < 0x060600
+  pte_t pte = {0};
+  mmu_notifier_change_pte(&m->mm, address, pte);
+#else
+  (void)m;
+  (void)address;
+#endif
+}
+
+void nfk_invalidate_secondary_tlbs(nfk_mm *m, unsigned long start, unsigned long end) {
+#if NF_KERNEL_VERSION_CODE >= 0x060600
+  mmu_notifier_arch_invalidate_secondary_tlbs(&m->mm, start, end);
+#else
+  mmu_notifier_invalidate_range(&m->mm, start, end);
+#endif
+}
+
+bool nfk_end_calls_secondary_tlb(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }
+
+bool nfk_has_range_update_to_read_only(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }
+
+bool nfk_range_update_to_read_only(nfk_mm *m, unsigned long start, unsigned long end, int event) {
+#if NF_KERNEL_VERSION_CODE < 0x060600
+  struct vm_area_struct vma = {.vm_flags = VM_READ};
+  struct mmu_notifier_range range;
+  mmu_notifier_range_init(&range, (enum mmu_notifier_event)event, 0, &vma, &m->mm, start, end);
+  return mmu_notifier_range_update_to_read_only(&range);
+#else
+  /* Declared in 6.12's mmu_notifier.h, defined nowhere. */
+  (void)m;
+  (void)start;
+  (void)end;
+  (void)event;
+  return false;
+#endif
+}
+
 /* ---- classic subscribers ---------------------------------------------------------------- */
 
 static nfk_classic *nfk_classic_of(struct mmu_notifier *s) { return container_of(s, nfk_classic, sub); }
@@ -328,6 +410,38 @@ static void nfk_classic_free_notifier(struct mmu_notifier *s) {
   free(c);
 }
 
+static int nfk_classic_clear_flush_young(struct mmu_notifier *s, struct mm_struct *mm,
+                                         unsigned long start, unsigned long end) {
+  nfk_classic *c = nfk_classic_of(s);
+  return c->ops->cb.clear_flush_young(c->ops->cookie, c, start, end);
+}
+
+static int nfk_classic_clear_young(struct mmu_notifier *s, struct mm_struct *mm,
+                                   unsigned long start, unsigned long end) {
+  nfk_classic *c = nfk_classic_of(s);
+  return c->ops->cb.clear_young(c->ops->cookie, c, start, end);
+}
+
+static int nfk_classic_test_young(struct mmu_notifier *s, struct mm_struct *mm,
+                                  unsigned long address) {
+  nfk_classic *c = nfk_classic_of(s);
+  return c->ops->cb.test_young(c->ops->cookie, c, address);
+}
+
+static void nfk_classic_secondary_tlb(struct mmu_notifier *s, struct mm_struct *mm,
+                                      unsigned long start, unsigned long end) {
+  nfk_classic *c = nfk_classic_of(s);
+  c->ops->cb.secondary_tlb(c->ops->cookie, c, start, end);
+}
+
+#if NF_KERNEL_VERSION_CODE < 0x060600
+static void nfk_classic_change_pte(struct mmu_notifier *s, struct mm_struct *mm,
+                                   unsigned long address, pte_t pte) {
+  nfk_classic *c = nfk_classic_of(s);
+  c->ops->cb.change_pte(c->ops->cookie, c, address);
+}
+#endif
+
 NFK_HARNESS nfk_ops *nfk_ops_create(const nfk_classic_callbacks *cb, void *cookie) {
   nfk_ops *o = calloc(1, sizeof(*o));
   if (!o)
@@ -337,6 +451,15 @@ NFK_HARNESS nfk_ops *nfk_ops_create(const nfk_classic_callbacks *cb, void *cooki
   o->ops.release = cb->release ? nfk_classic_release : NULL;
   o->ops.invalidate_range_start = cb->invalidate_range_start ? nfk_classic_start : NULL;
   o->ops.invalidate_range_end = cb->invalidate_range_end ? nfk_classic_end : NULL;
+  o->ops.clear_flush_young = cb->clear_flush_young ? nfk_classic_clear_flush_young : NULL;
+  o->ops.clear_young = cb->clear_young ? nfk_classic_clear_young : NULL;
+  o->ops.test_young = cb->test_young ? nfk_classic_test_young : NULL;
+#if NF_KERNEL_VERSION_CODE >= 0x060600
+  o->ops.arch_invalidate_secondary_tlbs = cb->secondary_tlb ? nfk_classic_secondary_tlb : NULL;
+#else
+  o->ops.invalidate_range = cb->secondary_tlb ? nfk_classic_secondary_tlb : NULL;
+  o->ops.change_pte = cb->change_pte ? nfk_classic_change_pte : NULL;
+#endif
   o->ops.alloc_notifier = nfk_classic_alloc_notifier;
   o->ops.free_notifier = nfk_classic_free_notifier;
   return o;

@@ -96,6 +96,19 @@ struct Classic {
   static void Free(void* cookie, nfk_classic*) { ++static_cast<Classic*>(cookie)->frees; }
 };
 
+// Callbacks with these four methods and none of the others.
+nfk_classic_callbacks Callbacks(void (*release)(void*, nfk_classic*),
+                                int (*start)(void*, nfk_classic*, const nfk_range*),
+                                void (*end)(void*, nfk_classic*, const nfk_range*),
+                                void (*free_notifier)(void*, nfk_classic*)) {
+  nfk_classic_callbacks cb{};
+  cb.release = release;
+  cb.invalidate_range_start = start;
+  cb.invalidate_range_end = end;
+  cb.free_notifier = free_notifier;
+  return cb;
+}
+
 nfk_snapshot Snapshot(nfk_mm* mm) {
   nfk_snapshot s{};
   nfk_snapshot_take(mm, &s);
@@ -151,8 +164,8 @@ class KernelSmoke : public ::testing::Test {
   // Registers a classic subscriber counting into c, with a start (and an end
   // when with_end); TearDown unregisters and frees it.
   nfk_classic* RegisterClassic(Classic* c, bool with_end) {
-    const nfk_classic_callbacks cb{nullptr, &Classic::Start, with_end ? &Classic::End : nullptr,
-                                   nullptr, nullptr};
+    const nfk_classic_callbacks cb =
+        Callbacks(nullptr, &Classic::Start, with_end ? &Classic::End : nullptr, nullptr);
     nfk_ops* ops = nfk_ops_create(&cb, c);
     nfk_classic* sub = nfk_classic_alloc(ops);
     EXPECT_EQ(nfk_classic_register(mm_, sub), 0);
@@ -262,7 +275,7 @@ TEST_F(KernelSmoke, InsertRejectsOverflow) {
 TEST_F(KernelSmoke, LastMmputReleasesOnce) {
   nfk_interval* a = Insert(0x0, kPage);
   Classic counters;
-  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, nullptr, nullptr};
+  const nfk_classic_callbacks cb = Callbacks(&Classic::Release, nullptr, nullptr, nullptr);
   nfk_ops* ops = nfk_ops_create(&cb, &counters);
   nfk_classic* c = nfk_classic_alloc(ops);
   ASSERT_EQ(nfk_classic_register(mm_, c), 0);
@@ -341,12 +354,12 @@ TEST_F(KernelSmoke, FailedClassicStartEndsTheOthers) {
 
 // §4: get/put count users per ops; the last put frees after a grace period.
 // A subscriber that puts itself from release is freed only after the release
-// walk's read-side section. (Mutant free_without_grace_period: freed inside
-// the put.)
+// walk's read-side section; synchronize returns with it freed (§10.7).
+// (Mutant free_without_grace_period: freed inside the put.)
 TEST_F(KernelSmoke, GetPutFreesAfterTheGracePeriod) {
   Classic counters;
   counters.mm = mm_;
-  const nfk_classic_callbacks cb{&Classic::Release, nullptr, nullptr, &Classic::Free, nullptr};
+  const nfk_classic_callbacks cb = Callbacks(&Classic::Release, nullptr, nullptr, &Classic::Free);
   nfk_ops* ops = nfk_ops_create(&cb, &counters);
   int err = 1;
   nfk_classic* c = nfk_classic_get(mm_, ops, &err);
@@ -499,6 +512,208 @@ TEST_F(KernelSmoke, KernelEndsTwiceAfterABlockableClassicFailure) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].kind, NFK_REPORT_WARN);
   EXPECT_STREQ(r[0].file, "mm/mmu_notifier.c");
+}
+
+// ---- The rest of the kernel's API (docs/contract.md §10).
+
+// A subscriber with every secondary-MMU method: counts each call and answers
+// young as told.
+struct Secondary {
+  bool young = false;
+  int clear_flush_young = 0, clear_young = 0, test_young = 0, change_pte = 0, tlb = 0;
+  unsigned long start = 0, end = 0;  // of the last call (test_young, change_pte: the address)
+  std::vector<std::string>* order = nullptr;  // appends name on every call
+  std::string name;
+
+  static Secondary* Of(void* cookie, unsigned long start, unsigned long end) {
+    auto* s = static_cast<Secondary*>(cookie);
+    s->start = start;
+    s->end = end;
+    if (s->order != nullptr) s->order->push_back(s->name);
+    return s;
+  }
+  static int ClearFlushYoung(void* c, nfk_classic*, unsigned long start, unsigned long end) {
+    Secondary* s = Of(c, start, end);
+    ++s->clear_flush_young;
+    return s->young;
+  }
+  static int ClearYoung(void* c, nfk_classic*, unsigned long start, unsigned long end) {
+    Secondary* s = Of(c, start, end);
+    ++s->clear_young;
+    return s->young;
+  }
+  static int TestYoung(void* c, nfk_classic*, unsigned long address) {
+    Secondary* s = Of(c, address, address);
+    ++s->test_young;
+    return s->young;
+  }
+  static void ChangePte(void* c, nfk_classic*, unsigned long address) {
+    ++Of(c, address, address)->change_pte;
+  }
+  static void Tlb(void* c, nfk_classic*, unsigned long start, unsigned long end) {
+    ++Of(c, start, end)->tlb;
+  }
+};
+
+class KernelSecondary : public KernelSmoke {
+ protected:
+  // Registers s with every secondary method (and nothing else) and returns it;
+  // TearDown unregisters it.
+  nfk_classic* RegisterSecondary(Secondary* s) {
+    nfk_classic_callbacks cb{};
+    cb.clear_flush_young = &Secondary::ClearFlushYoung;
+    cb.clear_young = &Secondary::ClearYoung;
+    cb.test_young = &Secondary::TestYoung;
+    cb.change_pte = &Secondary::ChangePte;
+    cb.secondary_tlb = &Secondary::Tlb;
+    nfk_ops* ops = nfk_ops_create(&cb, s);
+    nfk_classic* sub = nfk_classic_alloc(ops);
+    EXPECT_EQ(nfk_classic_register(mm_, sub), 0);
+    classics_.push_back({sub, ops});
+    return sub;
+  }
+};
+
+// §10.1: clear_flush_young and clear_young call each subscriber that has the
+// method exactly once with the range, and return the OR of their answers; a
+// subscriber without the methods is not called.
+TEST_F(KernelSecondary, ClearYoungCallsEachSubscriberOnceAndOrsTheAnswers) {
+  Secondary young, old;
+  young.young = true;
+  Classic plain;
+  RegisterSecondary(&old);
+  RegisterClassic(&plain, /*with_end=*/true);
+  RegisterSecondary(&young);
+  EXPECT_EQ(nfk_clear_flush_young(mm_, 2 * kPage, 5 * kPage), 1);
+  EXPECT_EQ(young.clear_flush_young, 1);
+  EXPECT_EQ(old.clear_flush_young, 1);
+  EXPECT_EQ(old.start, 2 * kPage);
+  EXPECT_EQ(old.end, 5 * kPage);
+  EXPECT_EQ(nfk_clear_young(mm_, 0, kPage), 1);
+  EXPECT_EQ(young.clear_young, 1);
+  EXPECT_EQ(old.clear_young, 1);
+  young.young = false;
+  EXPECT_EQ(nfk_clear_young(mm_, 0, kPage), 0);
+  EXPECT_EQ(nfk_clear_flush_young(mm_, 0, kPage), 0);
+  EXPECT_EQ(plain.starts + plain.ends, 0);
+  EXPECT_EQ(young.test_young + young.change_pte + young.tlb, 0);
+  EXPECT_EQ(Reports().size(), 0u);
+}
+
+// §10.1: test_young walks the list (newest first) and stops at the first young
+// answer; with none young every subscriber is asked once and the answer is 0.
+TEST_F(KernelSecondary, TestYoungStopsAtTheFirstYoungSubscriber) {
+  std::vector<std::string> order;
+  Secondary first, second;  // registered in this order: second is the list head
+  first.order = second.order = &order;
+  first.name = "first";
+  second.name = "second";
+  RegisterSecondary(&first);
+  RegisterSecondary(&second);
+  second.young = true;
+  EXPECT_EQ(nfk_test_young(mm_, 3 * kPage), 1);
+  EXPECT_EQ(order, std::vector<std::string>({"second"}));
+  EXPECT_EQ(second.start, 3 * kPage);
+  order.clear();
+  second.young = false;
+  first.young = true;
+  EXPECT_EQ(nfk_test_young(mm_, 0), 1);
+  EXPECT_EQ(order, std::vector<std::string>({"second", "first"}));
+  order.clear();
+  first.young = false;
+  EXPECT_EQ(nfk_test_young(mm_, 0), 0);
+  EXPECT_EQ(order.size(), 2u);
+}
+
+// §10.2: change_pte reaches every subscriber with the method once (6.1); 6.12
+// has no change_pte: nothing is called.
+TEST_F(KernelSecondary, ChangePteOnlyWhereTheVersionHasIt) {
+  Secondary a, b;
+  RegisterSecondary(&a);
+  RegisterSecondary(&b);
+  nfk_change_pte(mm_, 7 * kPage);
+  const int want = nfk_has_change_pte() ? 1 : 0;
+  EXPECT_EQ(a.change_pte, want);
+  EXPECT_EQ(b.change_pte, want);
+  if (want) {
+    EXPECT_EQ(a.start, 7 * kPage);
+  }
+  EXPECT_EQ(std::string(nfk_kernel_version()).rfind("6.1.", 0) == 0, nfk_has_change_pte());
+}
+
+// §10.3: the secondary-TLB invalidate (6.1 invalidate_range, 6.12
+// arch_invalidate_secondary_tlbs) reaches every subscriber with the method
+// once with the range; 6.1's invalidate end calls it too, its range-only end
+// does not; 6.12's ends never do (§10.6).
+TEST_F(KernelSecondary, SecondaryTlbInvalidateAndTheRangeOnlyEnd) {
+  Secondary a;
+  Classic plain;
+  RegisterSecondary(&a);
+  RegisterClassic(&plain, /*with_end=*/true);
+  nfk_invalidate_secondary_tlbs(mm_, kPage, 4 * kPage);
+  EXPECT_EQ(a.tlb, 1);
+  EXPECT_EQ(a.start, kPage);
+  EXPECT_EQ(a.end, 4 * kPage);
+  const int from_end = nfk_end_calls_secondary_tlb() ? 1 : 0;
+  EXPECT_EQ(Invalidate(mm_, 0, 2 * kPage, /*blockable=*/true), 0);
+  EXPECT_EQ(a.tlb, 1 + from_end);
+  const nfk_range r{0, 2 * kPage, true, NFK_EVENT_UNMAP, nullptr};
+  nfk_invalidation* inv = nullptr;
+  ASSERT_EQ(nfk_invalidate_start(mm_, &r, &inv), 0);
+  nfk_invalidate_only_end(inv);
+  EXPECT_EQ(a.tlb, 1 + from_end);
+  EXPECT_EQ(plain.starts, 2);
+  EXPECT_EQ(plain.ends, 2) << "the range-only end still ends the classic subscribers";
+  EXPECT_EQ(Snapshot(mm_).active_invalidate_ranges, 0u);
+  EXPECT_EQ(Reports().size(), 0u);
+}
+
+// §10.4: update_to_read_only is true only for a PROTECTION_VMA range of a
+// readable vma (6.1); 6.12 declares it but defines it nowhere: false.
+TEST_F(KernelSmoke, RangeUpdateToReadOnly) {
+  const bool has = nfk_has_range_update_to_read_only();
+  EXPECT_EQ(nfk_range_update_to_read_only(mm_, 0, kPage, NFK_EVENT_PROTECTION_VMA), has);
+  EXPECT_FALSE(nfk_range_update_to_read_only(mm_, 0, kPage, NFK_EVENT_UNMAP));
+  EXPECT_FALSE(nfk_range_update_to_read_only(mm_, 0, kPage, NFK_EVENT_PROTECTION_PAGE));
+}
+
+// §10.5: insert_locked under the mmap lock: the same results as insert, the
+// first one sets up the tree, and the kernel's lock assertion holds.
+TEST_F(KernelSmoke, InsertLockedUnderTheMmapLock) {
+  nfk_interval* s = nfk_interval_alloc(&Driver::Invalidate, &driver_);
+  subs_.push_back(s);
+  ASSERT_EQ(nfk_interval_insert_locked(mm_, s, kPage, 2 * kPage), 0);
+  inserted_.push_back(s);
+  nfk_interval* z = nfk_interval_alloc(&Driver::Invalidate, &driver_);
+  subs_.push_back(z);
+  EXPECT_EQ(nfk_interval_insert_locked(mm_, z, kPage, 0), -EOVERFLOW);
+  const FullSnapshot snap(mm_);
+  EXPECT_TRUE(snap.s.has_itree);
+  ASSERT_EQ(snap.s.num_tree, 1u);
+  EXPECT_EQ(snap.tree[0].start, kPage);
+  EXPECT_EQ(snap.tree[0].last, 3 * kPage - 1);
+  EXPECT_EQ(Invalidate(mm_, 0, 2 * kPage, true), 0);
+  EXPECT_EQ(driver_.CallsTo(s, NFK_EVENT_UNMAP), 1);
+  EXPECT_EQ(Reports().size(), 0u);
+}
+
+// §10.8: an invalidation that holds only a reference (mmgrab, as truncate)
+// after the last user has gone: the interval walk still calls what is in the
+// tree; the classic subscribers, unlinked by release, get nothing.
+TEST_F(KernelSmoke, InvalidationWithoutAUserAfterRelease) {
+  nfk_interval* a = Insert(0, 2 * kPage);
+  Classic c;
+  RegisterClassic(&c, /*with_end=*/true);
+  const int refs = Snapshot(mm_).mm_count;
+  nfk_mm_grab(mm_);
+  EXPECT_EQ(nfk_mm_put_user(mm_), 0);
+  EXPECT_EQ(driver_.CallsTo(a, NFK_EVENT_RELEASE), 1);
+  EXPECT_EQ(Invalidate(mm_, 0, kPage, /*blockable=*/true), 0);
+  EXPECT_EQ(driver_.CallsTo(a, NFK_EVENT_UNMAP), 1);
+  EXPECT_EQ(c.starts + c.ends, 0);
+  nfk_mm_drop(mm_);
+  EXPECT_EQ(Snapshot(mm_).mm_count, refs - 1) << "the users' reference went; grab and drop pair";
+  EXPECT_EQ(Reports().size(), 0u);
 }
 
 }  // namespace

@@ -107,6 +107,13 @@ bool nfk_mm_try_get_user(nfk_mm *mm);
  * mmu_notifier_release (the RELEASE walk and the classic release callbacks),
  * then drops the users' mm_count reference. Sleeps. Returns the users left. */
 int nfk_mm_put_user(nfk_mm *mm);
+/* mmgrab / mmdrop: a reference to the mm without a user, as truncate or
+ * reclaim hold one (the kernel still invokes notifiers through it after the
+ * last user has gone: the comment above mn_hlist_release). The caller's own
+ * reference (nfk_mm_create) keeps the mm alive; these pair around an
+ * invalidation that holds no user. */
+void nfk_mm_grab(nfk_mm *mm);
+void nfk_mm_drop(nfk_mm *mm);
 /* Drops the caller's reference (after putting any users still left). When
  * mm_count reaches 0 the mm and its subscriptions are freed (the kernel's
  * mmdrop; BUG_ON if classic subscribers are still linked). Returns mm_count
@@ -152,6 +159,11 @@ void *nfk_interval_cookie(const nfk_interval *sub);
  * start + length - 1 overflows), -EINVAL (no users; WARN), -ENOMEM. */
 int nfk_interval_insert(nfk_mm *mm, nfk_interval *sub, unsigned long start,
                         unsigned long length);
+/* mmu_interval_notifier_insert_locked, with the mmap lock taken for writing
+ * around it (as the kernel asserts: mmap_assert_write_locked). The same
+ * results as nfk_interval_insert. Sleeps. */
+int nfk_interval_insert_locked(nfk_mm *mm, nfk_interval *sub, unsigned long start,
+                               unsigned long length);
 /* mmu_interval_notifier_remove. Sleeps (waits for the invalidation epoch the
  * subscription is in). Afterwards no callback for sub runs. */
 void nfk_interval_remove(nfk_interval *sub);
@@ -205,6 +217,18 @@ typedef struct nfk_classic_callbacks {
   /* get: called by the kernel's alloc_notifier on the new subscriber, before
    * the kernel links it (so a caller can attach its state: set_user). */
   void (*alloc)(void *cookie, nfk_classic *sub);
+  /* The secondary-MMU methods (NULL: the ops has none). young: nonzero if the
+   * subscriber's mapping of [start, end) (test_young: of address) was young;
+   * clear_* also clear it. change_pte: 6.1 only (6.12 has no such method;
+   * the adapter then never calls it). secondary_tlb: the kernel's
+   * invalidate_range (6.1; also called from every invalidate end but the
+   * range-only end) or arch_invalidate_secondary_tlbs (6.6 and later; called
+   * only by nfk_invalidate_secondary_tlbs). */
+  int (*clear_flush_young)(void *cookie, nfk_classic *sub, unsigned long start, unsigned long end);
+  int (*clear_young)(void *cookie, nfk_classic *sub, unsigned long start, unsigned long end);
+  int (*test_young)(void *cookie, nfk_classic *sub, unsigned long address);
+  void (*change_pte)(void *cookie, nfk_classic *sub, unsigned long address);
+  void (*secondary_tlb)(void *cookie, nfk_classic *sub, unsigned long start, unsigned long end);
 } nfk_classic_callbacks;
 /* A kernel mmu_notifier_ops: its identity is what get matches. cookie is
  * passed to every callback. Destroy it only when no subscriber uses it. */
@@ -223,6 +247,40 @@ void nfk_classic_unregister(nfk_mm *mm, nfk_classic *sub);
  * or a new one (allocated by the adapter as the kernel's alloc_notifier).
  * Sleeps. NULL with *err set on failure (err may be NULL). */
 nfk_classic *nfk_classic_get(nfk_mm *mm, nfk_ops *ops, int *err);
+/* ---- the secondary-MMU API (what the core mm calls for KVM, IOMMU SVA, ...) ----
+ * Each walks the classic list under SRCU and calls the method of every
+ * subscriber that has it. Like the kernel's callers, hold a user or a
+ * reference (nfk_mm_grab) of mm. Return the kernel's value. */
+/* mmu_notifier_clear_flush_young / _clear_young: the OR of every young
+ * method's result. */
+int nfk_clear_flush_young(nfk_mm *mm, unsigned long start, unsigned long end);
+int nfk_clear_young(nfk_mm *mm, unsigned long start, unsigned long end);
+/* mmu_notifier_test_young: the first nonzero test_young in list order (the
+ * walk stops there), else 0. */
+int nfk_test_young(nfk_mm *mm, unsigned long address);
+/* Whether this build's file has change_pte (6.1; gone in 6.6: 6.12 has none). */
+bool nfk_has_change_pte(void);
+/* mmu_notifier_change_pte with a pte that maps no page; on a file without
+ * change_pte (6.12) calls nothing, as the 6.12 core mm has no such call. */
+void nfk_change_pte(nfk_mm *mm, unsigned long address);
+/* 6.1: mmu_notifier_invalidate_range; 6.6 and later:
+ * mmu_notifier_arch_invalidate_secondary_tlbs. Calls secondary_tlb. */
+void nfk_invalidate_secondary_tlbs(nfk_mm *mm, unsigned long start, unsigned long end);
+/* Whether this file's invalidate end calls the secondary-TLB method (6.1:
+ * mmu_notifier_invalidate_range_end does, _only_end does not; 6.12: neither). */
+bool nfk_end_calls_secondary_tlb(void);
+/* 6.1: mmu_notifier_invalidate_range_only_end; 6.12 has no such function and
+ * no secondary-TLB call in any end: there it is mmu_notifier_invalidate_range_end.
+ * Frees the handle. */
+void nfk_invalidate_only_end(nfk_invalidation *inv);
+/* mmu_notifier_range_update_to_read_only on a range of [start, end) with this
+ * event whose vma is readable (VM_READ). 6.1: true iff event is
+ * NFK_EVENT_PROTECTION_VMA. 6.12 declares it in mmu_notifier.h but defines it
+ * nowhere (its last caller went in 6.6): the adapter answers false there, and
+ * nfk_has_range_update_to_read_only says so. */
+bool nfk_has_range_update_to_read_only(void);
+bool nfk_range_update_to_read_only(nfk_mm *mm, unsigned long start, unsigned long end, int event);
+
 /* mmu_notifier_put: the last put unlinks it and queues its free (call_srcu). */
 void nfk_classic_put(nfk_classic *sub);
 /* mmu_notifier_synchronize: waits for every SRCU reader; queued frees whose

@@ -110,6 +110,28 @@ inline constexpr uint8_t kClassicHasRelease = 1 << 0;
 inline constexpr uint8_t kClassicHasStart = 1 << 1;
 inline constexpr uint8_t kClassicHasEnd = 1 << 2;
 inline constexpr int kNumClassicBehaviours = 32;
+// A registered subscriber of the secondary-MMU kind (register_secondary) has
+// this bit too: its ops also have clear_flush_young, clear_young, test_young,
+// change_pte and, without start and end, the secondary-TLB invalidate
+// (HasSecondaryTlb; Traits::secondary_mmu_api).
+inline constexpr uint8_t kClassicSecondary = 1 << 5;
+inline constexpr int kNumRegisterBehaviours = 64;  // with kClassicSecondary
+// Whether a subscriber's ops have the secondary-TLB method: a secondary one
+// without start and end. The kernel lets a subscriber have one or the other,
+// not both (6.6 and later WARN at register and fail it with -EINVAL).
+inline bool HasSecondaryTlb(uint8_t behaviour) {
+  return (behaviour & kClassicSecondary) != 0 &&
+         (behaviour & (kClassicHasStart | kClassicHasEnd)) == 0;
+}
+
+// The secondary-MMU callbacks of a classic subscriber (CallbackSink::OnClassicSecondary).
+enum class SecondaryCall : uint8_t {
+  kClearFlushYoung = 0,  // [start, end); returns young
+  kClearYoung = 1,       // [start, end); returns young
+  kTestYoung = 2,        // start is the address; returns young
+  kChangePte = 3,        // start is the address (6.1 only)
+  kSecondaryTlb = 4,     // [start, end): invalidate_range / arch_invalidate_secondary_tlbs
+};
 
 // --- Callbacks ---------------------------------------------------------------
 
@@ -123,6 +145,10 @@ class CallbackSink {
   virtual void OnClassicRelease(ClassicSub* sub) = 0;
   virtual bool OnClassicStart(ClassicSub* sub, const Range& range) = 0;
   virtual void OnClassicEnd(ClassicSub* sub, const Range& range) = 0;
+  // A secondary-MMU callback of a subscriber with kClassicSecondary. The
+  // return value (young or not) matters for the young calls only.
+  virtual bool OnClassicSecondary(ClassicSub* sub, SecondaryCall call, uint64_t start,
+                                  uint64_t end) = 0;
   // get: make a new subscriber with this behaviour (through Target::NewClassic).
   virtual ClassicSub* OnAlloc(uint8_t behaviour) = 0;
   virtual void OnFree(ClassicSub* sub) = 0;
@@ -203,6 +229,20 @@ struct Traits {
   // subscriptions object and the interval tree first (mmu_notifier_register),
   // then checks the range; the sequential checker then adopts has_itree.
   bool failed_insert_leaves_no_tree = true;
+
+  // The secondary-MMU API (docs/contract.md §10): the young calls, change_pte,
+  // the secondary-TLB invalidate, range_update_to_read_only and subscribers
+  // that have their methods (register_secondary). False (nf's core): out of
+  // its contract; the executors skip those ops, saying so.
+  bool secondary_mmu_api = false;
+  // The version's API where it changed (only meaningful with secondary_mmu_api):
+  // change_pte exists (6.1; removed in 6.6); every invalidate end but the
+  // range-only one calls the secondary-TLB method (6.1's invalidate_range);
+  // mmu_notifier_range_update_to_read_only is defined (6.1; 6.12 declares it
+  // only, and the target answers false).
+  bool has_change_pte = false;
+  bool end_calls_secondary_tlb = false;
+  bool has_range_update_to_read_only = false;
 };
 
 // --- The verbs ---------------------------------------------------------------
@@ -244,6 +284,34 @@ class Target {
   // An Invalidation{} that no start returned is misuse (kEndWithoutStart on a
   // target that reports misuse).
   virtual void InvalidateEnd(const Invalidation& open) = 0;
+
+  // §2, insert_locked: Insert with the registration lock (the kernel's mmap
+  // lock for writing) held around it, as mmu_interval_notifier_insert_locked.
+  virtual absl::StatusCode InsertLocked(IntervalSub* sub, uint64_t start, uint64_t length) = 0;
+  // §3, the range-only end: an end that calls no secondary-TLB method (the
+  // caller did under the page table lock). The same as InvalidateEnd where
+  // ends never call one (nf's core, 6.6 and later).
+  virtual void InvalidateOnlyEnd(const Invalidation& open) = 0;
+  // §5: a reference to the space without a user (mmgrab / mmdrop, as truncate
+  // and reclaim hold): an invalidation may run between them after the last
+  // user has gone.
+  virtual void Grab() = 0;
+  virtual void Drop() = 0;
+
+  // §10, only with Traits::secondary_mmu_api (else never called): the young
+  // calls (their result), change_pte (at an address), the secondary-TLB
+  // invalidate, and mmu_notifier_range_update_to_read_only of a range with a
+  // readable vma.
+  virtual bool ClearFlushYoung(uint64_t start, uint64_t end) = 0;
+  virtual bool ClearYoung(uint64_t start, uint64_t end) = 0;
+  virtual bool TestYoung(uint64_t address) = 0;
+  virtual void ChangePte(uint64_t address) = 0;
+  virtual void InvalidateSecondaryTlbs(uint64_t start, uint64_t end) = 0;
+  virtual bool RangeUpdateToReadOnly(const Range& range) = 0;
+  // mmu_notifier_synchronize: when it returns, every free (free_notifier) the
+  // last put of a get/put subscriber queued before it began has run, unless a
+  // read-side section that began after it is still open (§10.7).
+  virtual void Synchronize() = 0;
 
   // §4. get_kind: a subscriber for get/put (with alloc and free callbacks).
   virtual ClassicSub* NewClassic(int id, uint8_t behaviour, bool get_kind) = 0;

@@ -12,6 +12,10 @@
 #                                          with the schedule: bytes that make it
 #                                          happen -> corpus/concurrent_fuzzer/,
 #                                          corpus/codec_fuzzer/
+#   corpus/seeds/{sequential,concurrent}_fuzzer_kernel/*.nfp
+#                                          the kernel's API beyond nf's core
+#                                          (§10) -> corpus/<that>_kernel/,
+#                                          corpus/<that>/, corpus/codec_fuzzer/
 #
 #   tools/seeds.sh build/dev/fuzzers/nf_tool           (re)writes the binaries
 #   tools/seeds.sh --check build/dev/fuzzers/nf_tool   fails if one is missing
@@ -65,4 +69,8 @@ sync_seeds() {
 
 sync_seeds sequential_fuzzer sequential_fuzzer codec_fuzzer
 sync_seeds concurrent_fuzzer concurrent_fuzzer codec_fuzzer
+# The rest of the kernel's API (docs/contract.md §10): replayed by the kernel
+# fuzzers' ctest replays and by ./nf coverage of both targets.
+sync_seeds sequential_fuzzer_kernel sequential_fuzzer_kernel sequential_fuzzer codec_fuzzer
+sync_seeds concurrent_fuzzer_kernel concurrent_fuzzer_kernel concurrent_fuzzer codec_fuzzer
 ((missing == 0)) || exit 1

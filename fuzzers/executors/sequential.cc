@@ -43,7 +43,9 @@ class SequentialRun final : public WorldObserver {
         options_(o),
         buffers_(*buffers),
         model_(p.initial_seq, static_cast<int>(p.threads.size())),
-        world_(p.initial_seq, static_cast<int>(p.threads.size()), this) {}
+        world_(p.initial_seq, static_cast<int>(p.threads.size()), this) {
+    model_.SetTraits(world_.target_traits());
+  }
 
   void Run() {
     World::Scope scope(&world_);
@@ -136,7 +138,7 @@ class SequentialRun final : public WorldObserver {
       }
       return;
     }
-    const bool invalidation = IsInvalidation(op.code);
+    const bool invalidation = IsInvalidation(op.code) || op.code == OpCode::kInvalidateMm;
     Snapshot& before = buffers_.before;
     if (invalidation) world_.target()->InspectInto(&before);
     world_.ClearLog();
@@ -154,7 +156,7 @@ class SequentialRun final : public WorldObserver {
     }
     const std::string err = model_.Apply(thread, op, res, world_.log());
     if (!err.empty()) Violation(ModelDiffers(err));
-    if (IsInsert(op.code) && res.code == absl::StatusCode::kOutOfRange &&
+    if (IsAnyInsert(op.code) && res.code == absl::StatusCode::kOutOfRange &&
         !traits().failed_insert_leaves_no_tree && res.got_user && !model_.has_itree) {
       // Traits::failed_insert_leaves_no_tree: the target set up its tree first.
       model_.has_subscriptions = model_.has_itree = world_.target()->HasItree();
@@ -181,12 +183,17 @@ class SequentialRun final : public WorldObserver {
   std::optional<std::string_view> TargetSkipReason(int thread, const Op& op) {
     const target::Traits& tr = traits();
     const Model& m = model_;
+    if (!tr.secondary_mmu_api && IsSecondaryMmuOp(op.code)) {
+      return "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
+             "Traits::secondary_mmu_api)";
+    }
     if (!tr.reports_misuse) {
       // The misuse nf's core detects and warns of (model.h): the target's
       // callers never do it (the kernel would corrupt its lists or BUG).
       switch (op.code) {
         case OpCode::kInsert:
         case OpCode::kInsertAt:
+        case OpCode::kInsertLocked:
           // Any shape: the kernel writes the interval's start before it checks
           // the length, corrupting the tree entry of an inserted subscription.
           if (m.subs[op.slot].present) return "insert twice: misuse this target does not detect";
@@ -195,6 +202,7 @@ class SequentialRun final : public WorldObserver {
           if (!m.subs[op.slot].present) return "remove of an empty slot: misuse this target does not detect";
           break;
         case OpCode::kRegister:
+        case OpCode::kRegisterSecondary:
           if (m.users > 0 && m.classics[op.slot].exists) {
             return "register twice: misuse this target does not detect";
           }
@@ -208,6 +216,7 @@ class SequentialRun final : public WorldObserver {
           if (m.get_refs[op.behaviour] == 0) return "put without a reference: misuse this target does not detect";
           break;
         case OpCode::kInvEnd:
+        case OpCode::kInvOnlyEnd:
           if (m.threads[thread].open.empty()) {
             return "inv_end with no open start: misuse this target does not detect";
           }
@@ -224,23 +233,24 @@ class SequentialRun final : public WorldObserver {
       return "an empty range, which this target's walk does not treat as empty "
              "(Traits::empty_range_walks_nothing)";
     }
-    if (!tr.release_walk_covers_top_address && IsInsert(op.code) && op.start() == ~uint64_t{0}) {
+    if (!tr.release_walk_covers_top_address && IsAnyInsert(op.code) &&
+        op.start() == ~uint64_t{0}) {
       // The model's RELEASE walk reaches the top byte; this target's stops below it.
       return "a subscription of the top byte alone, which this target's RELEASE walk leaves out "
              "(Traits::release_walk_covers_top_address)";
     }
-    if (!tr.failed_insert_leaves_no_tree && IsInsert(op.code) && m.users > 0 &&
+    if (!tr.failed_insert_leaves_no_tree && IsAnyInsert(op.code) && m.users > 0 &&
         (!m.has_subscriptions || !m.has_itree) && m.open > 0) {
       // Any shape sets up the tree first, which waits for open invalidations.
       return "insert must set up the interval tree, which waits for open invalidations";
     }
     if (!tr.accepts_ops_without_user && m.users == 0 &&
-        (IsInsert(op.code) || op.code == OpCode::kRegister || op.code == OpCode::kGet)) {
+        (IsAnyInsert(op.code) || IsRegister(op.code) || op.code == OpCode::kGet)) {
       return "no user (this target's callers must hold one)";
     }
     if (!tr.failed_classic_start_closes_interval_walk &&
-        IsInvalidation(op.code) && !op.blockable &&
-        m.users > 0 && world_.target()->HasItree()) {
+        (IsInvalidation(op.code) || op.code == OpCode::kInvalidateMm) && !op.blockable &&
+        (m.users > 0 || op.code == OpCode::kInvalidateMm) && world_.target()->HasItree()) {
       // Traits::failed_classic_start_closes_interval_walk: a failing classic
       // start after a successful interval walk leaves the walk open for good.
       // Without an interval tree there is no walk to leave open, so the

@@ -9,6 +9,7 @@
 #include "fuzzers/program/codec.h"
 #include "fuzzers/program/program_text.h"
 #include "fuzzers/executors/sequential.h"
+#include "fuzzers/executors/sequential_steps.h"
 #include "absl/strings/match.h"
 #include "fuzzers/executors/report_json.h"
 #include "gtest/gtest.h"
@@ -35,26 +36,7 @@ void RunText(const char* text) {
 
 // Runs text and returns the callbacks each op made, one string per op step
 // ("" for an op without callbacks), in program order (cleanup steps excluded).
-// The run itself aborts on any disagreement with the model.
-std::vector<std::string> OpCallbacks(const char* text) {
-  const absl::StatusOr<Program> p = Parse(text, "test.nfp");
-  EXPECT_TRUE(p.ok()) << p.status();
-  if (!p.ok()) return {};
-  std::vector<TraceEvent> events;
-  SequentialOptions o;
-  o.events = &events;
-  TestOneInput(*p, o);
-  std::vector<std::string> out;
-  for (const TraceEvent& e : events) {
-    if (e.kind == "op" || e.kind == "skip") {
-      if (absl::StrContains(e.text, " cleanup")) break;
-      out.push_back(e.kind == "skip" ? "skipped" : "");
-    } else if (e.kind == "callback" && !out.empty()) {
-      out.back() += (out.back().empty() ? "" : "; ") + e.text;
-    }
-  }
-  return out;
-}
+std::vector<std::string> OpCallbacks(const char* text) { return StepTexts(text, false); }
 
 TEST(Sequential, EmptyProgramReleasesAndFreesEverything) { RunText(""); }
 
@@ -262,7 +244,7 @@ TEST(Sequential, RandomBoundaryProgramsAgreeWithTheModel) {
       const unsigned pick = rng() % 10;
       if (pick < 7) {
         one.push_back(kEscapeOpcode);
-        one.push_back(static_cast<uint8_t>(kEscapeBase + rng() % (kNumOpCodes - kFirstBoundaryOp)));
+        one.push_back(EscapeByte(kFirstBoundaryOp + rng() % (kNumOpCodes - kFirstBoundaryOp)));
       } else {
         one.push_back(static_cast<uint8_t>(pick == 7 ? 0 : pick == 8 ? 9 : rng() % kFirstBoundaryOp));
       }

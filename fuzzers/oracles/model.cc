@@ -252,17 +252,73 @@ class Model::Run {
     return ends;
   }
 
-  // §3: invalidate_range_end.
-  void End(const Range& range) {
+  // §3: invalidate_range_end (only_end: the range-only end, §10.6). Where the
+  // target's ends call the secondary-TLB method (6.1), each linked secondary
+  // subscriber gets it too, unless only_end.
+  void End(const Range& range, bool only_end = false) {
     if (m_.open == 0) {
       Warn(Warning::kEndWithoutStart);
       return;
     }
     if (m_.has_subscriptions) {
       if (m_.has_itree) IntervalEnd();
-      if (AnyLinked()) ExpectSet(Ends(range), "classic invalidate_range_end");
+      if (AnyLinked()) {
+        Records want = Ends(range);
+        if (m_.traits_.end_calls_secondary_tlb && !only_end) {
+          for (const CallbackRecord& r : Secondary(Kind::kSecondaryTlb, range.start, range.end)) {
+            want.push_back(r);
+          }
+        }
+        ExpectSet(std::move(want), "classic invalidate_range_end");
+      }
     }
     --m_.open;
+  }
+
+  // §10: a secondary-MMU call (kind) on every linked subscriber that has it,
+  // with its answer (young calls) or true.
+  Records Secondary(Kind kind, uint64_t start, uint64_t end) const {
+    Records out;
+    for (int id = 0; id < kNumClassicIds; ++id) {
+      const Classic& c = m_.classics[id];
+      if (!c.linked || !(c.behaviour & target::kClassicSecondary)) continue;
+      if (kind == Kind::kSecondaryTlb && !target::HasSecondaryTlb(c.behaviour)) continue;
+      CallbackRecord r = ClassicRecord(kind, id, nullptr, false);
+      r.start = start;
+      r.end = end;
+      r.result = (kind == Kind::kClearFlushYoung || kind == Kind::kClearYoung ||
+                  kind == Kind::kTestYoung) && ClassicYoung(id, start);
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  // §10.1 test_young: the list order is the target's, so any order is accepted:
+  // each linked secondary subscriber at most once, with its answer, the walk
+  // stopping at the first young one or covering all. Returns the answer.
+  bool TestYoung(uint64_t address) {
+    const Records all = Secondary(Kind::kTestYoung, address, address);
+    std::array<bool, kNumClassicIds> seen{};
+    bool young = false;
+    size_t n = 0;
+    while (!young && pos_ < log_.size() && log_[pos_].kind == Kind::kTestYoung) {
+      const CallbackRecord& r = log_[pos_++];
+      const auto it = std::find_if(all.begin(), all.end(),
+                                   [&](const CallbackRecord& w) { return w.id == r.id; });
+      if (it == all.end() || seen[r.id] || !(*it == r)) {
+        Fail(absl::StrCat("§10.1 test_young: unexpected callback (not a linked secondary "
+                          "subscriber, a second call, or another answer): ", DescribeRecord(r)));
+        return r.result;
+      }
+      seen[r.id] = true;
+      young = r.result;
+      ++n;
+    }
+    if (!young && n != all.size()) {
+      Fail(absl::StrFormat("§10.1 test_young: no young answer, yet %d of the %d secondary "
+                           "subscribers were asked", n, all.size()));
+    }
+    return young;
   }
 
   // Frees a get/put subscriber whose last reference went (after a grace period).
@@ -387,6 +443,7 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
   switch (op.code) {
     case OpCode::kInsert:
     case OpCode::kInsertAt:
+    case OpCode::kInsertLocked:
       if (InsertRejected(op) || sub->present || users == 0) return std::nullopt;
       if ((!has_subscriptions || !has_itree) && open > 0) {
         return "insert must set up the interval tree, which waits for open invalidations";
@@ -406,17 +463,20 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
     case OpCode::kInvalidate:
     case OpCode::kInvStart:
     case OpCode::kInvalidateAt:
-    case OpCode::kInvStartAt: {
+    case OpCode::kInvStartAt:
+    case OpCode::kInvalidateMm: {
       // The closed interval of the walk; an empty range walks nothing.
       const bool empty = op.length() == 0;
       const uint64_t first = empty ? 1 : op.start();
       const uint64_t last = empty ? 0 : op.start() + op.length() - 1;
-      if (users > 0 && op.blockable && held >= 0 && walk_calls(first, last, /*only_held=*/false)) {
+      // invalidate_mm walks without a user too (§10.8).
+      const bool walks = users > 0 || op.code == OpCode::kInvalidateMm;
+      if (walks && op.blockable && held >= 0 && walk_calls(first, last, /*only_held=*/false)) {
         return walk_calls(first, last, /*only_held=*/true)
                    ? "a blockable walk would wait for a driver lock a lock op holds"
                    : "a blockable walk would nest driver locks in a held driver lock";
       }
-      if (users > 0 && walk_calls(first, last, true)) {
+      if (walks && walk_calls(first, last, true)) {
         // The kernel issues RELEASE only from exit, blockable; the core treats a
         // false on RELEASE as a driver bug (warn, continue) even when not blockable.
         if (op.event == Event::kRelease) return "a non-blockable RELEASE walk that would fail";
@@ -424,6 +484,7 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
       return std::nullopt;
     }
     case OpCode::kInvEnd:
+    case OpCode::kInvOnlyEnd:
       if (threads[thread].open.empty()) {
         if (open > 0) return "no open inv_start in this thread";
         return std::nullopt;
@@ -456,8 +517,17 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
       if (!sub->present) return "empty slot";
       return std::nullopt;
     case OpCode::kRegister:
+    case OpCode::kRegisterSecondary:
     case OpCode::kGet:
       if (users > 0 && open > 0) return "registration waits for open invalidations";
+      return std::nullopt;
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kTestYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb:
+    case OpCode::kReadOnly:
+    case OpCode::kSynchronize:  // no read-side section spans an op here: never waits
       return std::nullopt;
     case OpCode::kUnregister:
     case OpCode::kPut:
@@ -488,7 +558,8 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
   Thread& th = threads[thread];
   switch (op.code) {
     case OpCode::kInsert:
-    case OpCode::kInsertAt: {
+    case OpCode::kInsertAt:
+    case OpCode::kInsertLocked: {
       want.got_user = users > 0;
       Sub& s = subs[op.slot];
       if (InsertRejected(op)) {
@@ -558,17 +629,64 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
       }
       break;
     }
-    case OpCode::kInvEnd: {
+    case OpCode::kInvEnd:
+    case OpCode::kInvOnlyEnd: {
+      const bool only = op.code == OpCode::kInvOnlyEnd;
       if (th.open.empty()) {
-        run.End(Range{});  // no open start anywhere: warns
+        run.End(Range{}, only);  // no open start anywhere: warns
         break;
       }
       const Range r = th.open.back();
       th.open.pop_back();
-      run.End(r);
+      run.End(r, only);
       run.DropUser();
       break;
     }
+    case OpCode::kInvalidateMm: {
+      // §10.8: a reference (grabbed and dropped around it), no user: it walks
+      // after release too; the classic subscribers are unlinked by then.
+      const Range r = RangeOfOp(op);
+      ++open;
+      if (!run.Start(r)) {
+        --open;
+        want.code = absl::StatusCode::kUnavailable;
+        break;
+      }
+      const PageSpan span = harness::WholePagesOfRange(r);
+      for (int p = span.first; p < span.end; ++p) ++page_table[p];
+      run.End(r);
+      break;
+    }
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb: {
+      want.got_user = users > 0;
+      if (!want.got_user || !has_subscriptions) break;
+      const Kind kind = op.code == OpCode::kClearFlushYoung ? Kind::kClearFlushYoung
+                        : op.code == OpCode::kClearYoung    ? Kind::kClearYoung
+                        : op.code == OpCode::kChangePte     ? Kind::kChangePte
+                                                            : Kind::kSecondaryTlb;
+      const bool address = kind == Kind::kChangePte;
+      if (kind == Kind::kChangePte && !traits_.has_change_pte) break;  // 6.12: no such call
+      Records calls = run.Secondary(kind, op.start(),
+                                    address ? op.start() : op.start() + op.length());
+      for (const CallbackRecord& r : calls) want.flag |= r.result;
+      run.ExpectSet(std::move(calls), OpCodeName(op.code).data());
+      break;
+    }
+    case OpCode::kTestYoung:
+      want.got_user = users > 0;
+      if (want.got_user && has_subscriptions) {
+        want.flag = run.TestYoung(op.start());
+        if (run.failed()) want.flag = actual.flag;  // reported already
+      }
+      break;
+    case OpCode::kReadOnly:
+      want.flag = traits_.has_range_update_to_read_only && op.event == Event::kProtectionVma;
+      break;
+    case OpCode::kSynchronize:
+      break;
     case OpCode::kReadBegin:
       want.seq = subs[op.slot].seq;
       th.last_seq[op.slot] = want.seq;
@@ -590,7 +708,8 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
       }
       break;
     }
-    case OpCode::kRegister: {
+    case OpCode::kRegister:
+    case OpCode::kRegisterSecondary: {
       want.got_user = users > 0;
       Classic& c = classics[op.slot];
       if (users == 0) {
@@ -604,7 +723,7 @@ std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
         c = Classic{};
         c.exists = c.linked = c.registered = true;
         c.users = 1;
-        c.behaviour = op.behaviour;
+        c.behaviour = RegisteredBehaviour(op);
       }
       break;
     }

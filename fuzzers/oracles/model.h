@@ -56,6 +56,14 @@
 // fails on a blockable range (kBlockableCallbackFailed; the start succeeds).
 // The model runs nf's core only (Traits::reports_misuse); on another target the
 // world arms nothing.
+// The rest of the kernel's API (docs/contract.md §10, program.h): insert_locked
+// is insert, inv_only_end is inv_end (6.1's end also calls each secondary
+// subscriber's secondary-TLB method, SetTraits; the range-only end does not),
+// invalidate_mm is invalidate without a user (it walks after release too),
+// synchronize predicts nothing; the young calls, change_pte and
+// secondary_tlb predict each linked secondary subscriber's callback (test_young:
+// any order, stopping at the first young answer) and the ORed answer; read_only
+// its result. On nf's core the sequential executor skips the secondary-MMU ops.
 // Ops that are misuse the core detects and survives run and must warn exactly as
 // predicted: insert into an occupied slot (kInsertTwice), remove of an empty slot
 // (kRemoveNotInserted), unregister of an empty slot (kUnregisterNotRegistered),
@@ -102,6 +110,9 @@ class Model {
   };
 
   Model(InitialSeq initial_seq, int num_threads);
+  // The target's API where versions differ (Traits::has_change_pte, ...);
+  // nf's core (the default) has none of §9.
+  void SetTraits(const target::Traits& traits) { traits_ = traits; }
 
   // Why op cannot run now in a sequential run (see the skip rule), or nullopt.
   std::optional<std::string_view> SkipReason(int thread, const Op& op) const;
@@ -145,6 +156,7 @@ class Model {
 
  private:
   class Run;  // one Apply's expectations and log cursor
+  target::Traits traits_;
 };
 
 }  // namespace nf::fuzz

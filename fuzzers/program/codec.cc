@@ -29,6 +29,8 @@ void WriteBoundary(const BoundaryRange& r, std::vector<uint8_t>* out) {
   out->push_back(r.pages);
 }
 
+// An op without flags (UsesRangeFlags false) writes 0, which reads back as its
+// defaults.
 uint8_t FlagsByte(const Op& op) {
   return static_cast<uint8_t>((op.blockable ? 0 : 1) | (static_cast<uint8_t>(op.event) << 1));
 }
@@ -50,6 +52,7 @@ bool ReadOperands(int opcode, ByteReader& in, Op* op) {
       } else {
         *op = InsertOp(slot, page, shape % kMaxRangePages + 1);
       }
+      op->code = code;  // insert or insert_locked
       return true;
     }
     case Operands::kIntervalSlot:
@@ -75,6 +78,7 @@ bool ReadOperands(int opcode, ByteReader& in, Op* op) {
     case Operands::kRegister: {
       const int slot = in.Below(kClassicSlots);
       *op = RegisterOp(slot, in.Byte());
+      op->code = code;  // register or register_secondary
       return true;
     }
     case Operands::kClassicSlot:
@@ -112,10 +116,16 @@ bool ReadOperands(int opcode, ByteReader& in, Op* op) {
 // consumed), else -1 (the escape is an unknown byte; nothing consumed).
 int ReadEscaped(ByteReader& in) {
   if (!kBoundaryOpsEnabled || in.empty()) return -1;
-  const int k = in.Peek() - kEscapeBase;
-  if (k < 0 || k >= kNumOpCodes - kFirstBoundaryOp) return -1;
+  const int b = in.Peek();
+  int code = -1;
+  if (b >= kEscapeBase && b < kEscapeBase + (kFirstApiOp - kFirstBoundaryOp)) {
+    code = kFirstBoundaryOp + (b - kEscapeBase);
+  } else if (b >= kApiEscapeBase && b < kApiEscapeBase + (kNumOpCodes - kFirstApiOp)) {
+    code = kFirstApiOp + (b - kApiEscapeBase);
+  }
+  if (code < 0) return -1;
   in.Byte();
-  return kFirstBoundaryOp + k;
+  return code;
 }
 
 void WriteOperands(const Op& op, std::vector<uint8_t>* out) {
@@ -212,7 +222,7 @@ std::vector<uint8_t> Encode(const Program& p) {
     const int code = static_cast<int>(op.code);
     if (code >= kFirstBoundaryOp) {
       out.push_back(static_cast<uint8_t>((thread << kThreadShift) | kEscapeOpcode));
-      out.push_back(static_cast<uint8_t>(kEscapeBase + (code - kFirstBoundaryOp)));
+      out.push_back(EscapeByte(code));
     } else {
       out.push_back(static_cast<uint8_t>((thread << kThreadShift) | code));
     }

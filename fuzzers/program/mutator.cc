@@ -193,8 +193,7 @@ InsertShape PickShape(MutatorRng& rng) {
 Op RawOperands(OpCode code, MutatorRng& rng) {
   std::vector<uint8_t> bytes = {0, static_cast<uint8_t>(code)};
   if (static_cast<int>(code) >= kFirstBoundaryOp) {  // behind the escape (codec.h)
-    bytes = {0, kEscapeOpcode, static_cast<uint8_t>(kEscapeBase + (static_cast<int>(code) -
-                                                                   kFirstBoundaryOp))};
+    bytes = {0, kEscapeOpcode, EscapeByte(static_cast<int>(code))};
   }
   for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<uint8_t>(rng.Next()));
   const Program p = Decode(bytes);
@@ -368,7 +367,12 @@ int OpcodeWeight(OpCode code) {
   // NF_BOUNDARY_OPS=OFF (the ablation): the codec would drop them.
   if (!kBoundaryOpsEnabled && static_cast<int>(code) >= kFirstBoundaryOp) return 0;
   const OpInfo& info = Info(code);
-  return EndsOnly(info) ? 0 : KindWeight(info.operands);
+  if (EndsOnly(info)) return 0;
+  // The rest of the kernel's API (docs/contract.md §10): one each, so that the
+  // ops every target runs keep most of the draws (nf's core skips the
+  // secondary-MMU ones).
+  if (static_cast<int>(code) >= static_cast<int>(OpCode::kClearFlushYoung)) return 1;
+  return KindWeight(info.operands);
 }
 
 OpCode PickOpcode(MutatorRng& rng) {
@@ -419,6 +423,7 @@ bool Companion(const Op& op, MutatorRng& rng, Op* out) {
       *out = BehaviourOp(OpCode::kPut, op.behaviour);
       return true;
     case OpCode::kRegister:
+    case OpCode::kRegisterSecondary:
       if (rng.Below(3) != 0) return false;
       *out = SlotOp(OpCode::kUnregister, op.slot);
       return true;

@@ -34,6 +34,19 @@ constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
     {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk},
     {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep},
     {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree},
+    {"clear_flush_young", O::kRange, R::kFlag, false, C::kFree},
+    {"clear_young", O::kRange, R::kFlag, false, C::kFree},
+    {"test_young", O::kRange, R::kFlag, false, C::kFree},
+    {"change_pte", O::kRange, R::kStatus, false, C::kFree},
+    {"secondary_tlb", O::kRange, R::kStatus, false, C::kFree},
+    {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep},
+    // The caller holds the mmap lock, which ranks above the rmap locks an open
+    // invalidation holds and the driver locks: never while open or held.
+    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep},
+    {"read_only", O::kRange, R::kFlag, false, C::kFree},
+    {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen},
+    {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep},
+    {"invalidate_mm", O::kRange, R::kStatus, true, C::kWalk},
 }};
 
 constexpr std::array<std::string_view, kNumMisbehaviours> kMisbehaviourNames = {
@@ -148,8 +161,10 @@ Op RangeOp(OpCode code, int page, int pages, bool blockable, Event event) {
   op.code = code;
   op.page = static_cast<uint8_t>(page);
   op.pages = static_cast<uint8_t>(pages);
-  op.blockable = blockable;
-  op.event = event;
+  if (UsesRangeFlags(code)) {  // else the defaults: == compares meaning
+    op.blockable = blockable;
+    op.event = event;
+  }
   return op;
 }
 
@@ -248,6 +263,30 @@ bool IsInvalidation(OpCode c) {
   return c == OpCode::kInvalidate || c == OpCode::kInvalidateAt || IsInvStart(c);
 }
 bool IsFault(OpCode c) { return c == OpCode::kFault || c == OpCode::kFaultAt; }
+bool IsAnyInsert(OpCode c) { return IsInsert(c) || c == OpCode::kInsertLocked; }
+bool IsRegister(OpCode c) { return c == OpCode::kRegister || c == OpCode::kRegisterSecondary; }
+bool UsesRangeFlags(OpCode c) {
+  return IsInvalidation(c) || c == OpCode::kInvalidateMm || c == OpCode::kReadOnly;
+}
+bool IsSecondaryMmuOp(OpCode c) {
+  switch (c) {
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kTestYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb:
+    case OpCode::kRegisterSecondary:
+    case OpCode::kReadOnly:
+      return true;
+    default:
+      return false;
+  }
+}
+uint8_t RegisteredBehaviour(const Op& op) {
+  return op.code == OpCode::kRegisterSecondary
+             ? static_cast<uint8_t>(op.behaviour | target::kClassicSecondary)
+             : op.behaviour;
+}
 
 Seq InitialSeqValue(InitialSeq s) {
   return s == InitialSeq::kNearWrap ? kNearWrapSeq : Seq{2};
@@ -280,7 +319,7 @@ bool IsValidOp(const Op& op) {
     if (op.page >= kSpacePages) return false;
     canon.page = op.page;
     canon.pages = op.pages;
-    if (op.code == OpCode::kInsert) {
+    if (Info(op.code).operands == Operands::kInsert) {
       canon.shape = op.shape;
       if (op.shape == InsertShape::kZeroLength) {
         if (op.pages != 0) return false;
@@ -292,7 +331,7 @@ bool IsValidOp(const Op& op) {
     } else if (op.pages < 1 || op.pages > kMaxRangePages) {
       return false;
     }
-    if (op.code == OpCode::kInvalidate || op.code == OpCode::kInvStart) {
+    if (UsesRangeFlags(op.code)) {
       if (static_cast<int>(op.event) >= kNumEvents) return false;
       canon.blockable = op.blockable;
       canon.event = op.event;
@@ -319,7 +358,7 @@ bool IsValidOp(const Op& op) {
     canon.slot = op.slot;
   }
   if (UsesBehaviour(op.code)) {
-    const bool registered = op.code == OpCode::kRegister;
+    const bool registered = IsRegister(op.code);
     if (NormalizeBehaviour(op.behaviour, registered) != op.behaviour) return false;
     canon.behaviour = op.behaviour;
   }

@@ -101,8 +101,29 @@ enum class OpCode : uint8_t {
   kInvStartAt = 18,    // inv_start_at ...
   kFaultAt = 19,       // fault_at s<slot> <start>+<length>
   kMisbehave = 20,     // misbehave <target> <misbehaviour>: arms one driver bug
+  // The rest of the kernel's API (docs/contract.md §10.5, §10.6, §10.7, §10.8, §10),
+  // escaped like the boundary ops. Range operands as invalidate's; where an op
+  // takes no flags (the young calls, change_pte, secondary_tlb) it has none.
+  kClearFlushYoung = 21,    // clear_flush_young <start>+<length>: §10.1
+  kClearYoung = 22,         // clear_young <start>+<length>: §10.1
+  kTestYoung = 23,          // test_young <start>+<length>: §10.1, at the start address
+  kChangePte = 24,          // change_pte <start>+<length>: §10.2, at the start address
+  kSecondaryTlb = 25,       // secondary_tlb <start>+<length>: §10.3
+  kRegisterSecondary = 26,  // register_secondary c<slot> <behaviour>: a subscriber
+                            //   that also has every secondary-MMU method (§10)
+  kInsertLocked = 27,       // insert_locked s<slot> <start>+<length>: §10.5
+  kReadOnly = 28,           // read_only <start>+<length> block|nonblock <event>: §10.4
+  kInvOnlyEnd = 29,         // inv_only_end: the range-only end of the newest open
+                            //   inv_start (§10.6)
+  kSynchronize = 30,        // synchronize: §10.7
+  kInvalidateMm = 31,       // invalidate_mm <start>+<length> block|nonblock <event>:
+                            //   invalidate holding only a reference to the space,
+                            //   no user (§10.8: truncate, reclaim)
 };
-inline constexpr int kNumOpCodes = 21;
+inline constexpr int kNumOpCodes = 32;
+// clear_flush_young .. secondary_tlb are target::SecondaryCall's calls, in its order.
+static_assert(static_cast<int>(OpCode::kSecondaryTlb) - static_cast<int>(OpCode::kClearFlushYoung) ==
+              static_cast<int>(target::SecondaryCall::kSecondaryTlb));
 // The first opcode the byte form writes behind the escape (codec.h).
 inline constexpr int kFirstBoundaryOp = 16;
 // Whether the decoder knows the boundary ops (CMake option NF_BOUNDARY_OPS, the
@@ -259,7 +280,7 @@ enum class Operands : uint8_t {
 };
 
 // What an op's result is, for printing.
-enum class ResultKind : uint8_t { kStatus, kSeq, kRetry, kAttempts };
+enum class ResultKind : uint8_t { kStatus, kSeq, kRetry, kAttempts, kFlag };
 
 // How the caller contract of the concurrent world (concurrent_world.h, the skip
 // rule) treats an op, from the calling thread's own state: "open" (it has an
@@ -298,6 +319,19 @@ bool IsInsert(OpCode c);
 bool IsInvalidation(OpCode c);
 bool IsInvStart(OpCode c);  // inv_start, inv_start_at: stays open
 bool IsFault(OpCode c);
+// insert, insert_at and insert_locked: an insert (its result and state alike).
+bool IsAnyInsert(OpCode c);
+// register and register_secondary.
+bool IsRegister(OpCode c);
+// The ops whose range carries block|nonblock and an event: the invalidations,
+// invalidate_mm and read_only.
+bool UsesRangeFlags(OpCode c);
+// The young calls, change_pte, secondary_tlb, register_secondary, read_only:
+// the secondary-MMU API (Traits::secondary_mmu_api).
+bool IsSecondaryMmuOp(OpCode c);
+// The classic behaviour a register-kind op gives its subscriber (with
+// target::kClassicSecondary for register_secondary).
+uint8_t RegisteredBehaviour(const Op& op);
 
 enum class InitialSeq : uint8_t {
   kDefault = 0,   // 2, the kernel's

@@ -93,6 +93,30 @@ Program RandomProgram(std::mt19937& rng) {
           op = MisbehaveOp(m, below(MisbehaviourOnInterval(m) ? kIntervalSlots : kClassicSlots));
           break;
         }
+        case OpCode::kInsertLocked:
+          op = InsertOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages),
+                        static_cast<InsertShape>(below(3)));
+          op.code = code;
+          break;
+        case OpCode::kClearFlushYoung:
+        case OpCode::kClearYoung:
+        case OpCode::kTestYoung:
+        case OpCode::kChangePte:
+        case OpCode::kSecondaryTlb:
+        case OpCode::kReadOnly:
+        case OpCode::kInvalidateMm:
+          // RangeOp keeps the flags only where the op has them.
+          op = RangeOp(code, below(kSpacePages), 1 + below(kMaxRangePages), below(2) == 0,
+                       static_cast<Event>(below(kNumEvents)));
+          break;
+        case OpCode::kRegisterSecondary:
+          op = RegisterOp(below(kClassicSlots), static_cast<uint8_t>(below(256)));
+          op.code = code;
+          break;
+        case OpCode::kInvOnlyEnd:
+        case OpCode::kSynchronize:
+          op = BareOp(code);
+          break;
         default:
           op = SlotOp(code, below(kIntervalSlots));
           break;
@@ -136,6 +160,36 @@ TEST(Codec, AnyBytesDecodeToAValidProgramThatReencodesToItself) {
   }
 }
 
+// The API ops (docs/contract.md §10) behind the escape from 0x9b, each with
+// its operands; the flags byte of an op without flags is read and dropped.
+TEST(Codec, ApiOpsAreEscapedFrom0x9b) {
+  struct Case {
+    std::vector<uint8_t> bytes;
+    const char* text;
+  };
+  const Case cases[] = {
+      {{0x00, 62, 0x9b, 0x01, 0x01, 0x03}, "clear_flush_young 0x1000+0x2000"},
+      {{0x00, 62, 0x9c, 0x02, 0x00, 0x00}, "clear_young 0x2000+0x1000"},
+      {{0x00, 62, 0x9d, 0x00, 0x00, 0x00}, "test_young 0x0+0x1000"},
+      {{0x00, 62, 0x9e, 0x03, 0x00, 0x00}, "change_pte 0x3000+0x1000"},
+      {{0x00, 62, 0x9f, 0x00, 0x03, 0x00}, "secondary_tlb 0x0+0x4000"},
+      {{0x00, 62, 0xa0, 0x01, 0x07}, "register_secondary c1 release,start,end"},
+      {{0x00, 62, 0xa1, 0x02, 0x01, 0x01}, "insert_locked s2 0x1000+0x2000"},
+      {{0x00, 62, 0xa2, 0x00, 0x00, 0x04}, "read_only 0x0+0x1000 block protection_vma"},
+      {{0x00, 62, 0xa3}, "inv_only_end"},
+      {{0x00, 62, 0xa4}, "synchronize"},
+      {{0x00, 62, 0xa5, 0x00, 0x00, 0x01}, "invalidate_mm 0x0+0x1000 nonblock unmap"},
+  };
+  for (const Case& c : cases) {
+    const Program p = Decode(c.bytes);
+    ASSERT_EQ(p.threads[0].size(), 1u) << c.text;
+    EXPECT_EQ(PrintOp(p.threads[0][0]), c.text);
+    std::vector<uint8_t> canonical = c.bytes;
+    if (c.bytes[2] <= 0x9f) canonical.back() = 0;  // no flags: written as 0
+    EXPECT_EQ(Encode(p), canonical) << c.text;
+  }
+}
+
 TEST(Codec, EmptyInputIsOneThreadWithNoOps) {
   const Program p = Decode({});
   EXPECT_EQ(p.threads.size(), 1u);
@@ -171,9 +225,13 @@ TEST(Codec, OpcodeValuesAreFrozen) {
   EXPECT_EQ(static_cast<int>(OpCode::kUnlock), 15);
   EXPECT_EQ(static_cast<int>(OpCode::kInsertAt), 16);
   EXPECT_EQ(static_cast<int>(OpCode::kMisbehave), 20);
-  EXPECT_EQ(kNumOpCodes, 21);
+  EXPECT_EQ(static_cast<int>(OpCode::kClearFlushYoung), 21);
+  EXPECT_EQ(static_cast<int>(OpCode::kRegisterSecondary), 26);
+  EXPECT_EQ(static_cast<int>(OpCode::kInvalidateMm), 31);
+  EXPECT_EQ(kNumOpCodes, 32);
   EXPECT_EQ(kEscapeOpcode, 62);
   EXPECT_EQ(kEscapeBase, 0x90);
+  EXPECT_EQ(kApiEscapeBase, 0x9b);
   const Program p = Decode(std::vector<uint8_t>{0x00, 0x00, 0x01, 0x02, 0x02});
   ASSERT_EQ(p.threads[0].size(), 1u);
   EXPECT_EQ(p.threads[0][0], InsertOp(1, 2, 3));
@@ -199,7 +257,7 @@ TEST(Codec, BoundaryOpsAreEscaped) {
 TEST(Codec, WithoutBoundaryOpsEveryEscapeIsAnUnknownByte) {
   if (kBoundaryOpsEnabled) GTEST_SKIP() << "built with NF_BOUNDARY_OPS=ON";
   for (int k = 0; k < kNumOpCodes - kFirstBoundaryOp; ++k) {
-    const std::vector<uint8_t> bytes = {0x00, kEscapeOpcode, static_cast<uint8_t>(kEscapeBase + k),
+    const std::vector<uint8_t> bytes = {0x00, kEscapeOpcode, EscapeByte(kFirstBoundaryOp + k),
                                         0x01, 0x02};
     EXPECT_EQ(Decode(bytes), Decode(std::vector<uint8_t>{0x00, 0x01, 0x02})) << k;
   }
@@ -208,8 +266,10 @@ TEST(Codec, WithoutBoundaryOpsEveryEscapeIsAnUnknownByte) {
 TEST(Codec, AnEscapeWithoutAnOpIsAnUnknownByte) {
   // The neighbours of the escaped range (0x85, 0xbd) and its first byte past the
   // last op: the escape alone is skipped and the next byte is an op byte.
-  const uint8_t past = static_cast<uint8_t>(kEscapeBase + kNumOpCodes - kFirstBoundaryOp);
-  for (const uint8_t next : {uint8_t{0x85}, uint8_t{0xbd}, past, uint8_t{0x01}}) {
+  // Also the gap between the boundary ops' and the API ops' escapes.
+  const uint8_t past = static_cast<uint8_t>(EscapeByte(kNumOpCodes - 1) + 1);
+  const uint8_t gap = static_cast<uint8_t>(EscapeByte(kFirstApiOp - 1) + 1);
+  for (const uint8_t next : {uint8_t{0x85}, uint8_t{0xbd}, past, gap, uint8_t{0x9a}, uint8_t{0x01}}) {
     const std::vector<uint8_t> bytes = {0x00, kEscapeOpcode, next, 0x03};
     const Program p = Decode(bytes);
     const Program plain = Decode(std::vector<uint8_t>{0x00, next, 0x03});

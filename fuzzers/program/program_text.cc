@@ -205,7 +205,7 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
   size_t want = 1;
   if (UsesIntervalSlot(*code) || UsesClassicSlot(*code)) ++want;
   if (UsesRange(*code) || UsesBoundaryRange(*code)) ++want;
-  if (IsInvalidation(*code)) want += 2;
+  if (UsesRangeFlags(*code)) want += 2;
   if (*code == OpCode::kMisbehave) want += 2;
   if (UsesBehaviour(*code)) ++want;
   if (tok.size() != want) {
@@ -248,7 +248,8 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
     return MisbehaveOp(*m, *s);
   }
   if (UsesRange(*code)) {
-    absl::Status st = ParseRange(tok[i], *code == OpCode::kInsert, &op, err);
+    absl::Status st =
+        ParseRange(tok[i], Info(*code).operands == Operands::kInsert, &op, err);
     if (!st.ok()) return st;
     ++i;
   }
@@ -257,7 +258,7 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
     if (!st.ok()) return st;
     ++i;
   }
-  if (IsInvalidation(*code)) {
+  if (UsesRangeFlags(*code)) {
     if (tok[i] == "block") {
       op.blockable = true;
     } else if (tok[i] == "nonblock") {
@@ -278,7 +279,7 @@ absl::StatusOr<Op> ParseOp(const std::vector<absl::string_view>& tok, const Line
     ++i;
   }
   if (UsesBehaviour(*code)) {
-    absl::StatusOr<uint8_t> b = ParseBehaviour(tok[i], *code == OpCode::kRegister, err);
+    absl::StatusOr<uint8_t> b = ParseBehaviour(tok[i], IsRegister(*code), err);
     if (!b.ok()) return b.status();
     op.behaviour = *b;
   }
@@ -308,7 +309,7 @@ std::string PrintOp(const Op& op) {
                     absl::string_view(m.data(), m.size()));
   }
   if (UsesRange(op.code) || UsesBoundaryRange(op.code)) absl::StrAppend(&out, " ", RangeText(op));
-  if (IsInvalidation(op.code)) {
+  if (UsesRangeFlags(op.code)) {
     absl::StrAppend(&out, op.blockable ? " block " : " nonblock ", EventText(op.event));
   }
   if (UsesBehaviour(op.code)) absl::StrAppend(&out, " ", BehaviourText(op.behaviour));

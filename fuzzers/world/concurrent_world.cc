@@ -37,14 +37,9 @@ std::string ClassicName(const ClassicSub* c) {
 
 uint64_t ClassicBit(const ClassicSub* c) { return uint64_t{1} << c->id(); }
 
-Range RangeOf(const Op& op) {
-  Range r;
-  r.start = op.start();
-  r.end = op.start() + op.length();
-  r.blockable = op.blockable;
-  r.event = op.event;
-  return r;
-}
+constexpr std::string_view kOutsideContract =
+    "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
+    "Traits::secondary_mmu_api)";
 
 }  // namespace
 
@@ -150,7 +145,15 @@ void ConcurrentWorld::Step(int t, int index, const Op& op) {
   }
   std::string result;
   std::optional<std::string_view> skipped = SkipReason(t, op);
-  if (!skipped) skipped = ExecuteOp(t, op, &result);
+  if (!skipped) {
+    {
+      BookLock l(&mu_);
+      ++ops_running_;
+    }
+    skipped = ExecuteOp(t, op, &result);
+    BookLock l(&mu_);
+    --ops_running_;
+  }
   if (skipped) {
     if (index < 0 || cleanup_.load(std::memory_order_relaxed)) {
       Fail(absl::StrCat("internal: a cleanup op was skipped: ", PrintOp(op), ": ", Sv(*skipped)));
@@ -218,7 +221,8 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
   };
   switch (op.code) {
     case OpCode::kInsert:
-    case OpCode::kInsertAt: {
+    case OpCode::kInsertAt:
+    case OpCode::kInsertLocked: {
       IntervalSub* sub;
       {
         BookLock l(&mu_);
@@ -239,7 +243,10 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         target_->DeleteInterval(sub);
         return skip("no user (this target's callers must hold one)");
       }
-      const absl::Status st(target_->Insert(sub, op.start(), op.length()), "");
+      const absl::Status st(op.code == OpCode::kInsertLocked
+                                ? target_->InsertLocked(sub, op.start(), op.length())
+                                : target_->Insert(sub, op.start(), op.length()),
+                            "");
       {
         BookLock l(&mu_);
         IntervalSlot& s = slots_[op.slot];
@@ -287,8 +294,45 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     case OpCode::kInvStartAt:
       return Invalidate(t, op, result);
     case OpCode::kInvEnd:
-      EndOpen(t);
+    case OpCode::kInvOnlyEnd:
+      EndOpen(t, /*only_end=*/op.code == OpCode::kInvOnlyEnd);
       return done("ended");
+    case OpCode::kInvalidateMm:
+      return Invalidate(t, op, result);
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kTestYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb:
+      return SecondaryCall(t, op, result);
+    case OpCode::kReadOnly: {
+      if (!target_->traits().secondary_mmu_api) return skip(kOutsideContract);
+      const target::Traits& tr = target_->traits();
+      const bool got = target_->RangeUpdateToReadOnly(RangeOfOp(op));
+      const bool want = tr.has_range_update_to_read_only && op.event == Event::kProtectionVma;
+      if (got != want) {
+        Fail(absl::StrFormat("§10.4: range_update_to_read_only of %s returned %d, expected %d",
+                             RangeText(RangeOfOp(op)), got, want));
+      }
+      return done(got ? "true" : "false");
+    }
+    case OpCode::kSynchronize: {
+      target_->Synchronize();
+      // §10.7: with no other thread inside an op (so no read-side section that
+      // began after the call), every queued free has run.
+      bool alone;
+      {
+        BookLock l(&mu_);
+        alone = ops_running_ == 1;
+      }
+      if (alone) {
+        if (const int pending = target_->Inspect().pending_frees; pending != 0) {
+          Fail(absl::StrFormat("§10.7: synchronize returned with %d free(s) still queued and no "
+                               "other thread running", pending));
+        }
+      }
+      return done(alone ? "synchronized (alone)" : "synchronized");
+    }
     case OpCode::kReadBegin:
     case OpCode::kReadRetry:
     case OpCode::kCheckRetry:
@@ -327,7 +371,11 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       if (got) PutUser(t);
       return done(std::move(text));
     }
-    case OpCode::kRegister: {
+    case OpCode::kRegister:
+    case OpCode::kRegisterSecondary: {
+      if (op.code == OpCode::kRegisterSecondary && !target_->traits().secondary_mmu_api) {
+        return skip(kOutsideContract);
+      }
       ClassicSub* obj;
       {
         BookLock l(&mu_);
@@ -340,7 +388,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
           }
           failing_classic_seen_ = true;
         }
-        obj = target_->NewClassic(op.slot, op.behaviour, /*get_kind=*/false);
+        obj = target_->NewClassic(op.slot, RegisteredBehaviour(op), /*get_kind=*/false);
         if (AddObject(obj, /*get_kind=*/false) == nullptr) {
           target_->DeleteClassic(obj);
           return skip("too many classic objects alive (harness budget)");
@@ -511,7 +559,12 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
     return "an empty range, which this target's walk does not treat as empty "
            "(Traits::empty_range_walks_nothing)";
   }
-  if (!target_->TryGetUser()) {
+  // invalidate_mm (§10.8) holds a reference to the space, not a user: it runs
+  // after the last user has gone and against its release.
+  const bool no_user = op.code == OpCode::kInvalidateMm;
+  if (no_user) {
+    target_->Grab();
+  } else if (!target_->TryGetUser()) {
     if (tracing) *result = "no user";
     if (apart) {
       BookLock l(&mu_);
@@ -519,7 +572,16 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
     }
     return std::nullopt;
   }
-  const Range r = RangeOf(op);
+  // Drops what the op held: the reference, or the user.
+  auto release_hold = [&] {
+    if (no_user) {
+      target_->Drop();
+    } else {
+      PutUser(t);
+    }
+  };
+  ts.no_user = no_user;
+  const Range r = RangeOfOp(op);
   const PageSpan span = PagesOfRange(r);
   {
     BookLock l(&mu_);
@@ -576,7 +638,8 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
       if (quiescent) CheckQuiescentSeq();
     }
     if (tracing) *result = absl::StatusCodeToString(st.code());
-    PutUser(t);
+    ts.no_user = false;
+    release_hold();
     return std::nullopt;
   }
   const PageSpan changed = harness::WholePagesOfRange(r);  // the pages it changes
@@ -600,15 +663,140 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
     if (quiescent) CheckQuiescentSeq();
   }
   if (tracing) *result = "OK";
-  PutUser(t);
+  ts.no_user = false;
+  release_hold();
   return std::nullopt;
 }
 
-void ConcurrentWorld::EndOpen(int t) {
+// §10: a young call, change_pte or the secondary-TLB invalidate, with a user.
+// Every callback it makes reaches a live secondary subscriber (P5) at most
+// once, with the op's range or address; a young call's result is the OR of
+// the answers (test_young: the walk stops at the first young one, §10.1).
+std::optional<std::string_view> ConcurrentWorld::SecondaryCall(int t, const Op& op,
+                                                              std::string* result) {
+  if (!target_->traits().secondary_mmu_api) return kOutsideContract;
+  if (!target_->TryGetUser()) {
+    if (host_->Tracing()) *result = "no user";
+    return std::nullopt;
+  }
+  ThreadState& ts = threads_[t];
+  const target::SecondaryCall want_call = static_cast<target::SecondaryCall>(
+      static_cast<int>(op.code) - static_cast<int>(OpCode::kClearFlushYoung));
+  {
+    BookLock l(&mu_);
+    ts.secondary = SecondaryCalls{};
+    ts.secondary.active = true;
+    ts.secondary.call = want_call;
+  }
+  const uint64_t start = op.start(), end = op.start() + op.length();
+  bool young = false;
+  switch (op.code) {
+    case OpCode::kClearFlushYoung: young = target_->ClearFlushYoung(start, end); break;
+    case OpCode::kClearYoung: young = target_->ClearYoung(start, end); break;
+    case OpCode::kTestYoung: young = target_->TestYoung(start); break;
+    case OpCode::kChangePte: target_->ChangePte(start); break;
+    default: target_->InvalidateSecondaryTlbs(start, end); break;
+  }
+  SecondaryCalls calls;
+  {
+    BookLock l(&mu_);
+    calls = ts.secondary;
+    ts.secondary = SecondaryCalls{};
+  }
+  const bool address = want_call == target::SecondaryCall::kTestYoung ||
+                       want_call == target::SecondaryCall::kChangePte;
+  std::string err;
+  if (calls.error) {
+    err = calls.what;
+  } else if (calls.other_call) {
+    err = absl::StrFormat("§10: %s made another kind of secondary-MMU callback", PrintOp(op));
+  } else if (calls.n > 0 && (calls.start != start || calls.end != (address ? start : end))) {
+    err = absl::StrFormat("§10: %s called back with [0x%x,0x%x)", PrintOp(op), calls.start,
+                          calls.end);
+  } else if (want_call == target::SecondaryCall::kChangePte &&
+             !target_->traits().has_change_pte && calls.n > 0) {
+    err = "§10.2: change_pte called back on a version without change_pte";
+  } else if (want_call <= target::SecondaryCall::kTestYoung && young != (calls.young > 0)) {
+    err = absl::StrFormat("§10.1: %s returned %s, but %d of its %d callbacks answered young",
+                          PrintOp(op), young ? "young" : "old", calls.young, calls.n);
+  } else if (want_call == target::SecondaryCall::kTestYoung &&
+             (calls.young > 1 || (calls.young == 1 && !calls.last_young))) {
+    err = "§10.1: test_young went on after a young answer";
+  }
+  if (!err.empty()) Fail(err);
+  PutUser(t);
+  if (host_->Tracing()) {
+    *result = absl::StrFormat("%d callback(s)%s", calls.n,
+                              want_call <= target::SecondaryCall::kTestYoung
+                                  ? (young ? ", young" : ", old")
+                                  : "");
+  }
+  return std::nullopt;
+}
+
+bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall call,
+                                         uint64_t start, uint64_t end) {
+  host_->CheckNotFailed();
+  const int t = ThreadIndex();
+  std::string err;
+  bool young = false;
+  ClassicSub* obj = nullptr;
+  {
+    BookLock l(&mu_);
+    ClassicObject* o = ObjectOf(s);
+    SecondaryCalls& c = threads_[t].secondary;
+    if (o == nullptr) {
+      err = "P5: a secondary-MMU callback on a subscriber that is not live (unregistered or "
+            "freed)";
+    } else if (!(o->obj->behaviour() & target::kClassicSecondary)) {
+      err = absl::StrFormat("§10: a secondary-MMU callback on %s, whose ops have none",
+                            ClassicName(o->obj));
+    } else if (call == target::SecondaryCall::kSecondaryTlb &&
+               !target::HasSecondaryTlb(o->obj->behaviour())) {
+      err = absl::StrFormat("§10.3: a secondary-TLB callback on %s, whose ops have none",
+                            ClassicName(o->obj));
+    } else if (c.active) {
+      obj = o->obj;
+      const uint64_t bit = ClassicBit(obj);
+      if ((c.seen & bit) != 0) {
+        c.error = true;
+        c.what = absl::StrFormat("§10: %s called twice by one secondary-MMU call",
+                                 ClassicName(obj));
+      }
+      c.seen |= bit;
+      if (call != c.call) c.other_call = true;
+      c.start = start;
+      c.end = end;
+      ++c.n;
+      young = call <= target::SecondaryCall::kTestYoung && ClassicYoung(obj->id(), start);
+      c.young += young;
+      c.last_young = young;
+    } else if (call != target::SecondaryCall::kSecondaryTlb ||
+               !target_->traits().end_calls_secondary_tlb) {
+      // Outside a secondary-MMU op only an end calls one (6.1's invalidate_range).
+      err = absl::StrFormat("§10: a secondary-MMU callback on %s outside a secondary-MMU op",
+                            ClassicName(o->obj));
+    } else {
+      obj = o->obj;
+    }
+  }
+  if (!err.empty()) Fail(err);
+  if (host_->Tracing()) {
+    host_->Note(absl::StrFormat("cb secondary %d %s [0x%x,0x%x)%s", static_cast<int>(call),
+                                ClassicName(obj), start, end, young ? " -> young" : ""));
+  }
+  return young;
+}
+
+void ConcurrentWorld::EndOpen(int t, bool only_end) {
   ThreadState& ts = threads_[t];
   const target::Invalidation inv = ts.open.back();
   ts.open.pop_back();
-  target_->InvalidateEnd(inv);
+  if (only_end) {
+    target_->InvalidateOnlyEnd(inv);
+  } else {
+    target_->InvalidateEnd(inv);
+  }
   const Range& r = inv.range;
   bool quiescent;
   {
@@ -697,7 +885,7 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
       if (release_walk && ++is.releases > 1) {
         err = absl::StrFormat("P9: s%d got a second RELEASE invalidate (%d so far)", slot,
                               is.releases);
-      } else if (!release_walk && release_walk_seen_) {
+      } else if (!release_walk && release_walk_seen_ && !threads_[t].no_user) {
         err = absl::StrFormat("P9: interval callback on s%d for %s after the RELEASE walk", slot,
                               RangeText(range));
       } else if (!IsOdd(global) || global != cur_seq) {
@@ -818,7 +1006,7 @@ bool ConcurrentWorld::OnClassicStart(ClassicSub* s, const Range& range) {
       err = absl::StrFormat("P5: classic invalidate_range_start for %s on a subscriber that is "
                             "not live (unregistered or freed)",
                             RangeText(range));
-    } else if (release_walk_seen_) {
+    } else if (release_walk_seen_ && !threads_[t].no_user) {
       err = absl::StrFormat("P9: classic start of %s for %s after the RELEASE walk",
                             ClassicName(o->obj), RangeText(range));
     } else if (!w.active) {
@@ -860,7 +1048,7 @@ void ConcurrentWorld::OnClassicEnd(ClassicSub* s, const Range& range) {
       err = absl::StrFormat("P5: classic invalidate_range_end for %s on a subscriber that is not "
                             "live (unregistered or freed)",
                             RangeText(range));
-    } else if (release_walk_seen_) {
+    } else if (release_walk_seen_ && !threads_[t].no_user) {
       err = absl::StrFormat("P9: classic end of %s for %s after the RELEASE walk",
                             ClassicName(o->obj), RangeText(range));
     } else {

@@ -34,8 +34,8 @@
 // must not do because it could wait on its own progress. From the thread's own
 // state only ("open": it has an open inv_start; "held": it holds a driver lock
 // through a `lock` op):
-//   - read_begin, fault, remove, register, unregister, get: skipped when open or
-//     held. They may sleep until an odd epoch ends (read_begin, fault, remove),
+//   - read_begin, fault, remove, register, unregister, get, insert_locked,
+//     register_secondary, synchronize: skipped when open or held. They may sleep until an odd epoch ends (read_begin, fault, remove),
 //     until no invalidation runs (register, get), or take a driver lock while
 //     an invalidation may wait for the one held. (unregister does not wait for
 //     either in this core, but the kernel's contract forbids it where it may not
@@ -129,6 +129,17 @@
 //        map); a cycle of classes ends the run (sched::Outcome::kLockOrder) and
 //        the executor reports "P11: lock-order inversion: ..." with every edge's
 //        two acquisitions. The world's own locks have no class: not tracked.
+//   §10  (docs/contract.md; the kernel target: nf's core skips the secondary-MMU
+//        ops as outside its contract) after a young call, change_pte or the
+//        secondary-TLB invalidate: every callback it made reached a live
+//        secondary subscriber (P5) that has the method, at most once, of the
+//        op's kind, with its range (address); a young call's result is the OR of
+//        the answers, and test_young stopped at its first young answer;
+//        change_pte called nothing where the version has none. read_only's
+//        result is predicted. After synchronize, when no other thread is inside
+//        an op: no queued free is left. invalidate_mm (a reference, no user)
+//        runs after release and against it: P3, P5 and P9's "at most once" hold
+//        for it; P9's "no callback after the RELEASE walk" does not apply.
 //   Warnings: the core must not warn (see the skip rule), except once for each
 //        armed driver misbehaviour that happened (misbehave, program.h
 //        Misbehaviour): the callback that misbehaves makes the warning owed,
@@ -247,6 +258,8 @@ class ConcurrentWorld final : public CallbackSink {
   void OnClassicRelease(ClassicSub* sub) override;
   bool OnClassicStart(ClassicSub* sub, const Range& range) override;
   void OnClassicEnd(ClassicSub* sub, const Range& range) override;
+  bool OnClassicSecondary(ClassicSub* sub, target::SecondaryCall call, uint64_t start,
+                          uint64_t end) override;
   ClassicSub* OnAlloc(uint8_t behaviour) override;
   void OnFree(ClassicSub* sub) override;
   // Any warning is a report: the skip rule keeps every misuse away.
@@ -300,8 +313,24 @@ class ConcurrentWorld final : public CallbackSink {
     uint64_t classic_started = 0;  // ids with an end whose start returned true
     uint64_t classic_ended = 0;
   };
+  // The secondary-MMU callbacks of the op a thread runs (SecondaryCall).
+  struct SecondaryCalls {
+    bool active = false;
+    target::SecondaryCall call = target::SecondaryCall::kClearFlushYoung;  // the op's
+    bool error = false;
+    bool other_call = false;  // a callback of another kind than the op's
+    std::string what;
+    uint64_t seen = 0;  // classic ids called
+    int n = 0;
+    int young = 0;
+    bool last_young = false;
+    uint64_t start = 0, end = 0;
+  };
   struct ThreadState {
     absl::InlinedVector<target::Invalidation, 4> open;  // open inv_starts, oldest first
+    // In an invalidate_mm (no user: exempt from P9's "after the RELEASE walk").
+    bool no_user = false;
+    SecondaryCalls secondary;
     int held = -1;      // slot whose driver lock a `lock` op holds, or -1
     int owed_puts = 0;  // user puts deferred while holding a driver lock
     std::array<Seq, kIntervalSlots> last_seq{};
@@ -327,7 +356,8 @@ class ConcurrentWorld final : public CallbackSink {
     return !target_->traits().failed_classic_start_closes_interval_walk &&
            (behaviour & kFailsNonblock) != 0;
   }
-  void EndOpen(int t);
+  void EndOpen(int t, bool only_end = false);
+  std::optional<std::string_view> SecondaryCall(int t, const Op& op, std::string* result);
   void PutUser(int t);     // drops one user now, or owes it while a lock is held
   void DropUserNow(int t);
   void ThreadCleanup(int t);
@@ -367,6 +397,7 @@ class ConcurrentWorld final : public CallbackSink {
   int inv_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<int, kTablePages> covered_ ABSL_GUARDED_BY(mu_){};
   int puts_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  int ops_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads inside ExecuteOp
   // Invalidations and puts begun so far: CheckQuiescentSeq's read of the seq
   // counts only if none began while it ran (the read may yield after it has
   // read the value, as the kernel target's spin_unlock does).

@@ -39,6 +39,18 @@ std::string DescribeRecord(const CallbackRecord& r) {
       return absl::StrFormat("release %s", classic_name(r.id));
     case K::kFree:
       return absl::StrFormat("free %s", classic_name(r.id));
+    case K::kClearFlushYoung:
+    case K::kClearYoung:
+      return absl::StrFormat("%s %s [0x%x,0x%x) -> %s",
+                             r.kind == K::kClearYoung ? "clear_young" : "clear_flush_young",
+                             classic_name(r.id), r.start, r.end, r.result ? "young" : "old");
+    case K::kTestYoung:
+      return absl::StrFormat("test_young %s 0x%x -> %s", classic_name(r.id), r.start,
+                             r.result ? "young" : "old");
+    case K::kChangePte:
+      return absl::StrFormat("change_pte %s 0x%x", classic_name(r.id), r.start);
+    case K::kSecondaryTlb:
+      return absl::StrFormat("secondary_tlb %s [0x%x,0x%x)", classic_name(r.id), r.start, r.end);
   }
   return "?";
 }
@@ -55,8 +67,19 @@ std::string DescribeResult(OpCode code, const OpResult& r) {
       return out + (r.got_user ? absl::StrFormat("attempts=%d", r.attempts) : "");
     case ResultKind::kStatus:
       return out + absl::StatusCodeToString(r.code);
+    case ResultKind::kFlag:
+      return out + (r.flag ? "true" : "false");
   }
   return out;
+}
+
+Range RangeOfOp(const Op& op) {
+  Range r;
+  r.start = op.start();
+  r.end = op.start() + op.length();
+  r.blockable = op.blockable;
+  r.event = op.event;
+  return r;
 }
 
 // --- World ---------------------------------------------------------------------
@@ -100,12 +123,14 @@ OpResult World::Execute(int thread, const Op& op) {
   Target* const sp = target_.get();
   switch (op.code) {
     case OpCode::kInsert:
-    case OpCode::kInsertAt: {
+    case OpCode::kInsertAt:
+    case OpCode::kInsertLocked: {
       res.got_user = sp->TryGetUser();
       IntervalSub* sub = subs_[op.slot];
       const bool fresh = sub == nullptr;
       if (fresh) sub = sp->NewInterval(op.slot);
-      res.code = sp->Insert(sub, op.start(), op.length());
+      res.code = op.code == OpCode::kInsertLocked ? sp->InsertLocked(sub, op.start(), op.length())
+                                                   : sp->Insert(sub, op.start(), op.length());
       if (fresh && res.code == absl::StatusCode::kOk) {
         subs_[op.slot] = sub;
         ++live_subs_;
@@ -137,11 +162,7 @@ OpResult World::Execute(int thread, const Op& op) {
     case OpCode::kInvStartAt: {
       res.got_user = sp->TryGetUser();
       if (!res.got_user) break;
-      Range r;
-      r.start = op.start();
-      r.end = op.start() + op.length();
-      r.blockable = op.blockable;
-      r.event = op.event;
+      const Range r = RangeOfOp(op);
       target::Invalidation inv;
       res.code = sp->InvalidateStart(r, &inv);
       if (res.code != absl::StatusCode::kOk) {
@@ -157,17 +178,55 @@ OpResult World::Execute(int thread, const Op& op) {
       sp->PutUser();
       break;
     }
-    case OpCode::kInvEnd: {
+    case OpCode::kInvEnd:
+    case OpCode::kInvOnlyEnd: {
+      const bool only = op.code == OpCode::kInvOnlyEnd;
       if (ts.open.empty()) {
-        sp->InvalidateEnd(target::Invalidation{});  // no start anywhere: the target must warn
+        // No start anywhere: the target must warn.
+        only ? sp->InvalidateOnlyEnd(target::Invalidation{})
+             : sp->InvalidateEnd(target::Invalidation{});
         break;
       }
       const target::Invalidation inv = ts.open.back();
       ts.open.pop_back();
-      sp->InvalidateEnd(inv);
+      only ? sp->InvalidateOnlyEnd(inv) : sp->InvalidateEnd(inv);
       sp->PutUser();  // the last one runs release
       break;
     }
+    case OpCode::kInvalidateMm: {
+      // §10.8: a reference, no user (truncate, reclaim).
+      sp->Grab();
+      target::Invalidation inv;
+      res.code = sp->InvalidateStart(RangeOfOp(op), &inv);
+      if (res.code == absl::StatusCode::kOk) {
+        page_table_.Change(harness::WholePagesOfRange(inv.range));
+        sp->InvalidateEnd(inv);
+      }
+      sp->Drop();
+      break;
+    }
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kTestYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb: {
+      res.got_user = sp->TryGetUser();
+      if (!res.got_user) break;
+      const uint64_t start = op.start(), end = op.start() + op.length();
+      if (op.code == OpCode::kClearFlushYoung) res.flag = sp->ClearFlushYoung(start, end);
+      if (op.code == OpCode::kClearYoung) res.flag = sp->ClearYoung(start, end);
+      if (op.code == OpCode::kTestYoung) res.flag = sp->TestYoung(start);
+      if (op.code == OpCode::kChangePte) sp->ChangePte(start);
+      if (op.code == OpCode::kSecondaryTlb) sp->InvalidateSecondaryTlbs(start, end);
+      sp->PutUser();
+      break;
+    }
+    case OpCode::kReadOnly:
+      res.flag = sp->RangeUpdateToReadOnly(RangeOfOp(op));
+      break;
+    case OpCode::kSynchronize:
+      sp->Synchronize();
+      break;
     case OpCode::kReadBegin:
       res.seq = subs_[op.slot]->ReadBegin();
       ts.last_seq[op.slot] = res.seq;
@@ -187,11 +246,12 @@ OpResult World::Execute(int thread, const Op& op) {
       sp->PutUser();
       break;
     }
-    case OpCode::kRegister: {
+    case OpCode::kRegister:
+    case OpCode::kRegisterSecondary: {
       res.got_user = sp->TryGetUser();
       ClassicSub* sub = classics_[op.slot];
       const bool fresh = sub == nullptr;
-      if (fresh) sub = sp->NewClassic(op.slot, op.behaviour, /*get_kind=*/false);
+      if (fresh) sub = sp->NewClassic(op.slot, RegisteredBehaviour(op), /*get_kind=*/false);
       res.code = sp->Register(sub);
       if (fresh && res.code == absl::StatusCode::kOk) {
         classics_[op.slot] = sub;
@@ -357,6 +417,24 @@ void World::OnClassicEnd(ClassicSub* sub, const Range& range) {
   r.blockable = range.blockable;
   r.event = range.event;
   Record(r);
+}
+
+bool World::OnClassicSecondary(ClassicSub* sub, target::SecondaryCall call, uint64_t start,
+                               uint64_t end) {
+  ClassicSub* c = CheckedClassic(sub, "secondary-MMU");
+  if (!(c->behaviour() & target::kClassicSecondary)) {
+    observer_->Violation(absl::StrFormat(
+        "a secondary-MMU callback on classic id %d, whose ops have none", c->id()));
+  }
+  CallbackRecord r;
+  r.kind = static_cast<CallbackRecord::Kind>(static_cast<int>(CallbackRecord::Kind::kClearFlushYoung) +
+                                             static_cast<int>(call));
+  r.id = c->id();
+  r.start = start;
+  r.end = end;
+  r.result = call <= target::SecondaryCall::kTestYoung && ClassicYoung(c->id(), start);
+  Record(r);
+  return r.result;
 }
 
 ClassicSub* World::OnAlloc(uint8_t behaviour) {

@@ -55,9 +55,23 @@ inline int GetKindId(uint8_t behaviour) { return kClassicSlots + behaviour; }
 // A new target address space for a program that starts at this seq.
 std::unique_ptr<Target> NewTarget(InitialSeq initial_seq);
 
+// The young answer of classic subscriber `id` for a range starting at `start`
+// (a secondary-MMU subscriber's clear_flush_young, clear_young, test_young):
+// a fixed function of both, so that the model predicts it and ranges on
+// neighbouring pages differ.
+inline bool ClassicYoung(int id, uint64_t start) {
+  return ((static_cast<uint64_t>(id) + start / kPageSize) & 1) == 0;
+}
+
 // One callback as the world saw it.
 struct CallbackRecord {
-  enum class Kind : uint8_t { kInterval, kStart, kEnd, kRelease, kFree };
+  // kClearFlushYoung .. kSecondaryTlb: target::SecondaryCall, in its order.
+  enum class Kind : uint8_t {
+    kInterval, kStart, kEnd, kRelease, kFree,
+    kClearFlushYoung, kClearYoung, kTestYoung, kChangePte, kSecondaryTlb,
+  };
+  static_assert(static_cast<int>(Kind::kSecondaryTlb) - static_cast<int>(Kind::kClearFlushYoung) ==
+                static_cast<int>(target::SecondaryCall::kSecondaryTlb));
   Kind kind = Kind::kInterval;
   int id = 0;  // interval slot, or classic id
   uint64_t start = 0;
@@ -77,9 +91,12 @@ struct OpResult {
   Seq seq = 0;          // read_begin
   bool retry = false;   // read_retry, check_retry
   int attempts = 0;     // fault (see Driver::Fault)
+  bool flag = false;    // the young calls (young), read_only
   bool operator==(const OpResult&) const = default;
 };
 std::string DescribeResult(OpCode code, const OpResult& r);
+// The range of an op with a range (with its flags, where it has them).
+Range RangeOfOp(const Op& op);
 
 // Hooks for the checker: called on every interval callback before the driver
 // runs (P3 checks there), and for any violation the world itself detects.
@@ -131,6 +148,8 @@ class World final : public CallbackSink {
   void OnClassicRelease(ClassicSub* sub) override;
   bool OnClassicStart(ClassicSub* sub, const Range& range) override;
   void OnClassicEnd(ClassicSub* sub, const Range& range) override;
+  bool OnClassicSecondary(ClassicSub* sub, target::SecondaryCall call, uint64_t start,
+                          uint64_t end) override;
   ClassicSub* OnAlloc(uint8_t behaviour) override;
   void OnFree(ClassicSub* sub) override;
   void OnWarning(Warning w, std::string_view) override { ++warnings_[static_cast<int>(w)]; }

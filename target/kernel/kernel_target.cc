@@ -24,6 +24,11 @@ int StartCb(void* cookie, nfk_classic* sub, const nfk_range* r);
 void EndCb(void* cookie, nfk_classic* sub, const nfk_range* r);
 void FreeCb(void* cookie, nfk_classic* sub);
 void AllocCb(void* cookie, nfk_classic* sub);
+int ClearFlushYoungCb(void* cookie, nfk_classic* sub, unsigned long start, unsigned long end);
+int ClearYoungCb(void* cookie, nfk_classic* sub, unsigned long start, unsigned long end);
+int TestYoungCb(void* cookie, nfk_classic* sub, unsigned long address);
+void ChangePteCb(void* cookie, nfk_classic* sub, unsigned long address);
+void SecondaryTlbCb(void* cookie, nfk_classic* sub, unsigned long start, unsigned long end);
 
 Range FromKernel(const nfk_range& k) {
   return Range{.start = k.start, .end = k.end, .blockable = k.blockable,
@@ -119,7 +124,22 @@ constexpr Traits kKernelTraits = {
     .empty_range_walks_nothing = kContract,
     .release_walk_covers_top_address = kContract,
     .failed_insert_leaves_no_tree = false,
+    .secondary_mmu_api = true,
 };
+
+// The version's API (this library links with either version's nf_kernel):
+// 6.1 has all three; 6.6 removed change_pte, invalidate_range (and with it
+// the secondary-TLB call of the end) and update_to_read_only's definition.
+const Traits& KernelTraits() {
+  static const Traits t = [] {
+    Traits k = kKernelTraits;
+    k.has_change_pte = nfk_has_change_pte();
+    k.end_calls_secondary_tlb = nfk_end_calls_secondary_tlb();
+    k.has_range_update_to_read_only = nfk_has_range_update_to_read_only();
+    return k;
+  }();
+  return t;
+}
 
 void ReportCb(void*, const nfk_report* r) {
   CallbackSink::Current()->OnTargetReport(absl::StrFormat(
@@ -145,7 +165,7 @@ class KernelTarget final : public Target {
     }
   }
 
-  const Traits& traits() const override { return kKernelTraits; }
+  const Traits& traits() const override { return KernelTraits(); }
 
   bool TryGetUser() override { return nfk_mm_try_get_user(mm_); }
   void PutUser() override { nfk_mm_put_user(mm_); }
@@ -158,6 +178,31 @@ class KernelTarget final : public Target {
     return FromErrno(nfk_interval_insert(mm_, k->k(), start, length));
   }
   void Remove(IntervalSub* sub) override { nfk_interval_remove(static_cast<KInterval*>(sub)->k()); }
+  absl::StatusCode InsertLocked(IntervalSub* sub, uint64_t start, uint64_t length) override {
+    auto* k = static_cast<KInterval*>(sub);
+    k->SetInterval(start, length);
+    return FromErrno(nfk_interval_insert_locked(mm_, k->k(), start, length));
+  }
+  void InvalidateOnlyEnd(const Invalidation& open) override {
+    nfk_invalidate_only_end(static_cast<nfk_invalidation*>(open.state));
+  }
+  void Grab() override { nfk_mm_grab(mm_); }
+  void Drop() override { nfk_mm_drop(mm_); }
+  bool ClearFlushYoung(uint64_t start, uint64_t end) override {
+    return nfk_clear_flush_young(mm_, start, end) != 0;
+  }
+  bool ClearYoung(uint64_t start, uint64_t end) override {
+    return nfk_clear_young(mm_, start, end) != 0;
+  }
+  bool TestYoung(uint64_t address) override { return nfk_test_young(mm_, address) != 0; }
+  void ChangePte(uint64_t address) override { nfk_change_pte(mm_, address); }
+  void InvalidateSecondaryTlbs(uint64_t start, uint64_t end) override {
+    nfk_invalidate_secondary_tlbs(mm_, start, end);
+  }
+  bool RangeUpdateToReadOnly(const Range& r) override {
+    return nfk_range_update_to_read_only(mm_, r.start, r.end, static_cast<int>(r.event));
+  }
+  void Synchronize() override { nfk_synchronize(); }
 
   absl::StatusCode InvalidateStart(const Range& range, Invalidation* open) override {
     const nfk_range k = ToKernel(range);
@@ -248,12 +293,19 @@ class KernelTarget final : public Target {
   // the scheduler the lock is never contended.
   nfk_ops* Ops(uint8_t behaviour, bool get_kind) {
     std::lock_guard<std::mutex> l(ops_mu_);
-    nfk_ops*& o = ops_[behaviour * 2 + (get_kind ? 1 : 0)];
+    nfk_ops*& o = ops_[static_cast<size_t>(behaviour) * 2 + (get_kind ? 1 : 0)];
     if (o == nullptr) {
       nfk_classic_callbacks cb{};
       if (behaviour & kClassicHasRelease) cb.release = &ReleaseCb;
       if (behaviour & kClassicHasStart) cb.invalidate_range_start = &StartCb;
       if (behaviour & kClassicHasEnd) cb.invalidate_range_end = &EndCb;
+      if (behaviour & kClassicSecondary) {
+        cb.clear_flush_young = &ClearFlushYoungCb;
+        cb.clear_young = &ClearYoungCb;
+        cb.test_young = &TestYoungCb;
+        cb.change_pte = &ChangePteCb;
+        if (HasSecondaryTlb(behaviour)) cb.secondary_tlb = &SecondaryTlbCb;
+      }
       if (get_kind) {
         cb.free_notifier = &FreeCb;
         cb.alloc = &AllocCb;
@@ -265,7 +317,7 @@ class KernelTarget final : public Target {
 
   nfk_mm* mm_;
   std::mutex ops_mu_;
-  std::array<nfk_ops*, kNumClassicBehaviours * 2> ops_{};  // guarded by ops_mu_
+  std::array<nfk_ops*, kNumRegisterBehaviours * 2> ops_{};  // guarded by ops_mu_
   // Snapshot buffers: at most the harness's slots (a few) of each.
   std::array<nfk_tree_entry, 64> tree_{};
   std::array<nfk_deferred_entry, 64> deferred_{};
@@ -286,6 +338,26 @@ void EndCb(void*, nfk_classic* sub, const nfk_range* r) {
   CallbackSink::Current()->OnClassicEnd(Handle(sub), FromKernel(*r));
 }
 void FreeCb(void*, nfk_classic* sub) { CallbackSink::Current()->OnFree(Handle(sub)); }
+int ClearFlushYoungCb(void*, nfk_classic* sub, unsigned long start, unsigned long end) {
+  return CallbackSink::Current()->OnClassicSecondary(Handle(sub), SecondaryCall::kClearFlushYoung,
+                                                     start, end);
+}
+int ClearYoungCb(void*, nfk_classic* sub, unsigned long start, unsigned long end) {
+  return CallbackSink::Current()->OnClassicSecondary(Handle(sub), SecondaryCall::kClearYoung,
+                                                     start, end);
+}
+int TestYoungCb(void*, nfk_classic* sub, unsigned long address) {
+  return CallbackSink::Current()->OnClassicSecondary(Handle(sub), SecondaryCall::kTestYoung,
+                                                     address, address);
+}
+void ChangePteCb(void*, nfk_classic* sub, unsigned long address) {
+  CallbackSink::Current()->OnClassicSecondary(Handle(sub), SecondaryCall::kChangePte, address,
+                                              address);
+}
+void SecondaryTlbCb(void*, nfk_classic* sub, unsigned long start, unsigned long end) {
+  CallbackSink::Current()->OnClassicSecondary(Handle(sub), SecondaryCall::kSecondaryTlb, start,
+                                              end);
+}
 void AllocCb(void* cookie, nfk_classic* sub) {
   t_allocating = sub;
   ClassicSub* h = CallbackSink::Current()->OnAlloc(

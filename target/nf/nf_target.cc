@@ -2,6 +2,8 @@
 // file of the harnesses that names nf::AddressSpace. Compiled in the flavour of
 // the core it is linked with (nf_target_nf: real threads; nf_target_nf_sched:
 // the deterministic scheduler).
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -91,6 +93,12 @@ constexpr Traits kNfTraits = {
     .tracks_released = true,
 };
 
+[[noreturn]] void OutOfContract(const char* verb) {
+  std::fprintf(stderr, "nf target: %s is outside nf's contract (docs/contract.md §10); the "
+                       "executors must not call it\n", verb);
+  std::abort();
+}
+
 class NfTarget final : public Target {
  public:
   explicit NfTarget(const TargetOptions& options) {
@@ -115,6 +123,11 @@ class NfTarget final : public Target {
     return space_->InsertInterval(Core(sub), start, length, &kIntervalOps).code();
   }
   void Remove(IntervalSub* sub) override { space_->RemoveInterval(Core(sub)); }
+  // The core has no mmap lock: its registration exclusion is taken by the
+  // insert itself, so insert_locked is insert (docs/contract.md §10.5).
+  absl::StatusCode InsertLocked(IntervalSub* sub, uint64_t start, uint64_t length) override {
+    return Insert(sub, start, length);
+  }
 
   absl::StatusCode InvalidateStart(const Range& range, Invalidation* open) override {
     open->range = range;
@@ -124,7 +137,24 @@ class NfTarget final : public Target {
     space_->InvalidateRangeEnd(open.range);
   }
 
+  // The core's ends call no secondary-TLB method (it has none): every end is
+  // a range-only end.
+  void InvalidateOnlyEnd(const Invalidation& open) override { InvalidateEnd(open); }
+  void Grab() override { space_->Grab(); }
+  void Drop() override { space_->Drop(); }
+
+  // §10 is out of the core's contract (Traits::secondary_mmu_api is false): the
+  // executors never call these.
+  bool ClearFlushYoung(uint64_t, uint64_t) override { OutOfContract("clear_flush_young"); }
+  bool ClearYoung(uint64_t, uint64_t) override { OutOfContract("clear_young"); }
+  bool TestYoung(uint64_t) override { OutOfContract("test_young"); }
+  void ChangePte(uint64_t) override { OutOfContract("change_pte"); }
+  void InvalidateSecondaryTlbs(uint64_t, uint64_t) override { OutOfContract("secondary_tlb"); }
+  bool RangeUpdateToReadOnly(const Range&) override { OutOfContract("read_only"); }
+  void Synchronize() override { space_->Synchronize(); }
+
   ClassicSub* NewClassic(int id, uint8_t behaviour, bool get_kind) override {
+    if (behaviour & kClassicSecondary) OutOfContract("register_secondary");
     return new NfClassic(get_kind ? &kGetOps[behaviour] : &kRegisterOps[behaviour], id, behaviour);
   }
   void DeleteClassic(ClassicSub* sub) override { delete Core(sub); }
