@@ -27,7 +27,7 @@
 # root), so captures of two checkouts compare. DIR: the build tree with the
 # tools (default build/dev; build them first: cmake --build --preset dev
 # --target nf_tool nf_ctrace nf_tool_kernel nf_ctrace_kernel nf_tool_kernel_6_12
-# nf_ctrace_kernel_6_12). N: directories in parallel (default 2). OUT must not
+# nf_ctrace_kernel_6_12). N: (target, directory) pairs in parallel (default 2). OUT must not
 # exist yet. Exit 0 with the capture's size and time on stdout; a missing tool
 # or an existing OUT: one line, exit 2.
 set -euo pipefail
@@ -109,11 +109,12 @@ run() {
   rm -f "$out.err"
 }
 
+# One directory on one target.
 capture_dir() {
-  local dir=$1 t f
+  local t=$1 dir=$2 f
   local files=()
   mapfile -t files < <(find "$dir" -maxdepth 1 -type f ! -name 'EXPECT*' ! -name '*.md' | sort)
-  for t in "${TARGETS[@]}"; do
+  {
     local o="$OUT/$t/$dir"
     mkdir -p "$o"
     if [[ $t == nf ]]; then
@@ -129,23 +130,24 @@ capture_dir() {
     run "$o/replay.json" "${TOOL[$t]}" replay --json -- "${files[@]}"
     run "$o/creplay.txt" "${TOOL[$t]}" creplay -- "${files[@]}"
     run "$o/creplay.json" "${TOOL[$t]}" creplay --json -- "${files[@]}"
-  done
+  }
 }
 
 export -f run capture_dir
 export OUT
-export TARGETS_LIST="${TARGETS[*]}"
 TOOLS_LIST=""
 for t in "${TARGETS[@]}"; do TOOLS_LIST+="$t=${TOOL[$t]} "; done
 export TOOLS_LIST
 
 start=$(date +%s)
-printf '%s\0' "${DIRS[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c '
+# Every (target, directory) pair is a job.
+for t in "${TARGETS[@]}"; do
+  for d in "${DIRS[@]}"; do printf '%s\0%s\0' "$t" "$d"; done
+done | xargs -0 -n 2 -P "$JOBS" bash -c '
   set -euo pipefail
-  read -r -a TARGETS <<<"$TARGETS_LIST"
   declare -A TOOL
   for kv in $TOOLS_LIST; do TOOL[${kv%%=*}]=${kv#*=}; done
-  capture_dir "$1"' _
+  capture_dir "$1" "$2"' _
 end=$(date +%s)
 inputs=$(find corpus -type f ! -name 'EXPECT*' ! -name '*.md' | wc -l)
 echo "capture.sh: ${#DIRS[@]} directories, $inputs inputs, targets ${TARGETS[*]}:" \
