@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "fuzzers/oracles/oracles.h"
 #include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
@@ -224,9 +225,9 @@ OpResult World::Execute(int thread, const Op& op) {
       if (got.ok()) {
         const int id = GetKindId(op.behaviour);
         if (classics_[id] != *got) {
-          observer_->Violation(absl::StrFormat(
+          observer_->Violation(NotAProperty(absl::StrFormat(
               "GetClassic returned %p, but the live subscriber with these ops is %p",
-              static_cast<const void*>(*got), static_cast<const void*>(classics_[id])));
+              static_cast<const void*>(*got), static_cast<const void*>(classics_[id]))));
         }
         ++get_refs_[op.behaviour];
       }
@@ -276,10 +277,8 @@ OpResult World::Execute(int thread, const Op& op) {
 bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
   const int slot = SlotOf(sub);
   if (slot < 0) {
-    observer_->Violation(absl::StrFormat(
-        "P5: interval callback on %p, which is not a live subscription (removed and "
-        "freed, or never inserted); range [0x%x,0x%x) cur_seq=%#x",
-        static_cast<const void*>(sub), range.start, range.end, cur_seq));
+    observer_->Violation(P5SequentialCallback(
+        {.sub = sub, .live = false, .range = range, .cur_seq = cur_seq}));
   }
   IntervalSub* ts = subs_[slot];
   observer_->AtIntervalCallback(*ts, range, cur_seq);
@@ -305,9 +304,9 @@ bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
 ClassicSub* World::CheckedClassic(ClassicSub* sub, const char* callback) {
   const int id = ClassicIdOf(sub);
   if (id < 0) {
-    observer_->Violation(absl::StrFormat(
+    observer_->Violation(NotAProperty(absl::StrFormat(
         "classic %s callback on %p, which is not a live subscriber (unregistered or freed)",
-        callback, static_cast<const void*>(sub)));
+        callback, static_cast<const void*>(sub))));
   }
   return classics_[id];
 }
@@ -362,9 +361,9 @@ void World::OnClassicEnd(ClassicSub* sub, const Range& range) {
 ClassicSub* World::OnAlloc(uint8_t behaviour) {
   const int id = GetKindId(behaviour);
   if (classics_[id] != nullptr) {
-    observer_->Violation(absl::StrFormat(
+    observer_->Violation(NotAProperty(absl::StrFormat(
         "alloc_notifier for get(%s) while a subscriber with these ops is still live",
-        BehaviourText(behaviour)));
+        BehaviourText(behaviour))));
   }
   classics_[id] = target_->NewClassic(id, behaviour, /*get_kind=*/true);
   ++live_classics_;
@@ -378,9 +377,9 @@ void World::OnFree(ClassicSub* sub) {
   r.id = c->id();
   Record(r);
   if (get_refs_[c->behaviour()] != 0) {
-    observer_->Violation(absl::StrFormat("free_notifier of %s while the program holds %d "
+    observer_->Violation(NotAProperty(absl::StrFormat("free_notifier of %s while the program holds %d "
                                          "reference(s) from get",
-                                         DescribeRecord(r), get_refs_[c->behaviour()]));
+                                         DescribeRecord(r), get_refs_[c->behaviour()])));
   }
   classics_[c->id()] = nullptr;
   --live_classics_;
