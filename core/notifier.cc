@@ -22,6 +22,26 @@ namespace {
 
 bool IsOdd(Seq s) { return (s & 1) != 0; }
 
+// The kernel's lockdep map __mmu_notifier_invalidate_range_start_map, for the
+// deterministic flavour's lock-order detector (sync/lock_order.h; nothing in
+// the real-thread flavour): an invalidation's start "holds" it across its
+// callbacks, and read_begin and remove "acquire" it before they wait for an
+// invalidation, so a driver that holds a lock around them which its own
+// callback takes is a cycle (P11). A non-blocking start and an end take it as
+// a trylock: neither waits for anything (lock_order.h).
+sync::LockMap g_invalidate_start_map{"mmu_notifier_invalidate_range_start"};
+
+class InvalidateStartMapHeld {
+ public:
+  explicit InvalidateStartMapHeld(bool trylock, const char* file = __builtin_FILE(),
+                                  int line = __builtin_LINE()) {
+    g_invalidate_start_map.Acquire(trylock, file, line);
+  }
+  ~InvalidateStartMapHeld() { g_invalidate_start_map.Release(); }
+  InvalidateStartMapHeld(const InvalidateStartMapHeld&) = delete;
+  InvalidateStartMapHeld& operator=(const InvalidateStartMapHeld&) = delete;
+};
+
 }  // namespace
 
 
@@ -30,8 +50,9 @@ bool IsOdd(Seq s) { return (s & 1) != 0; }
 struct AddressSpace::Subscriptions {
   explicit Subscriptions(Seq initial_seq) : invalidate_seq(initial_seq) {}
 
-  // The short lock of §1. Never held across a callback or a wait.
-  sync::Mutex lock;
+  // The short lock of §1. Never held across a callback or a wait. Its lock
+  // class is the kernel's name for it (sync/lock_order.h).
+  sync::Mutex lock{"&subscriptions->lock"};
   // Written only under `lock`; read without it by ReadBegin's wait (a stale
   // value there only delays the wake-up, which WakeAll re-evaluates).
   sync::Atomic<Seq> invalidate_seq;
@@ -331,6 +352,7 @@ void AddressSpace::RemoveInterval(IntervalSubscription* sub) {
     Warn(Warning::kRemoveNotInserted, "RemoveInterval of a subscription not in the tree");
     return;
   }
+  g_invalidate_start_map.AcquireRelease();  // may wait for an invalidation (lockdep)
   if (wait) s->wq.WaitUntil([this, s, seq] { return SeqReleased(s, seq); });
   sub->space_ = nullptr;
   Drop();
@@ -363,6 +385,7 @@ Seq AddressSpace::ReadBegin(IntervalSubscription* sub) {
   }
   // This subscription is being invalidated now: wait for the epoch to end. The
   // caller's ReadRetry then decides; no loop here.
+  g_invalidate_start_map.AcquireRelease();  // may wait for an invalidation (lockdep)
   if (invalidating) s->wq.WaitUntil([s, seq] { return s->invalidate_seq.Load() != seq; });
   return seq;
 }
@@ -464,6 +487,7 @@ absl::Status AddressSpace::InvalidateRangeStart(const Range& range) {
     if (registering_) return absl::UnavailableError("EAGAIN: registration in progress");
     ++running_invalidations_;
   }
+  const InvalidateStartMapHeld map(/*trylock=*/!range.blockable);
   Subscriptions* s = subscriptions_.Load();
   if (s == nullptr) {
     ++internal::CurrentThreadState().open_invalidations;
@@ -502,6 +526,7 @@ void AddressSpace::InvalidateRangeEnd(const Range& range) {
   --internal::CurrentThreadState().open_invalidations;
   Subscriptions* s = subscriptions_.Load();
   if (s != nullptr) {
+    const InvalidateStartMapHeld map(/*trylock=*/true);
     if (has_itree_.Load()) IntervalInvalidateEnd(s);
     if (!ClassicListEmpty(s)) ClassicInvalidateEnd(s, range);
   }

@@ -2,6 +2,11 @@
 
 namespace nf::harness {
 
+DriverBugs& FuzzingOnlyDriverBugs() {
+  static DriverBugs bugs;
+  return bugs;
+}
+
 PageTable::PageTable() {
   for (auto& p : pages_) p.Store(1, std::memory_order_relaxed);
 }

@@ -25,6 +25,20 @@
 
 namespace nf::harness {
 
+// FUZZING_ONLY: the driver model's own bugs of the catalogue (docs/bugs.md),
+// all off, except in the mutant twins of the concurrent fuzzer built for one
+// of them (NF_MUTANT_<name>, fuzzers/concurrent_fuzzer.cc), which switch theirs
+// on before the first run and never change it again. The target under the
+// driver (nf's core or the kernel's file) is the correct one.
+struct DriverBugs {
+  // read_begin_under_user_lock: Fault takes the user lock before read_begin
+  // instead of after reading the page table, and keeps it to read_retry. A
+  // lock-order inversion with the invalidate callback, which takes the same
+  // lock while the invalidation holds off read_begin (P11).
+  bool read_begin_under_user_lock = false;
+};
+DriverBugs& FuzzingOnlyDriverBugs();
+
 // The address space's page table (page -> value). Owned by the world; changed
 // only between a successful invalidate start and its end, over the range.
 // Read without a lock by faults (hence atomics).
@@ -79,10 +93,21 @@ class Driver {
     const int first = std::max(pages.first, s.first);
     const int end = std::min(pages.end, s.end);
     std::array<PageValue, kTablePages> values;
-    for (int attempt = 1; attempt <= kMaxFaultAttempts; ++attempt) {
-      const auto seq = sub->ReadBegin();
+    const bool locked_read_begin = FuzzingOnlyDriverBugs().read_begin_under_user_lock;
+    auto read_pages = [&] {
       for (int p = first; p < end; ++p) values[p] = pt.Read(p);
-      mu_.Lock();
+    };
+    for (int attempt = 1; attempt <= kMaxFaultAttempts; ++attempt) {
+      decltype(sub->ReadBegin()) seq;
+      if (locked_read_begin) {
+        mu_.Lock();  // the mutant's bug: the user lock held around read_begin
+        seq = sub->ReadBegin();
+        read_pages();
+      } else {
+        seq = sub->ReadBegin();
+        read_pages();
+        mu_.Lock();
+      }
       if (sub->ReadRetry(seq)) {
         mu_.Unlock();
         continue;
@@ -133,7 +158,7 @@ class Driver {
     for (int p = first; p < end; ++p) mirror_[p] = values[p];
   }
 
-  mutable sync::Mutex mu_;
+  mutable sync::Mutex mu_{"driver.user_lock"};  // the lock class (lock_order.h)
   std::array<PageValue, kTablePages> mirror_ ABSL_GUARDED_BY(mu_);
   sync::Atomic<bool> held_by_op_{false};  // written with mu_ held, read without
 };

@@ -84,8 +84,8 @@ nfk_mm *nfk_mm_create(unsigned long initial_seq) {
     abort();
   atomic_set(&m->mm.mm_users, 1);
   atomic_set(&m->mm.mm_count, 2);
-  nf_kernel_init_rwsem(&m->mm.mmap_lock);
-  nf_kernel_init_rwsem(&m->mm.nf_rmap_locks);
+  nf_kernel_init_rwsem(&m->mm.mmap_lock, "&mm->mmap_lock");
+  nf_kernel_init_rwsem(&m->mm.nf_rmap_locks, "&mm->nf_rmap_locks");
   mmu_notifier_subscriptions_init(&m->mm);
   if (initial_seq != 0) {
     /* FUZZING_ONLY: the allocation __mmu_notifier_register makes for the
@@ -94,7 +94,7 @@ nfk_mm *nfk_mm_create(unsigned long initial_seq) {
     if (!s)
       abort();
     INIT_HLIST_HEAD(&s->list);
-    spin_lock_init(&s->lock);
+    nf_kernel_spin_lock_init(&s->lock, "&subscriptions->lock"); /* the kernel's class */
     s->invalidate_seq = initial_seq;
     s->itree = RB_ROOT_CACHED;
     init_waitqueue_head(&s->wq);
@@ -239,7 +239,9 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
       free(inv);
       return -EAGAIN;
     }
+    nf_kernel_lock_map_trylock_begin(); /* waits for nothing (sync/lock_order.h) */
     int ret = mmu_notifier_invalidate_range_start_nonblock(&inv->range);
+    nf_kernel_lock_map_trylock_end();
     if (ret) {
       if (inv->classic_start_failed)
         nfk_close_leaked_walk(m);
@@ -254,7 +256,9 @@ int nfk_invalidate_start(nfk_mm *m, const nfk_range *r, nfk_invalidation **out) 
 }
 
 void nfk_invalidate_end(nfk_invalidation *inv) {
+  nf_kernel_lock_map_trylock_begin(); /* an end waits for nothing (sync/lock_order.h) */
   mmu_notifier_invalidate_range_end(&inv->range);
+  nf_kernel_lock_map_trylock_end();
   if (inv->holds_rmap_locks)
     up_read(&inv->mm->mm.nf_rmap_locks);
   free(inv);

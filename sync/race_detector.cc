@@ -66,6 +66,8 @@ bool IsMarked(AccessKind k) {
 
 }  // namespace
 
+std::string SymbolizedPlace(uintptr_t pc) { return Where(pc); }
+
 const char* AccessKindName(AccessKind k) {
   switch (k) {
     case AccessKind::kPlainRead:

@@ -76,6 +76,10 @@ enum class AccessKind : uint8_t {
 };
 const char* AccessKindName(AccessKind k);
 
+// "function dir/file:line" of a return address, or "module+0xoffset" without a
+// symbolizer; never an absolute address (the lock-order reports use it too).
+std::string SymbolizedPlace(uintptr_t pc);
+
 // One side of a race.
 struct RaceAccess {
   int thread = -1;

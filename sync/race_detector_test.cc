@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "sync/scheduler.h"
+#include "sync/schedules_for_testing.h"
 #include "sync/sync.h"
 #if defined(NF_RACE_DETECTION)
 #include "sync/race_test_bodies.h"
@@ -22,7 +23,6 @@
 namespace nf::sched {
 namespace {
 
-using Bodies = std::vector<std::function<void()>>;
 using Bytes = std::vector<uint8_t>;
 
 void Write(int* p, int v) {
@@ -38,23 +38,6 @@ Scheduler::Options Detecting() {
   Scheduler::Options o;
   o.detect_races = true;
   return o;
-}
-
-// Every schedule that starts with `bytes` bytes over {0, 1}, then alternates
-// (so that a spinning thread lets the others on): the runs' outcomes. `make`
-// gives each run fresh bodies and state: a run that ends in a race abandons its
-// threads, with whatever locks they hold.
-std::vector<RunResult> AllSchedules(Scheduler& s, const std::function<Bodies()>& make,
-                                    int bytes) {
-  std::vector<RunResult> out;
-  for (uint32_t bits = 0; bits < (1u << bytes); ++bits) {
-    Bytes b(bytes + 256);
-    for (int i = 0; i < bytes; ++i) b[i] = (bits >> i) & 1;
-    for (size_t i = bytes; i < b.size(); ++i) b[i] = i & 1;
-    const Bodies bodies = make();
-    out.push_back(s.Run(bodies, ScheduleInput::Direct(b)));
-  }
-  return out;
 }
 
 // State shared by one run's bodies.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "sync/sync.h"
 #include "sync/fiber.h"
+#include "sync/lock_order.h"
 #include "sync/race_detector.h"
 
 // The race detector's entry points carry no coverage instrumentation of their
@@ -105,6 +106,11 @@ class SchedulerImpl {
   void MarkedRmw(const void* obj, size_t size, uintptr_t pc);
   void OnAlloc(const void* p, size_t n);
 
+  // Lock order (lock_order.h). Each returns at once unless detecting.
+  void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock,
+                        CodePlace where);
+  void LockOrderRelease(const void* lock);
+
   SchedThread* current() const { return current_; }
   uint64_t run_id() const { return run_id_; }
   bool tracing() const { return trace_ != nullptr; }
@@ -152,6 +158,8 @@ class SchedulerImpl {
   bool detect_ = false;     // this run tracks races
   bool in_detector_ = false;  // the detector's own allocations are not user blocks
   RaceDetector race_;
+  bool order_ = false;  // this run tracks lock order
+  LockOrder lock_order_;
 };
 
 namespace {
@@ -244,6 +252,8 @@ std::string_view OutcomeName(Outcome o) {
       return "step-bound";
     case Outcome::kDataRace:
       return "data-race";
+    case Outcome::kLockOrder:
+      return "lock-order";
   }
   return "unknown";
 }
@@ -371,6 +381,8 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
   outcome_ = Outcome::kOk;
   detect_ = options_.detect_races;
   if (detect_) race_.Reset(n_);
+  order_ = options_.detect_lock_order;
+  if (order_) lock_order_.Reset();
 
   SchedThread* first = &threads_[Pick(nullptr)];
   InitCurrentContext(&main_);
@@ -394,8 +406,9 @@ RunResult SchedulerImpl::MakeResult() const {
   r.outcome = outcome_;
   r.steps = step_;
   if (outcome_ == Outcome::kOk) return r;
-  if (outcome_ == Outcome::kDataRace) {
-    r.description = race_.report().ToString();
+  if (outcome_ == Outcome::kDataRace || outcome_ == Outcome::kLockOrder) {
+    r.description = outcome_ == Outcome::kDataRace ? race_.report().ToString()
+                                                   : lock_order_.report().ToString();
     for (int i = 0; i < n_; ++i) {
       const SchedThread& t = threads_[i];
       r.threads.push_back(ThreadPosition{i, t.status, t.point, t.label});
@@ -597,6 +610,22 @@ NF_UNCOVERED void SchedulerImpl::OnAlloc(const void* p, size_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// Lock order: the seam's and the shim's named locks go to the one LockOrder.
+
+void SchedulerImpl::LockOrderAcquire(const void* lock, const char* lock_class, bool trylock,
+                                     CodePlace where) {
+  if (!order_ || lock_class == nullptr) return;
+  SchedThread* t = current_;
+  if (lock_order_.Acquire(t->id, step_, lock, lock_class, trylock, t->point, t->label, where)) {
+    Finish(t, Outcome::kLockOrder, /*exiting=*/false);
+  }
+}
+
+void SchedulerImpl::LockOrderRelease(const void* lock) {
+  if (order_) lock_order_.Release(current_->id, lock);
+}
+
+// ---------------------------------------------------------------------------
 // Scheduler and the free functions
 
 Scheduler::Scheduler() : Scheduler(Options{}) {}
@@ -698,6 +727,17 @@ NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order or
 
 NF_UNCOVERED void MarkedRmw(const void* obj, size_t size) {
   if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, NF_CALLER_PC);
+}
+
+void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock, const char* file,
+                      int line, uintptr_t pc) {
+  if (sched::SchedulerImpl* s = sched::t_running) {
+    s->LockOrderAcquire(lock, lock_class, trylock, sched::CodePlace{file, line, pc});
+  }
+}
+
+void LockOrderRelease(const void* lock) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->LockOrderRelease(lock);
 }
 
 void Fail(const char* what) {

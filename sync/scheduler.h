@@ -18,6 +18,12 @@
 //   kDataRace   (Options::detect_races) an access of the code under test raced
 //               with an earlier one: RunResult::description names both. The run
 //               stops at the second access, before it happens.
+//   kLockOrder  (Options::detect_lock_order) a lock acquisition closed a cycle
+//               in the graph of lock classes (lock_order.h): a potential
+//               deadlock, reported even when this schedule did not deadlock.
+//               RunResult::description gives the cycle with both (every)
+//               acquisition chain. The run stops at that acquisition, before it
+//               waits.
 // In every case Run() returns to its caller normally.
 //
 // DATA RACES. With Options::detect_races the scheduler tracks happens-before
@@ -32,7 +38,14 @@
 // Atomic's value) is read and written by functions the instrumentation skips;
 // an Atomic's operations are recorded as marked accesses instead.
 //
-// ABANDONED THREADS. After kDeadlock, kStepBound or kDataRace the unfinished threads are
+// LOCK ORDER. With Options::detect_lock_order the scheduler keeps, per logical
+// thread, the locks it holds, of every lock that names its class (the seam's
+// Mutex(lock_class) and LockMap, the kernel shim's spinlocks, rw_semaphores and
+// lockdep maps), and the per-run graph of classes taken one inside another
+// (lock_order.h, lockdep's semantics). It needs no instrumentation: on in every
+// build unless NF_LOCK_ORDER_DETECTION is off.
+//
+// ABANDONED THREADS. After kDeadlock, kStepBound, kDataRace or kLockOrder the unfinished threads are
 // abandoned: their stacks are reused by the next Run() and the objects on them
 // are NOT destroyed (no destructor, no unwinding). Thread bodies must therefore
 // keep anything that owns resources (heap memory, fixtures) outside their own
@@ -96,6 +109,14 @@ inline constexpr bool kRaceDetectionBuilt = true;
 inline constexpr bool kRaceDetectionBuilt = false;
 #endif
 
+// True unless the build turned the lock-order detector off
+// (-DNF_LOCK_ORDER_DETECTION=OFF, for measuring its cost).
+#if defined(NF_NO_LOCK_ORDER_DETECTION)
+inline constexpr bool kLockOrderDetectionBuilt = false;
+#else
+inline constexpr bool kLockOrderDetectionBuilt = true;
+#endif
+
 // The default budget of decisions per run. A notifier program of a few dozen ops
 // takes a few thousand; a run that needs 100,000 is spinning.
 inline constexpr uint64_t kDefaultStepBound = 100000;
@@ -154,7 +175,7 @@ struct ScheduleInput {
   std::string DebugString() const;
 };
 
-enum class Outcome : uint8_t { kOk, kDeadlock, kStepBound, kDataRace };
+enum class Outcome : uint8_t { kOk, kDeadlock, kStepBound, kDataRace, kLockOrder };
 std::string_view OutcomeName(Outcome o);
 
 enum class ThreadStatus : uint8_t { kRunnable, kBlocked, kDone };
@@ -179,6 +200,9 @@ struct RunResult {
   //   data race: plain write of 8 bytes by t1 at step 40 in F file:line,
   //   unordered with an earlier plain read of 8 bytes by t0 at step 12 in G file:line;
   //   t0 held a lock t1 did not   (race_detector.h RaceReport)
+  //   lock-order inversion: A -> B -> A, a potential deadlock: t0 took A at
+  //   step 3 [op] in F file:line, then, holding it, B at step 5 in ...; t1 took
+  //   B ..., then, holding it, A ...   (lock_order.h LockOrderReport)
   std::string description;
   bool ok() const { return outcome == Outcome::kOk; }
 };
@@ -228,6 +252,8 @@ class Scheduler {
     // Track happens-before and report data races (kDataRace). On by default
     // where the build instruments the code under test (NF_RACE_DETECTION).
     bool detect_races = kRaceDetectionBuilt;
+    // Track the order of lock classes and report inversions (kLockOrder).
+    bool detect_lock_order = kLockOrderDetectionBuilt;
   };
 
   Scheduler();

@@ -80,21 +80,36 @@ void MarkedLoad(const void* obj, size_t size, std::memory_order order);
 void MarkedStore(const void* obj, size_t size, std::memory_order order);
 void MarkedRmw(const void* obj, size_t size);
 
+// Reports for the lock-order detector (lock_order.h; no-ops outside a run or
+// without detection, and for a null lock_class). Neither is a yield point.
+// Thread t is taking (trylock: has taken, without waiting) `lock` of class
+// `lock_class`, at file:line or, where file is null, at the return address pc.
+// Ends the run if the acquisition closes a cycle of lock classes.
+void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock, const char* file,
+                      int line, uintptr_t pc);
+void LockOrderRelease(const void* lock);
+
 }  // namespace sched_hooks
 
+// A mutex made with a lock class (a string literal naming what kind of lock it
+// is, e.g. "driver.user_lock") takes part in lock-order detection (lock_order.h);
+// one made without is not tracked. Lock's file and line default to its caller's.
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;
+  explicit constexpr Mutex(const char* lock_class) : class_(lock_class) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
   // Yields, then blocks while another thread holds the mutex.
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+  void Lock(const char* file = __builtin_FILE(), int line = __builtin_LINE())
+      ABSL_EXCLUSIVE_LOCK_FUNCTION() {
     sched_hooks::Yield("mutex.lock");
     const uint64_t self = sched_hooks::OwnerToken();
     if (SeamLoad(&owner_) == self) {
       sched_hooks::Fail("Mutex::Lock: the calling thread already holds it");
     }
+    if (class_ != nullptr) sched_hooks::LockOrderAcquire(this, class_, false, file, line, 0);
     while (SeamLoad(&owner_) != 0) sched_hooks::Block(&owner_, "mutex.lock");
     SeamStore(&owner_, self);
     sched_hooks::LockAcquired(this);
@@ -107,17 +122,20 @@ class ABSL_LOCKABLE Mutex {
       sched_hooks::Fail("Mutex::Unlock: the calling thread does not hold it");
     }
     sched_hooks::LockReleased(this);
+    if (class_ != nullptr) sched_hooks::LockOrderRelease(this);
     SeamStore<uint64_t>(&owner_, 0);
     sched_hooks::WakeAll(&owner_);
     sched_hooks::Yield("mutex.unlock");
   }
 
   // Yields; never blocks.
-  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+  bool TryLock(const char* file = __builtin_FILE(), int line = __builtin_LINE())
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     sched_hooks::Yield("mutex.trylock");
     if (SeamLoad(&owner_) != 0) return false;
     SeamStore(&owner_, sched_hooks::OwnerToken());
     sched_hooks::LockAcquired(this);
+    if (class_ != nullptr) sched_hooks::LockOrderAcquire(this, class_, true, file, line, 0);
     return true;
   }
 
@@ -132,6 +150,36 @@ class ABSL_LOCKABLE Mutex {
   // The holder's OwnerToken(), 0 when free. Its address is the key blocked
   // lockers wait on.
   uint64_t owner_ = 0;
+  const char* const class_ = nullptr;  // the lock class, or null: not tracked
+};
+
+// A lockdep map (the kernel's struct lockdep_map, e.g.
+// __mmu_notifier_invalidate_range_start_map): no lock at all, only an
+// annotation for the lock-order detector (lock_order.h) that a region (an
+// invalidation's callbacks) is "held" by whoever runs it, and that a wait for
+// that region (read_begin, remove) "acquires" it. Nothing here yields, blocks or
+// orders memory.
+class LockMap {
+ public:
+  explicit constexpr LockMap(const char* name) : name_(name) {}
+  LockMap(const LockMap&) = delete;
+  LockMap& operator=(const LockMap&) = delete;
+
+  // The region begins (trylock: one that waits for nothing, a non-blocking
+  // invalidation) / ends.
+  void Acquire(bool trylock = false, const char* file = __builtin_FILE(),
+               int line = __builtin_LINE()) {
+    sched_hooks::LockOrderAcquire(this, name_, trylock, file, line, 0);
+  }
+  void Release() { sched_hooks::LockOrderRelease(this); }
+  // Before a wait for the region: lock_map_acquire then lock_map_release.
+  void AcquireRelease(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    sched_hooks::LockOrderAcquire(this, name_, false, file, line, 0);
+    sched_hooks::LockOrderRelease(this);
+  }
+
+ private:
+  const char* const name_;
 };
 
 // Happens-before: a WakeAll orders the waker, up to the wake, before each thread

@@ -22,20 +22,40 @@ namespace nf::sync {
 
 inline constexpr bool kDeterministic = false;
 
+// The lock class and the caller's file and line are for the deterministic
+// flavour's lock-order detector (sync_sched.h); ignored here.
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;
+  explicit Mutex(const char* /*lock_class*/) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Lock(const char* /*file*/ = nullptr, int /*line*/ = 0) ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    mu_.lock();
+  }
   void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
-  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) { return mu_.try_lock(); }
+  bool TryLock(const char* /*file*/ = nullptr, int /*line*/ = 0)
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return mu_.try_lock();
+  }
   // Tells the analysis the lock is held; checks nothing at run time.
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
  private:
   std::mutex mu_;
+};
+
+// A lockdep map: only the deterministic flavour's lock-order detector reads it
+// (sync_sched.h); nothing here.
+class LockMap {
+ public:
+  explicit constexpr LockMap(const char* /*name*/) {}
+  LockMap(const LockMap&) = delete;
+  LockMap& operator=(const LockMap&) = delete;
+  void Acquire(bool /*trylock*/ = false, const char* /*file*/ = nullptr, int /*line*/ = 0) {}
+  void Release() {}
+  void AcquireRelease(const char* /*file*/ = nullptr, int /*line*/ = 0) {}
 };
 
 // WaitUntil reads a generation counter under the queue's mutex, evaluates cond()

@@ -86,11 +86,14 @@ import nflib
 import nf_signatures  # what fired; shared with tools/triage.py
 
 ROOT = nflib.ROOT
+# The driver model's mutants (NF_DRIVER_MUTANTS, core/CMakeLists.txt): the core
+# and the kernel file unmodified; only the concurrent fuzzers have twins.
+DRIVER_MUTANTS = ["read_begin_under_user_lock"]
 MUTANTS = [
     "double_itree_release", "remove_unlocked_wait", "unpaired_classic_end",
     "eagain_leaks_epoch", "set_seq_outside_lock", "skip_set_seq",
     "free_without_grace_period", "ops_after_insert", "put_user_unlocked", "set_seq_plain",
-]
+] + DRIVER_MUTANTS
 CONTROL = "none"  # the correct core
 WAYS = ["sequential", "concurrent", "tsan", "naive"]
 TOOLKIT_WAYS = ["sequential", "concurrent", "tsan"]
@@ -162,8 +165,8 @@ TREES = {
 # --target kernel: the catalogue mutants of the kernel's mm/mmu_notifier.c
 # (kernel/mutants/<m>.cmake, re-injected at build time) through the kernel's
 # fuzzers, from an empty corpus; the control row is the unmodified kernel file.
-KERNEL_MUTANTS = sorted(f[:-len(".cmake")] for f in os.listdir(os.path.join(ROOT, "kernel", "mutants"))
-                        if f.endswith(".cmake"))
+KERNEL_MUTANTS = sorted([f[:-len(".cmake")] for f in os.listdir(os.path.join(ROOT, "kernel", "mutants"))
+                         if f.endswith(".cmake")] + DRIVER_MUTANTS)
 KERNEL_TREES = {
     "sequential": ("fuzz", "build/mutants", "sequential_fuzzer_kernel_mut_{m}",
                    "sequential_fuzzer_kernel"),

@@ -28,7 +28,7 @@ SIGNATURES = [
     (r"ThreadSanitizer: ([a-z ]+?)(?: \(|$)", "TSan {0}"),
     (r"runtime error: ([^\n]{0,60})", "UBSan {0}"),
     (r"ERROR: libFuzzer: (timeout|out-of-memory)", "libFuzzer {0}"),
-    (r"\b(P10|P[1-9])\b[^\n]{0,50}", "{0}"),
+    (r"\b(P1[01]|P[1-9])\b[^\n]{0,50}", "{0}"),
     (r"\b(deadlock|step bound|step-bound|livelock|hang|HANG)\b", "P7 {0}"),
     (r"(SEGV|Segmentation fault)", "SEGV"),
     (r"(Failure|FAILED)", "assertion"),

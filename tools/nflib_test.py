@@ -13,7 +13,9 @@ usage: tools/nflib_test.py BUILD_DIR
     name, and nothing for an unknown target;
   - nf_tool decode --json, nf_tool replay --json and nf_ctrace --json print
     valid JSON of the documented shape for a corpus input; the program's text is
-    what nf_tool decode prints.
+    what nf_tool decode prints;
+  - a P11 (lock-order) report: its signature, and the two acquisitions triage
+    marks on the timeline.
 """
 import json
 import os
@@ -116,6 +118,21 @@ def test_json(tree):
               f"nf_ctrace --json {name[:12]}: passed, {len(ev)} trace events")
 
 
+def test_lock_order_report():
+    """A P11 report: its signature is P11 (not P1, nor P7 for the word
+    "deadlock" in it), and triage finds its two acquisitions."""
+    import nf_signatures
+    import triage
+    text = ("P11: lock-order inversion: A -> B -> A, a potential deadlock: t0 took A at step 2 "
+            "[x y] in a/b.cc:1, then, holding it, B at step 3 in a/b.cc:2; t1 took B at step 7 "
+            "in c.cc:5, then, holding it, A at step 8 [z] in c.cc:6")
+    sig = nf_signatures.signature(text)
+    check(sig.startswith("P11"), f"signature of a P11 report: {sig}")
+    check(triage.lock_order_sides(text) == [(1, 8, "took A holding B"), (0, 3, "took B holding A")],
+          f"triage.lock_order_sides: {triage.lock_order_sides(text)}")
+    check(triage.lock_order_sides("P10: data race: x") is None, "lock_order_sides of a P10: None")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
@@ -124,6 +141,7 @@ def main():
     test_options()
     test_locate(tree)
     test_json(tree)
+    test_lock_order_report()
     print(f"nflib_test: {len(FAILS)} failure(s)")
     return 1 if FAILS else 0
 

@@ -496,6 +496,25 @@ def race_sides(text):
             for x, g in zip(sides, (m.group(1), m.group(2)))]
 
 
+LOCK_EDGE = re.compile(r"t(\d+) took (\S+) at step (\d+).*?, then, holding it, (\S+) at step (\d+)")
+
+
+def lock_order_sides(text):
+    """The two acquisitions of a P11 report ("lock-order inversion: A -> B -> A, a
+    potential deadlock: tN took A at step S ..., then, holding it, B at step R
+    ...; tM took B ..., then, holding it, A at step Q ..."): [(thread, step, what)
+    of the acquisition that closed the cycle (the last edge's), the same of the
+    first edge's (the opposite order)], or None if text names no inversion."""
+    m = re.search(r"lock-order inversion: .*?a potential deadlock: (.*)", text or "")
+    if not m:
+        return None
+    edges = list(LOCK_EDGE.finditer(m.group(1)))
+    if len(edges) < 2:
+        return None
+    return [(int(e.group(1)), int(e.group(5)), f"took {e.group(4)} holding {e.group(2)}")
+            for e in (edges[-1], edges[0])]
+
+
 def race_events(events, sides):
     """The indexes of the events of a race's two accesses: the last event of each
     side's thread at or before its step (the access runs after that step's yield).
@@ -655,7 +674,8 @@ def triage(args, original, out_dir, build_log, work):
     end = ""
     threads = program["threads"]
     race_earlier = None  # P10: the event of the race's earlier access
-    race = None  # P10: [later, earlier] accesses: thread, step, what
+    race = None  # P10: [later, earlier] accesses: thread, step, what (P11: acquisitions)
+    race_kind = "data race"
     if trace is not None:
         m = re.search(r"threads=(\d+)", trace.header)
         if m:
@@ -665,7 +685,11 @@ def triage(args, original, out_dir, build_log, work):
         with open(os.path.join(out_dir, "trace.txt"), "w") as f:
             f.write(trace.text())
         failing = trace_failing(events, o.verdict or trace.verdict)
-        sides = race_sides(json.dumps(o.verdict or trace.verdict or {})) or race_sides(o.out)
+        verdict_text = json.dumps(o.verdict or trace.verdict or {})
+        sides = race_sides(verdict_text) or race_sides(o.out)
+        if not sides:  # P11: the closing acquisition and the opposite order, the same way
+            sides = lock_order_sides(verdict_text) or lock_order_sides(o.out)
+            race_kind = "lock-order inversion" if sides else race_kind
         if sides:  # P10: the later access is the failing event, the earlier one marked too
             later, race_earlier = race_events(events, sides)
             if later is not None:
@@ -685,7 +709,7 @@ def triage(args, original, out_dir, build_log, work):
     write_page(page, {
         "fuzzer": fuzzer, "signature": sig, "headline": head, "step": where,
         "threads": threads, "events": events, "failing": failing, "program": text,
-        "race_earlier": race_earlier, "race": race,
+        "race_earlier": race_earlier, "race": race, "race_kind": race_kind,
         "report": report[:20000], "size": size, "source": source, "end": end,
     })
 

@@ -148,9 +148,10 @@ Failure Execute(const Program& program, sched::Trace* trace) {
   g_traced_trace = nullptr;
   if (!host.failure().empty()) return host.failure();
   using Ended = RunEnded::Kind;
-  const RunEnded ended{.kind = r.outcome == sched::Outcome::kDataRace ? Ended::kDataRace
-                               : !r.ok()                               ? Ended::kStuck
-                                                                       : Ended::kFinished,
+  const RunEnded ended{.kind = r.outcome == sched::Outcome::kDataRace    ? Ended::kDataRace
+                               : r.outcome == sched::Outcome::kLockOrder ? Ended::kLockOrder
+                               : !r.ok()                                 ? Ended::kStuck
+                                                                         : Ended::kFinished,
                        .description = r.description};
   if (Failure f = CheckRunEnded(ended); !f.empty()) return f;
   if (!world.finished()) {

@@ -62,7 +62,7 @@
 //     after the program's): K is op (text: "T0 op 1: insert ... -> OK") | skip
 //     (text: the reason) | callback (text: the callback record).
 //   VERDICT:
-//     {"ok": true|false, "property": null | "P1".."P10" | "model" | "cleanup" |
+//     {"ok": true|false, "property": null | "P1".."P11" | "model" | "cleanup" |
 //        "internal" | "nondeterminism" | "sanitizer",
 //      "detail": "" | "sub seq" (model: the first difference is a
 //        subscription's seq),

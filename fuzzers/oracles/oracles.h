@@ -28,6 +28,7 @@
 //                                                         ClassicCallbackEntered,
 //                                                         ReleaseDone
 //   p10_data_race.cc                  P10                 RunEnded
+//   p11_lock_order.cc                 P11                 RunEnded
 //   report_text.cc                    the texts the reports share
 //
 // P4 (the tree's contents) is the reference model's (fuzzers/oracles/model.h):
@@ -152,9 +153,9 @@ struct FinalState {
 
 // How a concurrent run ended, as the executor saw it.
 struct RunEnded {
-  enum class Kind : uint8_t { kFinished, kDataRace, kStuck, kWatchdog };
+  enum class Kind : uint8_t { kFinished, kDataRace, kLockOrder, kStuck, kWatchdog };
   Kind kind = Kind::kFinished;
-  std::string_view description{};  // the scheduler's, for kDataRace and kStuck
+  std::string_view description{};  // the scheduler's, for kDataRace, kLockOrder and kStuck
   int watchdog_seconds = 0;      // kWatchdog
 };
 
@@ -213,6 +214,9 @@ Failure P9ReleaseDone(const ReleaseDone& e, const Traits& traits);
 // p10_data_race.cc
 Failure P10RunEnded(const RunEnded& e);
 
+// p11_lock_order.cc
+Failure P11RunEnded(const RunEnded& e);
+
 // --- Several oracles on one event, in report order ---------------------------
 
 // An interval callback (concurrent world): P5, then a callback outside any walk
@@ -239,9 +243,11 @@ inline Failure CheckStartReturned(const StartReturned& e) {
   return f;
 }
 
-// A concurrent run's end: P10 (a data race), then P7 (no progress).
+// A concurrent run's end: P10 (a data race), P11 (a lock-order inversion),
+// then P7 (no progress).
 inline Failure CheckRunEnded(const RunEnded& e) {
   Failure f = P10RunEnded(e);
+  if (f.empty()) f = P11RunEnded(e);
   if (f.empty()) f = P7RunEnded(e);
   return f;
 }

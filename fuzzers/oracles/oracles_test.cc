@@ -306,6 +306,12 @@ TEST(P8, FailedStartThatChangedTheStateFails) {
 
 // --- P10 -----------------------------------------------------------------------
 
+TEST(P11, ALockOrderInversionFails) {
+  ExpectViolates(CheckRunEnded({.kind = RunEnded::Kind::kLockOrder, .description = "cycle"}),
+                 Property::kP11);
+  ExpectHolds(P11RunEnded({.kind = RunEnded::Kind::kDataRace, .description = "data race"}));
+}
+
 TEST(P10, ADataRaceFails) {
   ExpectViolates(CheckRunEnded({.kind = RunEnded::Kind::kDataRace, .description = "data race"}),
                  Property::kP10);

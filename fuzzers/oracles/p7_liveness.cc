@@ -59,6 +59,7 @@ Failure P7RunEnded(const RunEnded& e) {
                                                   e.watchdog_seconds, " s"));
     case RunEnded::Kind::kFinished:
     case RunEnded::Kind::kDataRace:
+    case RunEnded::Kind::kLockOrder:
       return {};
   }
   return {};

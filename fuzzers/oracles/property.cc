@@ -8,7 +8,7 @@ namespace nf::fuzz {
 
 std::string_view PropertyName(Property p) {
   static constexpr std::array<std::string_view, kNumProperties + 1> kNames = {
-      "", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10"};
+      "", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11"};
   const int i = static_cast<int>(p);
   return i >= 0 && i <= kNumProperties ? kNames[i] : "";
 }

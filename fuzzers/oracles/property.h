@@ -30,11 +30,12 @@ enum class Property : uint8_t {
   kP8,        // a failed start changed nothing
   kP9,        // release: once, then no callback
   kP10,       // no data race
+  kP11,       // no lock-order inversion
   kEnd,       // one past the last property
 };
 inline constexpr int kNumProperties = static_cast<int>(Property::kEnd) - 1;
 
-// "P1" .. "P10"; "" for kNone.
+// "P1" .. "P11"; "" for kNone.
 std::string_view PropertyName(Property p);
 
 // What failed. text is the whole message a report prints; empty: nothing failed.

@@ -83,7 +83,7 @@
 // quiescent point (P1, deterministic flavour), after every op (P6,
 // deterministic flavour; every page at the end), the release of the global
 // cleanup (P9) and the final state (P7); the executor adds the run's end (P7
-// no progress, P10 a data race).
+// no progress, P10 a data race, P11 a lock-order inversion).
 //   Warnings: the core must not warn (see the skip rule), except once for each
 //        armed driver misbehaviour that happened (misbehave, program.h
 //        Misbehaviour): the callback that misbehaves makes the warning owed,

@@ -22,6 +22,12 @@
  *   lock_map_acquire        report NFK_REPORT_LOCKDEP on recursion (the thread
  *                           already holds that lockdep map: e.g. remove or
  *                           read_begin called from inside an invalidation).
+ *   lock order              (deterministic flavour) every spinlock, rw_semaphore
+ *                           and lockdep map goes to the scheduler's lock-order
+ *                           detector under its class (sync/lock_order.h): the
+ *                           name given at spin_lock_init / nf_kernel_init_rwsem
+ *                           (lockdep's "&subscriptions->lock"), the map's name.
+ *                           A cycle of classes is a potential deadlock (P11).
  *   might_lock, rwsem       report NFK_REPORT_LOCKDEP when the thread already
  *                           holds that rw_semaphore (a self-deadlock); a
  *                           recursive down_* is a BUG (it would never return).
@@ -171,6 +177,11 @@ struct lockdep_map {
 };
 void nf_kernel_lock_map_acquire(struct lockdep_map *m, const char *file, int line);
 void nf_kernel_lock_map_release(struct lockdep_map *m);
+/* Between begin and end the calling thread's lock_map_acquire is a trylock for
+ * the lock-order detector: the adapter brackets a non-blocking start and an
+ * end with them (neither waits for anything; sync/lock_order.h). Nests. */
+void nf_kernel_lock_map_trylock_begin(void);
+void nf_kernel_lock_map_trylock_end(void);
 #define lock_map_acquire(m) nf_kernel_lock_map_acquire((m), __FILE__, __LINE__)
 #define lock_map_release(m) nf_kernel_lock_map_release(m)
 
@@ -180,7 +191,10 @@ typedef struct {
   _Alignas(16) unsigned char nf_impl[NF_KERNEL_LOCK_BYTES];
   unsigned long long nf_owner; /* the holder's token, 0 when free */
 } spinlock_t;
-void spin_lock_init(spinlock_t *l);
+/* The lock class (sync/lock_order.h) is the text of the argument, as lockdep
+ * names a spinlock's class after its spin_lock_init: "&subscriptions->lock". */
+void nf_kernel_spin_lock_init(spinlock_t *l, const char *lock_class);
+#define spin_lock_init(l) nf_kernel_spin_lock_init((l), #l)
 void spin_lock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 bool nf_kernel_spin_is_held(const spinlock_t *l);
@@ -193,7 +207,8 @@ void nf_kernel_lockdep_assert_held(const spinlock_t *l, const char *file, int li
 struct rw_semaphore {
   _Alignas(16) unsigned char nf_impl[NF_KERNEL_RWSEM_BYTES];
 };
-void nf_kernel_init_rwsem(struct rw_semaphore *s);
+/* lock_class: a string literal naming the lock's class (sync/lock_order.h). */
+void nf_kernel_init_rwsem(struct rw_semaphore *s, const char *lock_class);
 void down_read(struct rw_semaphore *s);
 int down_read_trylock(struct rw_semaphore *s); /* 1 on success */
 void up_read(struct rw_semaphore *s);

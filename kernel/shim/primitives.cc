@@ -75,7 +75,8 @@ struct KThread {
   int16_t spin_depth;
   int16_t nonblock_depth;
   int16_t srcu_depth;
-  int16_t num_held;
+  int8_t num_held;
+  int8_t map_trylock_depth;  // nf_kernel_lock_map_trylock_begin nesting
   uintptr_t held[kMaxHeld];
 
   int Mode(const void* lock) const {
@@ -116,6 +117,28 @@ uint64_t SelfToken() {
 }
 #endif
 
+// ---- lock order (sync/lock_order.h) -------------------------------------------------
+// The deterministic flavour's scheduler keeps the lock-order graph; each
+// acquisition names its class and where the kernel took it (file:line where the
+// macro passes it, else the return address into the kernel's code).
+void OrderAcquire(const void* lock, const char* lock_class, bool trylock, const char* file,
+                  int line, const void* pc) {
+#if defined(NF_SYNC_SCHED)
+  nf::sync::sched_hooks::LockOrderAcquire(lock, lock_class, trylock, file, line,
+                                          reinterpret_cast<uintptr_t>(pc));
+#else
+  (void)lock, (void)lock_class, (void)trylock, (void)file, (void)line, (void)pc;
+#endif
+}
+void OrderRelease(const void* lock) {
+#if defined(NF_SYNC_SCHED)
+  nf::sync::sched_hooks::LockOrderRelease(lock);
+#else
+  (void)lock;
+#endif
+}
+#define NF_KERNEL_CALLER __builtin_return_address(0)
+
 // ---- storage casts ---------------------------------------------------------------
 
 template <typename T, size_t N>
@@ -129,13 +152,21 @@ const T* Placed(const unsigned char (&storage)[N]) {
   return std::launder(reinterpret_cast<const T*>(storage));
 }
 
-Mutex* SpinMutex(spinlock_t* l) { return Placed<Mutex>(l->nf_impl); }
+struct Spin {
+  Mutex mu;
+  const char* lock_class;
+};
+Spin* SpinOf(spinlock_t* l) { return Placed<Spin>(l->nf_impl); }
+Mutex* SpinMutex(spinlock_t* l) { return &SpinOf(l)->mu; }
 std::atomic_ref<unsigned long long> Owner(const spinlock_t* l) {
   return std::atomic_ref<unsigned long long>(const_cast<spinlock_t*>(l)->nf_owner);
 }
 
 class RwSem {
  public:
+  explicit RwSem(const char* lock_class) : lock_class_(lock_class) {}
+  const char* lock_class() const { return lock_class_; }
+
   void DownRead() {
     wq_.WaitUntil([this] {
       MutexLock l(&mu_);
@@ -174,6 +205,7 @@ class RwSem {
   }
 
  private:
+  const char* const lock_class_;
   Mutex mu_;
   long readers_ ABSL_GUARDED_BY(mu_) = 0;
   bool writer_ ABSL_GUARDED_BY(mu_) = false;
@@ -426,15 +458,19 @@ void nf_kernel_lock_map_acquire(struct lockdep_map* m, const char* file, int lin
                      "(__mmu_notifier_invalidate_range_start_map: called from an invalidation?)");
   }
   t.Push(m, kMap);
+  OrderAcquire(m, m->name, t.map_trylock_depth > 0, file, line, nullptr);
 }
 void nf_kernel_lock_map_release(struct lockdep_map* m) {
+  OrderRelease(m);
   Self().Drop(m);
 }
+void nf_kernel_lock_map_trylock_begin(void) { ++Self().map_trylock_depth; }
+void nf_kernel_lock_map_trylock_end(void) { --Self().map_trylock_depth; }
 
 // ---- spinlock_t ------------------------------------------------------------------------
 
-void spin_lock_init(spinlock_t* l) {
-  new (l->nf_impl) Mutex();
+void nf_kernel_spin_lock_init(spinlock_t* l, const char* lock_class) {
+  new (l->nf_impl) Spin{{}, lock_class};
   l->nf_owner = 0;
 }
 
@@ -443,6 +479,7 @@ void spin_lock(spinlock_t* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (Owner(l).load(std::memory_order_relaxed) == self) {
     nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "spin_lock: recursive locking (self-deadlock)");
   }
+  OrderAcquire(l, SpinOf(l)->lock_class, false, nullptr, 0, NF_KERNEL_CALLER);
   SpinMutex(l)->Lock();
   Owner(l).store(self, std::memory_order_relaxed);
   ++Self().spin_depth;
@@ -454,6 +491,7 @@ void spin_unlock(spinlock_t* l) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   }
   Owner(l).store(0, std::memory_order_relaxed);
   --Self().spin_depth;
+  OrderRelease(l);
   SpinMutex(l)->Unlock();
 }
 
@@ -469,13 +507,18 @@ void nf_kernel_lockdep_assert_held(const spinlock_t* l, const char* file, int li
 
 // ---- rw_semaphore -------------------------------------------------------------------------
 
-void nf_kernel_init_rwsem(struct rw_semaphore* s) { new (s->nf_impl) RwSem(); }
+void nf_kernel_init_rwsem(struct rw_semaphore* s, const char* lock_class) {
+  new (s->nf_impl) RwSem(lock_class);
+}
 
+// A read counts as an acquisition for the lock order like a write
+// (sync/lock_order.h: the kernel's rwsem is writer-fair).
 void down_read(struct rw_semaphore* s) {
   nf_kernel_might_sleep(__FILE__, __LINE__);
   KThread& t = Self();
   if (t.Mode(s) == 2) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "down_read: this thread holds it for writing");
   if (t.Mode(s) == 1) nf_kernel_report(NF_KERNEL_LOCKDEP, __FILE__, __LINE__, "down_read: recursive read locking");
+  OrderAcquire(s, Sem(s)->lock_class(), false, nullptr, 0, NF_KERNEL_CALLER);
   Sem(s)->DownRead();
   Self().Push(s, kRead);
 }
@@ -485,11 +528,13 @@ int down_read_trylock(struct rw_semaphore* s) {
     return 0;
   }
   Self().Push(s, kRead);
+  OrderAcquire(s, Sem(s)->lock_class(), true, nullptr, 0, NF_KERNEL_CALLER);
   return 1;
 }
 void up_read(struct rw_semaphore* s) {
   if (Self().Mode(s) != 1) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_read: not held for reading by this thread");
   Self().Drop(s);
+  OrderRelease(s);
   Sem(s)->UpRead();
 }
 void down_write(struct rw_semaphore* s) {
@@ -497,12 +542,14 @@ void down_write(struct rw_semaphore* s) {
   if (Self().Mode(s) != 0) {
     nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "down_write: this thread already holds it (self-deadlock)");
   }
+  OrderAcquire(s, Sem(s)->lock_class(), false, nullptr, 0, NF_KERNEL_CALLER);
   Sem(s)->DownWrite();
   Self().Push(s, kWrite);
 }
 void up_write(struct rw_semaphore* s) {
   if (Self().Mode(s) != 2) nf_kernel_report(NF_KERNEL_BUG, __FILE__, __LINE__, "up_write: not held for writing by this thread");
   Self().Drop(s);
+  OrderRelease(s);
   Sem(s)->UpWrite();
 }
 int nf_kernel_rwsem_held(const struct rw_semaphore* s) {
