@@ -12,6 +12,7 @@
 #include "fuzzers/world/concurrent_world.h"
 #include "fuzzers/program/program_text.h"
 #include "fuzzers/executors/report_json.h"
+#include "fuzzers/oracles/oracles.h"
 #include "sync/scheduler.h"
 
 #if defined(__has_feature)
@@ -40,9 +41,10 @@ sched::Scheduler& TheScheduler() {
 }
 
 // trace_events: the trace behind `trace`, for the JSON document (report_json.h).
-void Report(const Program& program, std::string_view what, const std::string& trace,
+void Report(const Program& program, const Failure& failure, const std::string& trace,
             const sched::Trace* trace_events) {
-  if (JsonReportWanted()) EmitRunJson(ConcurrentRunRecord(program, what, trace_events));
+  if (JsonReportWanted()) EmitRunJson(ConcurrentRunRecord(program, failure, trace_events));
+  const std::string_view what = failure.text;
   const sched::ScheduleInput in = sched::ScheduleInput::Decode(program.schedule);
   std::fprintf(stderr,
                "\n==== nf concurrent_fuzzer: CHECK FAILED ====\n%.*s\n\n"
@@ -63,7 +65,8 @@ void PrintTraceOnDeath() {
   if (g_traced_trace == nullptr || g_traced_program == nullptr) return;
   // The access the sanitizer reports is this thread's, at this step.
   if (sched::CurrentThreadId() >= 0) sched::Note("violation: the sanitizer's report (above)");
-  Report(*g_traced_program, "a sanitizer report ended the run (above); the interleaving so far:",
+  Report(*g_traced_program,
+         NotAProperty("a sanitizer report ended the run (above); the interleaving so far:"),
          g_traced_trace->ToString(), g_traced_trace);
 }
 #endif
@@ -85,7 +88,8 @@ class SchedHost final : public ConcurrentHost {
         ": ", PrintOp(op)));
   }
 
-  [[noreturn]] void Fail(std::string_view what) override {
+  [[noreturn]] void Fail(const Failure& failure) override {
+    const std::string_view what = failure.text;
     if (trace_ != nullptr && sched::CurrentThreadId() >= 0) {
       // The violation as an event of the thread that saw it, at this step: the
       // last event of the trace, which the report's step and a timeline point
@@ -95,13 +99,13 @@ class SchedHost final : public ConcurrentHost {
     }
     if (trace_ != nullptr || sched::CurrentThreadId() < 0) {
       // The traced run (or no run to stop): report now, with the trace so far.
-      Report(program_, what,
+      Report(program_, failure,
              trace_ == nullptr ? std::string("(no trace)\n")
                                : absl::StrCat(trace_->ToString(), "# stopped here\n"),
              trace_);
       std::abort();
     }
-    if (failure_.empty()) failure_.assign(what.data(), what.size());
+    if (failure_.empty()) failure_ = failure;
     Stop();
   }
 
@@ -109,7 +113,7 @@ class SchedHost final : public ConcurrentHost {
     if (!failure_.empty()) Stop();
   }
 
-  const std::string& failure() const { return failure_; }
+  const Failure& failure() const { return failure_; }
 
  private:
   // Blocks the calling fiber for good: the other threads stop at their next op
@@ -121,12 +125,12 @@ class SchedHost final : public ConcurrentHost {
 
   const Program& program_;
   sched::Trace* const trace_;
-  std::string failure_;
+  Failure failure_;
 };
 
-// One run. Returns "" or what failed (in an untraced run; a traced run reports a
-// property violation itself and aborts).
-std::string Execute(const Program& program, sched::Trace* trace) {
+// One run. Returns nothing (empty) or what failed (in an untraced run; a traced
+// run reports a property violation itself and aborts).
+Failure Execute(const Program& program, sched::Trace* trace) {
   SchedHost host(program, trace);
   ConcurrentWorld world(program, &host);
   CallbackSink::Scope scope(&world);
@@ -143,28 +147,34 @@ std::string Execute(const Program& program, sched::Trace* trace) {
   g_traced_program = nullptr;
   g_traced_trace = nullptr;
   if (!host.failure().empty()) return host.failure();
-  if (r.outcome == sched::Outcome::kDataRace) return absl::StrCat("P10: ", r.description);
-  if (r.outcome == sched::Outcome::kLockOrder) return absl::StrCat("P11: ", r.description);
-  if (!r.ok()) return absl::StrCat("P7: ", r.description);
-  if (!world.finished()) return "internal: every thread returned but the world did not finish";
-  return "";
+  using Ended = RunEnded::Kind;
+  const RunEnded ended{.kind = r.outcome == sched::Outcome::kDataRace    ? Ended::kDataRace
+                               : r.outcome == sched::Outcome::kLockOrder ? Ended::kLockOrder
+                               : !r.ok()                                 ? Ended::kStuck
+                                                                         : Ended::kFinished,
+                       .description = r.description};
+  if (Failure f = CheckRunEnded(ended); !f.empty()) return f;
+  if (!world.finished()) {
+    return NotAProperty("internal: every thread returned but the world did not finish");
+  }
+  return Failure{};
 }
 
 }  // namespace
 
 void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
   if (options.trace == nullptr && !options.json) {
-    const std::string failure = Execute(program, nullptr);
+    const Failure failure = Execute(program, nullptr);
     if (failure.empty()) return;
     // Same bytes, same run: again, with the trace on, to report it.
     sched::Trace trace;
-    const std::string again = Execute(program, &trace);
+    const Failure again = Execute(program, &trace);
     if (!again.empty()) {
       Report(program, again, trace.ToString(), &trace);
     } else {
       Report(program,
-             absl::StrCat("NONDETERMINISM: the run failed (", failure,
-                          ") but the same input run again with the trace on passed"),
+             NotAProperty(absl::StrCat("NONDETERMINISM: the run failed (", failure.text,
+                                       ") but the same input run again with the trace on passed")),
              trace.ToString(), &trace);
     }
     std::abort();
@@ -184,7 +194,7 @@ void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
     std::fprintf(options.trace, "# schedule: %s\n",
                  sched::ScheduleInput::Decode(program.schedule).DebugString().c_str());
   }
-  const std::string failure = Execute(program, &trace);
+  const Failure failure = Execute(program, &trace);
   if (options.trace != nullptr) {
     std::fprintf(options.trace, "%s", trace.ToString().c_str());
     std::fflush(options.trace);
@@ -193,14 +203,14 @@ void RunConcurrent(const Program& program, const ConcurrentOptions& options) {
     Report(program, failure, trace.ToString(), &trace);
     std::abort();
   }
-  if (options.json) EmitRunJson(ConcurrentRunRecord(program, "", &trace));
+  if (options.json) EmitRunJson(ConcurrentRunRecord(program, Failure{}, &trace));
 }
 
-std::string RunConcurrentQuiet(const Program& program) { return Execute(program, nullptr); }
+std::string RunConcurrentQuiet(const Program& program) { return Execute(program, nullptr).text; }
 
 std::string ConcurrentTrace(const Program& program) {
   sched::Trace trace;
-  const std::string failure = Execute(program, &trace);
+  const Failure failure = Execute(program, &trace);
   if (!failure.empty()) {
     Report(program, failure, trace.ToString(), &trace);
     std::abort();

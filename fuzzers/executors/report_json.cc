@@ -1,6 +1,5 @@
 #include "fuzzers/executors/report_json.h"
 
-#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -166,43 +165,23 @@ std::string ProgramJson(const Program& p) {
 
 namespace {
 
-// The first property name of the contract ("P1" .. "P11") of text that stands
-// as a word, or "".
-std::string FirstProperty(std::string_view text) {
-  for (size_t i = 0; i + 1 < text.size(); ++i) {
-    if (text[i] != 'P') continue;
-    size_t j = i + 1;
-    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-    const std::string_view number = text.substr(i + 1, j - i - 1);
-    if (number.empty() || number[0] == '0' || (number.size() == 2 && number != "10" && number != "11") ||
-        number.size() > 2) {
-      continue;
-    }
-    const bool word_before = i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
-                                       text[i - 1] == '_');
-    const bool word_after = j < text.size() &&
-                            (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_');
-    if (!word_before && !word_after) return std::string(text.substr(i, j - i));
-  }
-  return "";
-}
-
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
 }  // namespace
 
-Verdict FailureVerdict(std::string_view what) {
+Verdict FailureVerdict(const Failure& failure) {
   Verdict v;
   v.ok = false;
-  v.message.assign(what.data(), what.size());
-  if (StartsWith(what, "NONDETERMINISM")) {
+  v.message = failure.text;
+  const std::string_view what = failure.text;
+  if (failure.property != Property::kNone) {
+    v.property = std::string(PropertyName(failure.property));
+  } else if (StartsWith(what, "NONDETERMINISM")) {
     v.property = "nondeterminism";
   } else if (StartsWith(what, "a sanitizer report")) {
     v.property = "sanitizer";
-  } else if (std::string p = FirstProperty(what); !p.empty()) {
-    v.property = std::move(p);
   } else if (StartsWith(what, "internal")) {
     v.property = "internal";
   } else if (StartsWith(what, "after cleanup") || StartsWith(what, "cleanup")) {

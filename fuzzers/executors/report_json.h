@@ -70,9 +70,10 @@
 //      "step": S | null, "thread": T | null, "op": I | null (index in the thread's
 //        list; null for a cleanup step), "cleanup": true|false,
 //      "where": "T0 op 2: inv_start ..." | "end of program (after cleanup)" | ""}
-//     property: the first P<n> the message names; else "model" (the core and
-//     the model differ, or the state differs), "cleanup" (the end-of-program
-//     checks), "internal", "nondeterminism", "sanitizer". Sequential: step is
+//     property: the Property the failing check names
+//     (fuzzers/oracles/property.h; never parsed from the message); for a
+//     failure of no property: "model" (the core and the model differ, or the
+//     state differs), "cleanup" (the end-of-program checks), "internal", "nondeterminism", "sanitizer". Sequential: step is
 //     the failing step, thread and op the failing op, where its text (as the
 //     text report's `step:` line). Concurrent: step and thread are the trace's
 //     last event (where the run stopped), op is null, where is that thread's
@@ -88,6 +89,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzzers/oracles/property.h"
 #include "fuzzers/program/program.h"
 
 namespace nf::sched {
@@ -148,9 +150,9 @@ struct Verdict {
   std::string where;
 };
 
-// The verdict of a failure described by `what` (a report's first lines):
-// property and detail as documented above; the rest is the caller's.
-Verdict FailureVerdict(std::string_view what);
+// The verdict of a failure (its text: a report's first lines): property and
+// detail as documented above; the rest is the caller's.
+Verdict FailureVerdict(const Failure& failure);
 
 struct RunRecord {
   std::string executor;
@@ -169,9 +171,9 @@ std::string RunJson(const RunRecord& r);
 
 // The run document of the concurrent executor (report_json_sched.cc, which is
 // built only into the deterministic flavour): program, its schedule, the trace
-// (if any) and the verdict of `what` ("" = passed), placed at the trace's last
-// event.
-RunRecord ConcurrentRunRecord(const Program& program, std::string_view what,
+// (if any) and the verdict of `failure` (empty = passed), placed at the trace's
+// last event.
+RunRecord ConcurrentRunRecord(const Program& program, const Failure& failure,
                               const sched::Trace* trace);
 
 // Where run documents go. A tool's --json: SetJsonReportStream(stdout), and

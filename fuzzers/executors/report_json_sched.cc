@@ -9,14 +9,14 @@
 
 namespace nf::fuzz {
 
-RunRecord ConcurrentRunRecord(const Program& program, std::string_view what,
+RunRecord ConcurrentRunRecord(const Program& program, const Failure& failure,
                               const sched::Trace* trace) {
   RunRecord r;
   r.executor = "concurrent";
   r.program = &program;
   r.concurrent_schedule = true;
   r.schedule = sched::ScheduleInput::Decode(program.schedule).DebugString();
-  if (!what.empty()) r.verdict = FailureVerdict(what);
+  if (!failure.empty()) r.verdict = FailureVerdict(failure);
   if (trace == nullptr) return r;
   r.has_trace = true;
   r.trace_header = trace->header();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "fuzzers/world/world.h"
 #include "fuzzers/oracles/model.h"
+#include "fuzzers/oracles/oracles.h"
 #include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
@@ -62,28 +63,15 @@ class SequentialRun final : public WorldObserver {
     if (!options_.check_at_callbacks) return;
     Snapshot& snap = buffers_.callback;
     world_.target()->InspectInto(&snap);
-    // Formatted only for a report: this runs on every callback.
-    auto where = [&] {
-      return absl::StrFormat("P3: in the callback of s%d for [0x%x,0x%x) cur_seq=%#x: ",
-                             sub.slot(), range.start, range.end, cur_seq);
-    };
-    if (!IsOdd(snap.invalidate_seq) || snap.invalidate_seq != cur_seq) {
-      Violation(absl::StrFormat("%sthe global seq is %#x", where(), snap.invalidate_seq));
-    }
-    const auto it = std::find_if(snap.tree.begin(), snap.tree.end(),
-                                 [&](const Snapshot::Interval& i) { return i.sub == &sub; });
-    if (it == snap.tree.end()) Violation(where() + "the subscription is not in the tree");
-    // §5: the RELEASE walk covers every address, the top byte included.
-    if (!IsReleaseWalk(range) &&
-        !(range.end > range.start && it->start <= range.end - 1 && range.start <= it->last)) {
-      Violation(absl::StrFormat("%sits interval [0x%x,0x%x] does not overlap", where(), it->start,
-                                it->last));
-    }
+    const Failure f = P3SequentialCallback(
+        {.sub = &sub, .slot = sub.slot(), .range = range, .cur_seq = cur_seq, .snapshot = &snap});
+    if (!f.empty()) Violation(f);
   }
 
-  [[noreturn]] void Violation(const std::string& what) override {
+  [[noreturn]] void Violation(const Failure& failure) override {
+    const std::string& what = failure.text;
     if (options_.verbose) std::fflush(options_.verbose);
-    if (JsonReportWanted()) EmitRunJson(Record(what));
+    if (JsonReportWanted()) EmitRunJson(Record(failure));
     std::fprintf(stderr,
                  "\n==== nf sequential_fuzzer: CHECK FAILED ====\nstep: %s\n%s\n\n"
                  "program (text form):\n%s==== end ====\n",
@@ -94,7 +82,7 @@ class SequentialRun final : public WorldObserver {
 
  private:
   // The JSON run document of a violation (report_json.h).
-  RunRecord Record(const std::string& what) const {
+  RunRecord Record(const Failure& failure) const {
     RunRecord r;
     r.executor = "sequential";
     r.program = &program_;
@@ -102,7 +90,7 @@ class SequentialRun final : public WorldObserver {
       r.has_trace = true;
       r.trace = *options_.events;
     }
-    r.verdict = FailureVerdict(what);
+    r.verdict = FailureVerdict(failure);
     r.verdict.where = StepText();
     if (step_.op) {
       r.verdict.step = step_no_;
@@ -130,7 +118,7 @@ class SequentialRun final : public WorldObserver {
     if (why) {
       Event("skip",
             absl::StrCat(StepText(), "  skipped: ", absl::string_view(why->data(), why->size())));
-      if (cleanup_) Violation(absl::StrFormat("cleanup cannot run this op: %s", *why));
+      if (cleanup_) Violation(NotAProperty(absl::StrFormat("cleanup cannot run this op: %s", *why)));
       if (options_.verbose) {
         std::fprintf(options_.verbose, "%s  skipped: %.*s\n", StepText().c_str(),
                      static_cast<int>(why->size()), why->data());
@@ -154,7 +142,7 @@ class SequentialRun final : public WorldObserver {
         std::fprintf(options_.verbose, "    cb: %s\n", DescribeRecord(r).c_str());
       }
     }
-    const std::string err = model_.Apply(thread, op, res, world_.log());
+    const Failure err = model_.Apply(thread, op, res, world_.log());
     if (!err.empty()) Violation(ModelDiffers(err));
     if (IsAnyInsert(op.code) && res.code == absl::StatusCode::kOutOfRange &&
         !traits().failed_insert_leaves_no_tree && res.got_user && !model_.has_itree) {
@@ -225,7 +213,28 @@ class SequentialRun final : public WorldObserver {
           // The driver bugs it arms make the kernel WARN (a target report,
           // which is a violation), not warn as the model expects.
           return "a driver bug this target reports as its own check, not as a warning";
-        default:
+        // No misuse to detect (every op is a case: a new one must say).
+        case OpCode::kInvalidate:
+        case OpCode::kInvStart:
+        case OpCode::kReadBegin:
+        case OpCode::kReadRetry:
+        case OpCode::kCheckRetry:
+        case OpCode::kFault:
+        case OpCode::kGet:
+        case OpCode::kRelease:
+        case OpCode::kLock:
+        case OpCode::kUnlock:
+        case OpCode::kInvalidateAt:
+        case OpCode::kInvStartAt:
+        case OpCode::kFaultAt:
+        case OpCode::kClearFlushYoung:
+        case OpCode::kClearYoung:
+        case OpCode::kTestYoung:
+        case OpCode::kChangePte:
+        case OpCode::kSecondaryTlb:
+        case OpCode::kReadOnly:
+        case OpCode::kSynchronize:
+        case OpCode::kInvalidateMm:
           break;
       }
     }
@@ -268,64 +277,15 @@ class SequentialRun final : public WorldObserver {
 
   // P8: a failed start leaves the state as it found it.
   void CheckFailedStart(const Snapshot& b, const Snapshot& a) {
-    auto same_members = [](const auto& x, const auto& y) {
-      if (x.size() != y.size()) return false;
-      for (const auto& e : x) {
-        if (std::none_of(y.begin(), y.end(), [&](const auto& f) { return f.sub == e.sub; })) {
-          return false;
-        }
-      }
-      return true;
-    };
-    std::string what;
-    if (a.active_invalidate_ranges != b.active_invalidate_ranges) what += " active";
-    if (traits().counts_open_invalidations && a.open_invalidations != b.open_invalidations) {
-      what += " open";
-    }
-    if (a.users != b.users) what += " users";
-    if (!same_members(a.tree, b.tree)) what += " tree";
-    if (!same_members(a.deferred, b.deferred)) what += " deferred";
-    // The seq's parity comes back, except when the failed walk opened the odd
-    // epoch while other invalidations were active: closing it "as by an end"
-    // (spec §3.1) then leaves it odd until their last end, as in the kernel.
-    const bool opened_under_others = b.active_invalidate_ranges > 0 && !IsOdd(b.invalidate_seq);
-    if (!opened_under_others && IsOdd(a.invalidate_seq) != IsOdd(b.invalidate_seq)) {
-      what += " seq-parity";
-    }
-    if (!what.empty()) {
-      Violation(absl::StrCat("P8: a failed start changed:", what, "\n  before: ", StateLine(b),
-                             "\n  after:  ", StateLine(a)));
-    }
+    const Failure f = P8FailedStartStates({.before = &b, .after = &a}, traits());
+    if (!f.empty()) Violation(f);
   }
 
   static bool ChangesCoreState(OpCode c) { return Info(c).changes_state; }
 
-  // Whether an op can change a mirror, the page table or the pages under an
-  // open invalidation (and so what P6 exempts) without an interval callback: a
-  // fault fills its slot's mirror, a remove clears it, an invalidation bumps the
-  // page table, an inv_end or a release ends what covered pages. Every other
-  // change to a mirror comes from an interval callback, which the world logs.
-  // The ops listed here do none of it; any other op (a new one too, until it is
-  // listed) gets the mirror check after every run.
-  static bool MayChangeMirrors(OpCode c) {
-    switch (c) {
-      case OpCode::kInsert:
-      case OpCode::kInsertAt:
-      case OpCode::kMisbehave:
-      case OpCode::kReadBegin:
-      case OpCode::kReadRetry:
-      case OpCode::kCheckRetry:
-      case OpCode::kRegister:
-      case OpCode::kUnregister:
-      case OpCode::kGet:
-      case OpCode::kPut:
-      case OpCode::kLock:
-      case OpCode::kUnlock:
-        return false;
-      default:
-        return true;
-    }
-  }
+  // OpInfo::may_change_mirrors (program.h): what P6 and the mirror comparison
+  // must look at after the op.
+  static bool MayChangeMirrors(OpCode c) { return Info(c).may_change_mirrors; }
 
   // After every op: each live subscription's seq (P2 and the model's value), the
   // live objects; and, when the op may have changed them (`mirrors`; else they
@@ -350,7 +310,7 @@ class SequentialRun final : public WorldObserver {
       if (!IsOdd(seq)) absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, seq);
     }
     if (!mirrors) {
-      if (!diff.empty()) Violation(absl::StrCat("state differs after the op:", diff));
+      if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
       return;
     }
     static_assert(kTablePages <= 64);
@@ -393,7 +353,7 @@ class SequentialRun final : public WorldObserver {
         }
       }
     }
-    if (!diff.empty()) Violation(absl::StrCat("state differs after the op:", diff));
+    if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
   }
 
   // After ops that can change the core: the whole snapshot against the model,
@@ -470,7 +430,7 @@ class SequentialRun final : public WorldObserver {
       absl::StrAppendFormat(&diff, "\n  P1: no active invalidation but seq %#x, %d deferred",
                             s.invalidate_seq, s.deferred.size());
     }
-    if (!diff.empty()) Violation(absl::StrCat("state differs after the op:", diff));
+    if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
   }
 
   void Cleanup(int thread, const Op& op) { Step(thread, op, -1); }
@@ -519,19 +479,7 @@ class SequentialRun final : public WorldObserver {
     if (traits().counts_open_invalidations && s.open_invalidations != 0) what += " open";
     if (s.pending_frees != 0) what += " pending-frees";
     if (world_.live_subs() != 0 || world_.live_classics() != 0) what += " objects-not-freed";
-    if (!what.empty()) Violation(absl::StrCat("after cleanup:", what));
-  }
-
-  static std::string StateLine(const Snapshot& s) {
-    std::string out = absl::StrFormat(
-        "seq=%#x active=%d open=%d users=%d refs=%d%s tree=[", s.invalidate_seq,
-        s.active_invalidate_ranges, s.open_invalidations, s.users, s.refs,
-        s.released ? " released" : "");
-    for (const Snapshot::Interval& i : s.tree) {
-      absl::StrAppendFormat(&out, " [0x%x,0x%x]@%#x", i.start, i.last, i.seq);
-    }
-    absl::StrAppendFormat(&out, " ] deferred=%d classic=%d", s.deferred.size(), s.classic.size());
-    return out;
+    if (!what.empty()) Violation(NotAProperty(absl::StrCat("after cleanup:", what)));
   }
 
   const Program& program_;
@@ -552,14 +500,11 @@ class SequentialRun final : public WorldObserver {
 
 }  // namespace
 
-std::string ModelDiffers(std::string_view err) {
-  const size_t colon = err.find(": ");
-  if (err.size() > 1 && err[0] == 'P' && colon != std::string_view::npos && colon > 1 &&
-      err.find_first_not_of("0123456789", 1) == colon) {
-    return absl::StrCat(std::string(err.substr(0, colon)), ": the core and the model differ: ",
-                        std::string(err.substr(colon + 2)));
-  }
-  return absl::StrCat("the core and the model differ: ", std::string(err));
+Failure ModelDiffers(const Failure& err) {
+  const std::string differ = "the core and the model differ: ";
+  if (err.property == Property::kNone) return NotAProperty(differ + err.text);
+  // The text is Violated's "<name>: <what>".
+  return Violated(err.property, differ + err.text.substr(PropertyName(err.property).size() + 2));
 }
 
 void TestOneInput(const Program& program, const SequentialOptions& options) {

@@ -63,8 +63,9 @@ void TestOneInput(const Program& program, const SequentialOptions& options = {})
 
 // The report of a model disagreement: "P3: the core and the model differ:
 // callback ..." when the model's complaint names a property (named once, first,
-// as every report starts), else "the core and the model differ: ...".
-std::string ModelDiffers(std::string_view err);
+// as every report starts; the same property), else "the core and the model
+// differ: ...".
+Failure ModelDiffers(const Failure& err);
 
 }  // namespace nf::fuzz
 

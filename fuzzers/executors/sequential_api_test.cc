@@ -176,8 +176,8 @@ class ModelApi : public ::testing::Test {
     target::Traits k;
     k.secondary_mmu_api = k.has_change_pte = k.end_calls_secondary_tlb = true;
     m_.SetTraits(k);
-    ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 0), OpResult{}, {}), "");
-    ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 1), OpResult{}, {}), "");
+    ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 0), OpResult{}, {}).text, "");
+    ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 1), OpResult{}, {}).text, "");
   }
   Model m_{InitialSeq::kDefault, 1};
 };
@@ -189,13 +189,13 @@ TEST_F(ModelApi, AYoungCallMissingOrRepeatedOrWithAnotherAnswerFails) {
   young.flag = true;
   const CallbackRecord c0 = Secondary(K::kClearYoung, 0, 0, 0x1000, true);
   const CallbackRecord c1 = Secondary(K::kClearYoung, 1, 0, 0x1000, false);
-  EXPECT_EQ(m_.Apply(0, op, young, {c0, c1}), "");
-  EXPECT_NE(m_.Apply(0, op, young, {c0}), "");              // c1 not called
-  EXPECT_NE(m_.Apply(0, op, young, {c0, c1, c1}), "");      // c1 twice
+  EXPECT_EQ(m_.Apply(0, op, young, {c0, c1}).text, "");
+  EXPECT_NE(m_.Apply(0, op, young, {c0}).text, "");              // c1 not called
+  EXPECT_NE(m_.Apply(0, op, young, {c0, c1, c1}).text, "");      // c1 twice
   CallbackRecord wrong = c1;
   wrong.result = true;
-  EXPECT_NE(m_.Apply(0, op, young, {c0, wrong}), "");       // another answer
-  EXPECT_NE(m_.Apply(0, op, OpResult{}, {c0, c1}), "");     // not the OR
+  EXPECT_NE(m_.Apply(0, op, young, {c0, wrong}).text, "");       // another answer
+  EXPECT_NE(m_.Apply(0, op, OpResult{}, {c0, c1}).text, "");     // not the OR
 }
 
 TEST_F(ModelApi, TestYoungThatGoesOnAfterAYoungAnswerFails) {
@@ -205,22 +205,22 @@ TEST_F(ModelApi, TestYoungThatGoesOnAfterAYoungAnswerFails) {
   young.flag = true;
   const CallbackRecord c0 = Secondary(K::kTestYoung, 0, 0, 0, true);
   const CallbackRecord c1 = Secondary(K::kTestYoung, 1, 0, 0, false);
-  EXPECT_EQ(m_.Apply(0, op, young, {c1, c0}), "");
-  EXPECT_EQ(m_.Apply(0, op, young, {c0}), "");
-  EXPECT_NE(m_.Apply(0, op, young, {c0, c1}), "");  // went on after c0's young
-  EXPECT_NE(m_.Apply(0, op, young, {c1}), "");      // stopped without a young answer
+  EXPECT_EQ(m_.Apply(0, op, young, {c1, c0}).text, "");
+  EXPECT_EQ(m_.Apply(0, op, young, {c0}).text, "");
+  EXPECT_NE(m_.Apply(0, op, young, {c0, c1}).text, "");  // went on after c0's young
+  EXPECT_NE(m_.Apply(0, op, young, {c1}).text, "");      // stopped without a young answer
 }
 
 TEST_F(ModelApi, AClassicCallbackOfAnInvalidationWithoutAUserAfterReleaseFails) {
-  ASSERT_EQ(m_.Apply(0, RegisterOp(2, kHasStart | kHasEnd), OpResult{}, {}), "");
-  ASSERT_EQ(m_.Apply(0, BareOp(OpCode::kRelease), OpResult{}, {}), "");
+  ASSERT_EQ(m_.Apply(0, RegisterOp(2, kHasStart | kHasEnd), OpResult{}, {}).text, "");
+  ASSERT_EQ(m_.Apply(0, BareOp(OpCode::kRelease), OpResult{}, {}).text, "");
   const Op op = RangeOp(OpCode::kInvalidateMm, 0, 1);
   CallbackRecord start;
   start.kind = CallbackRecord::Kind::kStart;
   start.id = 2;
   start.end = 0x1000;
-  EXPECT_EQ(m_.Apply(0, op, OpResult{}, {}), "");
-  EXPECT_NE(m_.Apply(0, op, OpResult{}, {start}), "");  // unlinked by release
+  EXPECT_EQ(m_.Apply(0, op, OpResult{}, {}).text, "");
+  EXPECT_NE(m_.Apply(0, op, OpResult{}, {start}).text, "");  // unlinked by release
 }
 
 }  // namespace

@@ -20,12 +20,21 @@ namespace {
 // Regression: a model complaint that names a property was reported as "the core
 // and the model differ: P3: ...", and a timeline titled it "P3: ... P3: ...".
 TEST(ModelDiffers, NamesThePropertyOnceAndFirst) {
-  EXPECT_EQ(ModelDiffers("P3: a subscription was called twice in one walk: s1"),
+  const Failure p3 =
+      ModelDiffers(Violated(Property::kP3, "a subscription was called twice in one walk: s1"));
+  EXPECT_EQ(p3.text,
             "P3: the core and the model differ: a subscription was called twice in one walk: s1");
-  EXPECT_EQ(ModelDiffers("P10: x"), "P10: the core and the model differ: x");
-  EXPECT_EQ(ModelDiffers("s1 seq: core 0x3, model 0x5"),
-            "the core and the model differ: s1 seq: core 0x3, model 0x5");
-  EXPECT_EQ(ModelDiffers("Pending: x"), "the core and the model differ: Pending: x");
+  EXPECT_EQ(p3.property, Property::kP3);
+  const Failure p10 = ModelDiffers(Violated(Property::kP10, "x"));
+  EXPECT_EQ(p10.text, "P10: the core and the model differ: x");
+  EXPECT_EQ(p10.property, Property::kP10);
+  const Failure state = ModelDiffers(NotAProperty("s1 seq: core 0x3, model 0x5"));
+  EXPECT_EQ(state.text, "the core and the model differ: s1 seq: core 0x3, model 0x5");
+  EXPECT_EQ(state.property, Property::kNone);
+  // A text that names a property is not one: the property is the value's.
+  const Failure named = ModelDiffers(NotAProperty("P3: x"));
+  EXPECT_EQ(named.text, "the core and the model differ: P3: x");
+  EXPECT_EQ(FailureVerdict(named).property, "model");
 }
 
 void RunText(const char* text) {

@@ -16,6 +16,7 @@
 #include "fuzzers/world/concurrent_world.h"
 #include "fuzzers/program/program_text.h"
 #include "fuzzers/executors/report_json.h"
+#include "fuzzers/oracles/oracles.h"
 
 #if defined(NF_SYNC_SCHED)
 #error "fuzzers/threaded.cc runs OS threads: build it in the real-thread flavour"
@@ -39,16 +40,15 @@ class ThreadHost final : public ConcurrentHost {
     in_flight_[thread] = InFlight{true, index, op};
   }
 
-  [[noreturn]] void Fail(std::string_view what) override {
-    Report(absl::StrCat("\n==== nf tsan_replay: CHECK FAILED ====\n",
-                        absl::string_view(what.data(), what.size()), "\n"),
-           what);
+  [[noreturn]] void Fail(const Failure& failure) override {
+    Report(absl::StrCat("\n==== nf tsan_replay: CHECK FAILED ====\n", failure.text, "\n"),
+           failure);
   }
 
   [[noreturn]] void Hang() {
-    const std::string what =
-        absl::StrCat("P7: the run did not finish within ", kWatchdogSeconds, " s");
-    Report(absl::StrCat("\n==== nf tsan_replay: HANG ====\n", what, "\n"), what);
+    const Failure hang =
+        P7RunEnded({.kind = RunEnded::Kind::kWatchdog, .watchdog_seconds = kWatchdogSeconds});
+    Report(absl::StrCat("\n==== nf tsan_replay: HANG ====\n", hang.text, "\n"), hang);
   }
 
  private:
@@ -58,8 +58,8 @@ class ThreadHost final : public ConcurrentHost {
     Op op;
   };
 
-  // what: the first lines of head, for the JSON run document (report_json.h).
-  [[noreturn]] void Report(const std::string& head, std::string_view what) {
+  // failure: the first lines of head, for the JSON run document (report_json.h).
+  [[noreturn]] void Report(const std::string& head, const Failure& failure) {
     std::string ops;
     {
       BookLock l(&mu_);
@@ -75,7 +75,7 @@ class ThreadHost final : public ConcurrentHost {
       RunRecord r;
       r.executor = "threaded";
       r.program = &program_;
-      r.verdict = FailureVerdict(what);
+      r.verdict = FailureVerdict(failure);
       r.verdict.where = ops;
       EmitRunJson(r);
     }
@@ -132,7 +132,9 @@ void RunThreaded(const Program& program) {
     }
   }
   for (std::thread& th : threads) th.join();
-  if (!world.finished()) host.Fail("internal: every thread returned but the world did not finish");
+  if (!world.finished()) {
+    host.Fail(NotAProperty("internal: every thread returned but the world did not finish"));
+  }
 }
 
 }  // namespace nf::fuzz

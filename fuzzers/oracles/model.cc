@@ -56,11 +56,15 @@ class Model::Run {
  public:
   Run(Model* m, absl::Span<const CallbackRecord> log) : m_(*m), log_(log) {}
 
-  const std::string& error() const { return error_; }
+  const Failure& error() const { return error_; }
   bool failed() const { return !error_.empty(); }
 
+  // A difference that breaks no property by itself (the state, a result).
   void Fail(const std::string& what) {
-    if (error_.empty()) error_ = what;
+    if (error_.empty()) error_ = NotAProperty(what);
+  }
+  void Fail(Property p, std::string_view what) {
+    if (error_.empty()) error_ = Violated(p, what);
   }
 
   // Every recorded callback must have been consumed by an expectation.
@@ -131,17 +135,17 @@ class Model::Run {
       // Formatted only for a report: this runs on every callback.
       auto where = [&r] { return DescribeRecord(r); };
       if (r.id < 0 || r.id >= kIntervalSlots || !overlapping[r.id]) {
-        Fail(absl::StrCat("P3: callback on a subscription that does not overlap the range "
+        Fail(Property::kP3, absl::StrCat("callback on a subscription that does not overlap the range "
                           "(or is not in the tree): ", where()));
         return true;
       }
       if (called[r.id]) {
-        Fail(absl::StrCat("P3: a subscription was called twice in one walk: ", where()));
+        Fail(Property::kP3, absl::StrCat("a subscription was called twice in one walk: ", where()));
         return true;
       }
       if (r.cur_seq != cur || r.start != range.start || r.end != range.end ||
           r.blockable != range.blockable || r.event != range.event) {
-        Fail(absl::StrFormat("P3: callback %s, expected range [0x%x,0x%x) %s %s cur_seq=%#x",
+        Fail(Property::kP3, absl::StrFormat("callback %s, expected range [0x%x,0x%x) %s %s cur_seq=%#x",
                              where(), range.start, range.end,
                              range.blockable ? "block" : "nonblock", EventTextName(range.event),
                              cur));
@@ -178,7 +182,7 @@ class Model::Run {
     if (failed_slot < 0) {
       for (int i = 0; i < kIntervalSlots; ++i) {
         if (overlapping[i] && !called[i]) {
-          Fail(absl::StrFormat("P3: the walk over [0x%x,0x%x) did not call s%d (overlapping "
+          Fail(Property::kP3, absl::StrFormat("the walk over [0x%x,0x%x) did not call s%d (overlapping "
                                "[0x%x,0x%x])",
                                range.start, range.end, i, m_.subs[i].start, m_.subs[i].last));
           return true;
@@ -377,7 +381,7 @@ class Model::Run {
   Model& m_;
   absl::Span<const CallbackRecord> log_;
   size_t pos_ = 0;
-  std::string error_;
+  Failure error_;
 };
 
 Model::Model(InitialSeq initial_seq, int num_threads)
@@ -551,7 +555,7 @@ std::optional<std::string_view> Model::SkipReason(int thread, const Op& op) cons
   return std::nullopt;
 }
 
-std::string Model::Apply(int thread, const Op& op, const OpResult& actual,
+Failure Model::Apply(int thread, const Op& op, const OpResult& actual,
                          absl::Span<const CallbackRecord> log) {
   Run run(this, log);
   OpResult want;

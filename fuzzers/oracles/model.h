@@ -82,6 +82,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "fuzzers/oracles/property.h"
 #include "fuzzers/world/world.h"
 #include "fuzzers/program/program.h"
 
@@ -119,8 +120,8 @@ class Model {
 
   // Runs op in the model: predicts its result and callbacks, checks `actual`
   // and `log` (everything the world recorded during the op) against them, and
-  // updates the state. Returns "" or what differed.
-  std::string Apply(int thread, const Op& op, const OpResult& actual,
+  // updates the state. Returns nothing (empty) or what differed.
+  Failure Apply(int thread, const Op& op, const OpResult& actual,
                     absl::Span<const CallbackRecord> log);
 
   // --- the predicted state ---

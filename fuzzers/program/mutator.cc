@@ -427,9 +427,35 @@ bool Companion(const Op& op, MutatorRng& rng, Op* out) {
       if (rng.Below(3) != 0) return false;
       *out = SlotOp(OpCode::kUnregister, op.slot);
       return true;
-    default:
+    // No companion (every op is a case: a new one does not build until it says).
+    case OpCode::kInsert:
+    case OpCode::kRemove:
+    case OpCode::kInvalidate:
+    case OpCode::kInvEnd:
+    case OpCode::kReadRetry:
+    case OpCode::kCheckRetry:
+    case OpCode::kFault:
+    case OpCode::kUnregister:
+    case OpCode::kPut:
+    case OpCode::kRelease:
+    case OpCode::kUnlock:
+    case OpCode::kInsertAt:
+    case OpCode::kInvalidateAt:
+    case OpCode::kFaultAt:
+    case OpCode::kMisbehave:
+    case OpCode::kClearFlushYoung:
+    case OpCode::kClearYoung:
+    case OpCode::kTestYoung:
+    case OpCode::kChangePte:
+    case OpCode::kSecondaryTlb:
+    case OpCode::kInsertLocked:
+    case OpCode::kReadOnly:
+    case OpCode::kInvOnlyEnd:
+    case OpCode::kSynchronize:
+    case OpCode::kInvalidateMm:
       return false;
   }
+  return false;  // not an op
 }
 
 // Inserts op at entries[pos] in thread t, and maybe its companion later in t.

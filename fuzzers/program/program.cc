@@ -13,46 +13,46 @@ using C = Contract;
 
 // One row per OpCode, in opcode order.
 constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
-    {"insert", O::kInsert, R::kStatus, true, C::kInsert},
-    {"remove", O::kIntervalSlot, R::kStatus, true, C::kMaySleep},
-    {"invalidate", O::kRange, R::kStatus, true, C::kWalk},
-    {"inv_start", O::kRange, R::kStatus, true, C::kWalk},
-    {"inv_end", O::kNone, R::kStatus, true, C::kEndsOpen},
-    {"read_begin", O::kIntervalSlot, R::kSeq, false, C::kMaySleep},
-    {"read_retry", O::kIntervalSlot, R::kRetry, false, C::kSlotLock},
-    {"check_retry", O::kIntervalSlot, R::kRetry, false, C::kFree},
-    {"fault", O::kFault, R::kAttempts, false, C::kMaySleep},
-    {"register", O::kRegister, R::kStatus, true, C::kMaySleep},
-    {"unregister", O::kClassicSlot, R::kStatus, true, C::kMaySleep},
-    {"get", O::kBehaviour, R::kStatus, true, C::kMaySleep},
-    {"put", O::kBehaviour, R::kStatus, true, C::kFree},
-    {"release", O::kNone, R::kStatus, true, C::kReleaseWalk},
-    {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock},
-    {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock},
-    {"insert_at", O::kInsertAt, R::kStatus, true, C::kInsert},
-    {"invalidate_at", O::kRangeAt, R::kStatus, true, C::kWalk},
-    {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk},
-    {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep},
-    {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree},
-    {"clear_flush_young", O::kRange, R::kFlag, false, C::kFree},
-    {"clear_young", O::kRange, R::kFlag, false, C::kFree},
-    {"test_young", O::kRange, R::kFlag, false, C::kFree},
-    {"change_pte", O::kRange, R::kStatus, false, C::kFree},
-    {"secondary_tlb", O::kRange, R::kStatus, false, C::kFree},
-    {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep},
+    {"insert", O::kInsert, R::kStatus, true, C::kInsert, false},
+    {"remove", O::kIntervalSlot, R::kStatus, true, C::kMaySleep, true},
+    {"invalidate", O::kRange, R::kStatus, true, C::kWalk, true},
+    {"inv_start", O::kRange, R::kStatus, true, C::kWalk, true},
+    {"inv_end", O::kNone, R::kStatus, true, C::kEndsOpen, true},
+    {"read_begin", O::kIntervalSlot, R::kSeq, false, C::kMaySleep, false},
+    {"read_retry", O::kIntervalSlot, R::kRetry, false, C::kSlotLock, false},
+    {"check_retry", O::kIntervalSlot, R::kRetry, false, C::kFree, false},
+    {"fault", O::kFault, R::kAttempts, false, C::kMaySleep, true},
+    {"register", O::kRegister, R::kStatus, true, C::kMaySleep, false},
+    {"unregister", O::kClassicSlot, R::kStatus, true, C::kMaySleep, false},
+    {"get", O::kBehaviour, R::kStatus, true, C::kMaySleep, false},
+    {"put", O::kBehaviour, R::kStatus, true, C::kFree, false},
+    {"release", O::kNone, R::kStatus, true, C::kReleaseWalk, true},
+    {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock, false},
+    {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock, false},
+    {"insert_at", O::kInsertAt, R::kStatus, true, C::kInsert, false},
+    {"invalidate_at", O::kRangeAt, R::kStatus, true, C::kWalk, true},
+    {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk, true},
+    {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep, true},
+    {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree, false},
+    {"clear_flush_young", O::kRange, R::kFlag, false, C::kFree, true},
+    {"clear_young", O::kRange, R::kFlag, false, C::kFree, true},
+    {"test_young", O::kRange, R::kFlag, false, C::kFree, true},
+    {"change_pte", O::kRange, R::kStatus, false, C::kFree, true},
+    {"secondary_tlb", O::kRange, R::kStatus, false, C::kFree, true},
+    {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep, true},
     // The caller holds the mmap lock, which ranks above the rmap locks an open
     // invalidation holds and the driver locks: never while open or held.
-    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep},
-    {"read_only", O::kRange, R::kFlag, false, C::kFree},
-    {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen},
-    {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep},
-    {"invalidate_mm", O::kRange, R::kStatus, true, C::kWalk},
+    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep, true},
+    {"read_only", O::kRange, R::kFlag, false, C::kFree, true},
+    {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen, true},
+    {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep, true},
+    {"invalidate_mm", O::kRange, R::kStatus, true, C::kWalk, true},
 }};
 
 constexpr std::array<std::string_view, kNumMisbehaviours> kMisbehaviourNames = {
     "fail_blockable", "even_seq", "fail_start"};
 
-constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree};
+constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree, true};
 
 }  // namespace
 

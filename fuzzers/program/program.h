@@ -304,6 +304,14 @@ struct OpInfo {
   ResultKind result;
   bool changes_state;     // may change the target's state (else only reads it)
   Contract contract;
+  // May change a mirror, the page table or the pages under an open
+  // invalidation without an interval callback (a fault fills its slot's mirror,
+  // a remove clears it, an invalidation bumps the page table, an end or a
+  // release ends what covered pages; the kernel API's ops are counted in): the
+  // sequential checker compares mirrors and the page table after these ops and
+  // after any op that made an interval callback (every other change to a mirror
+  // comes from a callback, which the world logs).
+  bool may_change_mirrors;
 };
 const OpInfo& Info(OpCode code);
 

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fuzzers/program/codec.h"
@@ -117,7 +119,12 @@ Program RandomProgram(std::mt19937& rng) {
         case OpCode::kSynchronize:
           op = BareOp(code);
           break;
-        default:
+        case OpCode::kRemove:
+        case OpCode::kReadBegin:
+        case OpCode::kReadRetry:
+        case OpCode::kCheckRetry:
+        case OpCode::kLock:
+        case OpCode::kUnlock:
           op = SlotOp(code, below(kIntervalSlots));
           break;
       }
@@ -518,6 +525,84 @@ TEST(LoadProgramFile, RejectsDirectoriesAndMissingFilesAndLoadsBothForms) {
       LoadProgramFile(write("ok.bin", std::string(bytes.begin(), bytes.end())));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(*decoded, *text);
+  std::filesystem::remove_all(dir);
+}
+
+// The dictionaries of the program fuzzers against the op table: an entry named
+// after an op ("insert", or "t1_insert" for thread 1) holds exactly the bytes
+// the codec writes for that op's opcode in that thread (codec.h), and every op
+// of the table has its entry.
+std::vector<uint8_t> OpcodeBytes(OpCode code, int thread) {
+  const int c = static_cast<int>(code);
+  if (c < kFirstBoundaryOp) return {static_cast<uint8_t>((thread << kThreadShift) | c)};
+  return {static_cast<uint8_t>((thread << kThreadShift) | kEscapeOpcode),
+          EscapeByte(c)};
+}
+
+// name="value" lines, \xHH escapes decoded; comments and blank lines skipped.
+std::vector<std::pair<std::string, std::vector<uint8_t>>> ReadDict(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << path;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t eq = line.find("=\"");
+    EXPECT_NE(eq, std::string::npos) << path << ": " << line;
+    if (eq == std::string::npos || line.back() != '"') continue;
+    std::vector<uint8_t> bytes;
+    for (size_t i = eq + 2; i + 1 < line.size(); ++i) {
+      if (line[i] == '\\' && i + 3 < line.size() && line[i + 1] == 'x') {
+        bytes.push_back(static_cast<uint8_t>(std::stoi(line.substr(i + 2, 2), nullptr, 16)));
+        i += 3;
+      } else {
+        bytes.push_back(static_cast<uint8_t>(line[i]));
+      }
+    }
+    out.emplace_back(line.substr(0, eq), bytes);
+  }
+  return out;
+}
+
+TEST(Dictionaries, OpEntriesMatchTheOpTableAndCodec) {
+  for (const char* fuzzer : {"sequential_fuzzer", "concurrent_fuzzer", "codec_fuzzer"}) {
+    const std::string path = std::string(NF_SOURCE_DIR) + "/fuzzers/" + fuzzer + ".dict";
+    std::vector<bool> seen(kNumOpCodes, false);
+    int checked = 0;
+    for (const auto& [name, bytes] : ReadDict(path)) {
+      int thread = 0;
+      std::string op_name = name;
+      if (name.size() > 3 && name[0] == 't' && name[2] == '_' && name[1] >= '0' &&
+          name[1] < '0' + kMaxThreads) {
+        thread = name[1] - '0';
+        op_name = name.substr(3);
+      }
+      const std::optional<OpCode> code = OpCodeFromName(op_name);
+      if (!code) continue;  // not an op entry (headers, operands, schedules)
+      ++checked;
+      if (thread == 0) seen[static_cast<int>(*code)] = true;
+      EXPECT_EQ(bytes, OpcodeBytes(*code, thread)) << path << ": " << name;
+    }
+    EXPECT_GT(checked, 0) << path;
+    for (int c = 0; c < kNumOpCodes; ++c) {
+      EXPECT_TRUE(seen[c]) << path << " has no entry for op "
+                           << OpCodeName(static_cast<OpCode>(c));
+    }
+  }
+}
+
+TEST(Dictionaries, TheCheckFailsOnAWrongEntry) {
+  // The check above would catch a stale entry: the bytes of another op differ.
+  EXPECT_NE(OpcodeBytes(OpCode::kInsert, 0), OpcodeBytes(OpCode::kRemove, 0));
+  EXPECT_NE(OpcodeBytes(OpCode::kInsertAt, 0), OpcodeBytes(OpCode::kInsertAt, 1));
+  EXPECT_EQ(OpcodeBytes(OpCode::kInsertAt, 1), (std::vector<uint8_t>{0x7e, 0x90}));
+  const std::string dir = ::testing::TempDir() + "/nf_dict_test";
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir + "/x.dict") << "# c\ninsert=\"\\x01\"\nt1_remove=\"\\x41\"\n"; }
+  const auto entries = ReadDict(dir + "/x.dict");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_NE(entries[0].second, OpcodeBytes(OpCode::kInsert, 0));  // a stale byte is seen
+  EXPECT_EQ(entries[1].second, OpcodeBytes(OpCode::kRemove, 1));
   std::filesystem::remove_all(dir);
 }
 

@@ -9,31 +9,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "fuzzers/oracles/oracles.h"
 #include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
 namespace {
 
-bool IsOdd(Seq s) { return (s & 1) != 0; }
 
 // Our Abseil has its own string_view, distinct from std::string_view.
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-bool SameRange(const Range& a, const Range& b) {
-  return a.start == b.start && a.end == b.end && a.blockable == b.blockable &&
-         a.event == b.event && a.owner == b.owner;
-}
-
-std::string RangeText(const Range& r) {
-  return absl::StrFormat("[0x%x,0x%x) %s %s", r.start, r.end, r.blockable ? "block" : "nonblock",
-                         EventTextName(r.event));
-}
-
-std::string ClassicName(const ClassicSub* c) {
-  return c->id() < kClassicSlots
-             ? absl::StrFormat("c%d", c->id())
-             : absl::StrFormat("get(%s)", BehaviourText(c->behaviour()));
-}
 
 uint64_t ClassicBit(const ClassicSub* c) { return uint64_t{1} << c->id(); }
 
@@ -63,9 +47,10 @@ void ConcurrentWorld::OnWarning(Warning w, std::string_view detail) {
       return;
     }
   }
-  Fail(absl::StrFormat("the core warned %s (%s); the concurrent fuzzer skips every misuse "
-                       "but the armed driver misbehaviours, so no warning is expected",
-                       WarningName(w), detail));
+  Fail(NotAProperty(
+      absl::StrFormat("the core warned %s (%s); the concurrent fuzzer skips every misuse "
+                      "but the armed driver misbehaviours, so no warning is expected",
+                      WarningName(w), detail)));
 }
 
 ConcurrentWorld::~ConcurrentWorld() {
@@ -73,10 +58,12 @@ ConcurrentWorld::~ConcurrentWorld() {
   // still be linked into the core, so nothing is freed.
 }
 
-void ConcurrentWorld::Fail(std::string what) {
-  host_->Fail(what);
+void ConcurrentWorld::Fail(const Failure& failure) {
+  host_->Fail(failure);
   std::abort();  // not reached: Fail does not return
 }
+
+void ConcurrentWorld::Fail(Property p, std::string_view what) { Fail(Violated(p, what)); }
 
 int ConcurrentWorld::ThreadIndex() {
   return cleanup_.load(std::memory_order_relaxed) ? kCleanupThread : host_->CurrentThread();
@@ -156,7 +143,8 @@ void ConcurrentWorld::Step(int t, int index, const Op& op) {
   }
   if (skipped) {
     if (index < 0 || cleanup_.load(std::memory_order_relaxed)) {
-      Fail(absl::StrCat("internal: a cleanup op was skipped: ", PrintOp(op), ": ", Sv(*skipped)));
+      Fail(NotAProperty(
+          absl::StrCat("internal: a cleanup op was skipped: ", PrintOp(op), ": ", Sv(*skipped))));
     }
     if (tracing) host_->Note(absl::StrCat("skipped: ", Sv(*skipped)));
     return;
@@ -311,8 +299,9 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       const bool got = target_->RangeUpdateToReadOnly(RangeOfOp(op));
       const bool want = tr.has_range_update_to_read_only && op.event == Event::kProtectionVma;
       if (got != want) {
-        Fail(absl::StrFormat("§10.4: range_update_to_read_only of %s returned %d, expected %d",
-                             RangeText(RangeOfOp(op)), got, want));
+        Fail(NotAProperty(absl::StrFormat(
+            "§10.4: range_update_to_read_only of %s returned %d, expected %d",
+            RangeText(RangeOfOp(op)), got, want)));
       }
       return done(got ? "true" : "false");
     }
@@ -327,8 +316,10 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       }
       if (alone) {
         if (const int pending = target_->Inspect().pending_frees; pending != 0) {
-          Fail(absl::StrFormat("§10.7: synchronize returned with %d free(s) still queued and no "
-                               "other thread running", pending));
+          Fail(NotAProperty(absl::StrFormat(
+              "§10.7: synchronize returned with %d free(s) still queued and no other thread "
+              "running",
+              pending)));
         }
       }
       return done(alone ? "synchronized (alone)" : "synchronized");
@@ -456,14 +447,14 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
         return skip("no user (this target's callers must hold one)");
       }
       const absl::StatusOr<ClassicSub*> res = target_->Get(op.behaviour);
-      std::string err;
+      Failure err;
       if (res.ok()) {
         BookLock l(&mu_);
         ClassicObject* o = ObjectOf(*res);
         if (o == nullptr || !o->get_kind || o->obj->behaviour() != op.behaviour) {
-          err = absl::StrFormat("GetClassic(get(%s)) returned a subscriber the world did not "
+          err = NotAProperty(absl::StrFormat("GetClassic(get(%s)) returned a subscriber the world did not "
                                 "allocate for these ops",
-                                BehaviourText(op.behaviour));
+                                BehaviourText(op.behaviour)));
         } else {
           ++o->program_refs;
         }
@@ -603,28 +594,24 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
   }
   target::Invalidation inv;
   const absl::Status st(target_->InvalidateStart(r, &inv), "");
-  std::string err;
+  Failure err;
   bool quiescent = false;
   {
     BookLock l(&mu_);
     if (apart) --nonblock_starts_;
     const Walk w = ts.walk;
     ts.walk = Walk{};
-    const bool walked_to_end = st.ok() || (w.classic_failed && !w.interval_failed);
-    if (const uint8_t missed = w.expected & static_cast<uint8_t>(~w.called);
-        walked_to_end && missed != 0) {
-      const int slot = __builtin_ctz(missed);
-      err = absl::StrFormat(
-          "P3: the start of %s returned (%s) without calling s%d [0x%x,0x%x]: it overlaps, was "
-          "in the tree before the start began, and no remove of it began",
-          RangeText(r), absl::StatusCodeToString(st.code()), slot, slots_[slot].start,
-          slots_[slot].last);
-    } else if (!st.ok() && (w.classic_started & ~w.classic_ended) != 0) {
-      err = absl::StrFormat(
-          "P8: the start of %s failed (EAGAIN) but classic subscriber id %d, whose start "
-          "succeeded and which has an end, got no end",
-          RangeText(r), __builtin_ctzll(w.classic_started & ~w.classic_ended));
+    StartReturned e;
+    e.range = r;
+    e.code = st.code();
+    e.walked_to_end = st.ok() || (w.classic_failed && !w.interval_failed);
+    if (const uint8_t missed = w.expected & static_cast<uint8_t>(~w.called); missed != 0) {
+      e.missed_slot = __builtin_ctz(missed);
+      e.missed_start = slots_[e.missed_slot].start;
+      e.missed_last = slots_[e.missed_slot].last;
     }
+    e.classic_unended = w.classic_started & ~w.classic_ended;
+    err = CheckStartReturned(e);
     if (!st.ok()) {
       EndInvalidationBookkeeping(span);
       quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0;
@@ -723,7 +710,7 @@ std::optional<std::string_view> ConcurrentWorld::SecondaryCall(int t, const Op& 
              (calls.young > 1 || (calls.young == 1 && !calls.last_young))) {
     err = "§10.1: test_young went on after a young answer";
   }
-  if (!err.empty()) Fail(err);
+  if (!err.empty()) Fail(NotAProperty(err));
   PutUser(t);
   if (host_->Tracing()) {
     *result = absl::StrFormat("%d callback(s)%s", calls.n,
@@ -739,6 +726,7 @@ bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall ca
   host_->CheckNotFailed();
   const int t = ThreadIndex();
   std::string err;
+  bool p5 = false;  // err is P5's (else a §10 check's)
   bool young = false;
   ClassicSub* obj = nullptr;
   {
@@ -746,8 +734,8 @@ bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall ca
     ClassicObject* o = ObjectOf(s);
     SecondaryCalls& c = threads_[t].secondary;
     if (o == nullptr) {
-      err = "P5: a secondary-MMU callback on a subscriber that is not live (unregistered or "
-            "freed)";
+      p5 = true;
+      err = "a secondary-MMU callback on a subscriber that is not live (unregistered or freed)";
     } else if (!(o->obj->behaviour() & target::kClassicSecondary)) {
       err = absl::StrFormat("§10: a secondary-MMU callback on %s, whose ops have none",
                             ClassicName(o->obj));
@@ -780,7 +768,7 @@ bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall ca
       obj = o->obj;
     }
   }
-  if (!err.empty()) Fail(err);
+  if (!err.empty()) Fail(p5 ? Violated(Property::kP5, err) : NotAProperty(err));
   if (host_->Tracing()) {
     host_->Note(absl::StrFormat("cb secondary %d %s [0x%x,0x%x)%s", static_cast<int>(call),
                                 ClassicName(obj), start, end, young ? " -> young" : ""));
@@ -856,7 +844,7 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
   const int t = ThreadIndex();
   const Seq global = target_->GlobalSeq();
   const bool release_walk = IsReleaseWalk(range);
-  std::string err;
+  Failure err;
   IntervalSub* sub = nullptr;
   int slot;
   bool even_seq = false;
@@ -864,49 +852,36 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
     BookLock l(&mu_);
     slot = SlotOf(s);
     Walk& w = threads_[t].walk;
-    if (slot < 0) {
-      err = absl::StrFormat(
-          "P5: interval callback for %s cur_seq=%#x on a subscription that is not live (removed "
-          "and freed, or never inserted)",
-          RangeText(range), cur_seq);
-    } else if (!w.active && !release_walk) {
-      err = absl::StrFormat("P3: interval callback on s%d for %s outside any start of this thread",
-                            slot, RangeText(range));
-    } else {
+    IntervalCallbackEntered e;
+    e.slot = slot;
+    e.range = range;
+    e.cur_seq = cur_seq;
+    e.global_seq = global;
+    e.release_walk = release_walk;
+    e.in_walk = w.active;
+    const bool known = slot >= 0 && (w.active || release_walk);
+    if (known) {
       IntervalSlot& is = slots_[slot];
-      sub = is.sub;
       if (!w.active) {
         w = Walk{};
         w.active = true;
         w.release = true;
         w.range = range;
       }
+      if (release_walk) ++is.releases;
+      e.start = is.start;
+      e.last = is.last;
+      e.walk_range = w.range;
+      e.walk_cur_seq = w.cur_seq;
+      e.called_before = (w.called & (1u << slot)) != 0;
+      e.releases = is.releases;
+      e.after_release_walk = release_walk_seen_ && !threads_[t].no_user;
+    }
+    err = CheckIntervalCallback(e);
+    if (known) {
+      IntervalSlot& is = slots_[slot];
+      sub = is.sub;
       const uint8_t bit = static_cast<uint8_t>(1u << slot);
-      if (release_walk && ++is.releases > 1) {
-        err = absl::StrFormat("P9: s%d got a second RELEASE invalidate (%d so far)", slot,
-                              is.releases);
-      } else if (!release_walk && release_walk_seen_ && !threads_[t].no_user) {
-        err = absl::StrFormat("P9: interval callback on s%d for %s after the RELEASE walk", slot,
-                              RangeText(range));
-      } else if (!IsOdd(global) || global != cur_seq) {
-        err = absl::StrFormat("P3: callback on s%d for %s with cur_seq=%#x while the global seq "
-                              "is %#x",
-                              slot, RangeText(range), cur_seq, global);
-      } else if (!SameRange(range, w.range)) {
-        err = absl::StrFormat("P3: callback on s%d for %s inside the walk of %s", slot,
-                              RangeText(range), RangeText(w.range));
-      } else if (!release_walk &&  // §5: the RELEASE walk covers every address
-                 !(range.end > range.start && is.start <= range.end - 1 &&
-                   range.start <= is.last)) {
-        err = absl::StrFormat("P3: callback on s%d [0x%x,0x%x], which does not overlap %s", slot,
-                              is.start, is.last, RangeText(range));
-      } else if (w.cur_seq != 0 && w.cur_seq != cur_seq) {
-        err = absl::StrFormat("P3: callback on s%d with cur_seq=%#x in a walk whose callbacks "
-                              "had cur_seq=%#x",
-                              slot, cur_seq, w.cur_seq);
-      } else if ((w.called & bit) != 0) {
-        err = absl::StrFormat("P3: s%d called twice by one walk of %s", slot, RangeText(range));
-      }
       if (release_walk) release_walk_seen_ = true;
       w.cur_seq = cur_seq;
       w.called |= bit;
@@ -919,9 +894,7 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
     }
   }
   if (!err.empty()) Fail(err);
-  if (const Seq own = sub->seq_for_testing(); !IsOdd(own)) {
-    Fail(absl::StrFormat("P2: s%d has an even seq %#x in a callback", slot, own));
-  }
+  if (Failure f = P2IntervalSeqRead({slot, sub->seq_for_testing()}); !f.empty()) Fail(f);
   bool ok = drivers_[slot].Invalidate(sub, range, cur_seq, even_seq);
   bool misbehaved = false;
   {
@@ -957,25 +930,24 @@ bool ConcurrentWorld::OnInterval(IntervalSub* s, const Range& range, Seq cur_seq
 
 void ConcurrentWorld::OnClassicRelease(ClassicSub* s) {
   host_->CheckNotFailed();
-  std::string err;
+  Failure err;
   ClassicSub* obj = nullptr;
   int self_puts = 0;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
-    if (o == nullptr) {
-      err = "P5: classic release callback on a subscriber that is not live (unregistered or freed)";
-    } else if (++o->releases > 1 &&
-               (target_->traits().release_once_against_unregister || !o->may_unlink ||
-                o->releases > 2)) {
-      err = absl::StrFormat("P9: classic subscriber %s got a second release", ClassicName(o->obj));
-    } else if (o->releases > 1) {
-      // The target's unregister and the space's release each call it
-      // (Traits::release_once_against_unregister): expected, nothing more.
+    ClassicCallbackEntered e{.kind = ClassicCallbackEntered::Kind::kRelease};
+    if (o != nullptr) {
+      e.sub = o->obj;
+      e.releases = ++o->releases;
+      e.may_unlink = o->may_unlink;
+    }
+    err = CheckClassicCallback(e, target_->traits());
+    if (err.empty()) {
       obj = o->obj;
-    } else {
-      obj = o->obj;
-      if (o->get_kind && (obj->behaviour() & kPutsSelfOnRelease)) {
+      // A second release (Traits::release_once_against_unregister: the target's
+      // unregister and the space's release each call it) does nothing more.
+      if (o->releases == 1 && o->get_kind && (obj->behaviour() & kPutsSelfOnRelease)) {
         // The driver drops its handles on release (allowed inside release, as
         // the kernel's mmu_notifier_put): the free waits for the grace period.
         self_puts = o->program_refs;
@@ -995,24 +967,23 @@ void ConcurrentWorld::OnClassicRelease(ClassicSub* s) {
 bool ConcurrentWorld::OnClassicStart(ClassicSub* s, const Range& range) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
-  std::string err;
+  Failure err;
   bool result = true;
   ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
     Walk& w = threads_[t].walk;
-    if (o == nullptr) {
-      err = absl::StrFormat("P5: classic invalidate_range_start for %s on a subscriber that is "
-                            "not live (unregistered or freed)",
-                            RangeText(range));
-    } else if (release_walk_seen_ && !threads_[t].no_user) {
-      err = absl::StrFormat("P9: classic start of %s for %s after the RELEASE walk",
-                            ClassicName(o->obj), RangeText(range));
-    } else if (!w.active) {
-      err = absl::StrFormat("classic start of %s for %s outside any start of this thread",
-                            ClassicName(o->obj), RangeText(range));
-    } else {
+    err = CheckClassicCallback({.kind = ClassicCallbackEntered::Kind::kStart,
+                                .sub = o != nullptr ? o->obj : nullptr,
+                                .range = range,
+                                .after_release_walk = release_walk_seen_ && !threads_[t].no_user},
+                               target_->traits());
+    if (err.empty() && !w.active) {
+      err = NotAProperty(
+          absl::StrFormat("classic start of %s for %s outside any start of this thread",
+                          ClassicName(o->obj), RangeText(range)));
+    } else if (err.empty()) {
       obj = o->obj;
       const uint8_t b = obj->behaviour();
       result = !((b & kFailsNonblock) && !range.blockable);
@@ -1039,19 +1010,17 @@ bool ConcurrentWorld::OnClassicStart(ClassicSub* s, const Range& range) {
 void ConcurrentWorld::OnClassicEnd(ClassicSub* s, const Range& range) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
-  std::string err;
+  Failure err;
   ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
-    if (o == nullptr) {
-      err = absl::StrFormat("P5: classic invalidate_range_end for %s on a subscriber that is not "
-                            "live (unregistered or freed)",
-                            RangeText(range));
-    } else if (release_walk_seen_ && !threads_[t].no_user) {
-      err = absl::StrFormat("P9: classic end of %s for %s after the RELEASE walk",
-                            ClassicName(o->obj), RangeText(range));
-    } else {
+    err = CheckClassicCallback({.kind = ClassicCallbackEntered::Kind::kEnd,
+                                .sub = o != nullptr ? o->obj : nullptr,
+                                .range = range,
+                                .after_release_walk = release_walk_seen_ && !threads_[t].no_user},
+                               target_->traits());
+    if (err.empty()) {
       obj = o->obj;
       Walk& w = threads_[t].walk;
       if (w.active) w.classic_ended |= ClassicBit(obj);
@@ -1073,7 +1042,7 @@ ClassicSub* ConcurrentWorld::OnAlloc(uint8_t behaviour) {
   }
   if (!added) {
     target_->DeleteClassic(obj);
-    Fail("internal: too many classic subscriber objects alive (kMaxClassicObjects)");
+    Fail(NotAProperty("internal: too many classic subscriber objects alive (kMaxClassicObjects)"));
   }
   if (host_->Tracing()) host_->Note(absl::StrCat("cb alloc ", ClassicName(obj)));
   return obj;
@@ -1081,17 +1050,18 @@ ClassicSub* ConcurrentWorld::OnAlloc(uint8_t behaviour) {
 
 void ConcurrentWorld::OnFree(ClassicSub* s) {
   host_->CheckNotFailed();
-  std::string err;
+  Failure err;
   ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
-    if (o == nullptr) {
-      err = "P5: free_notifier of a subscriber that is not live (freed twice?)";
-    } else if (o->program_refs != 0) {
-      err = absl::StrFormat("free_notifier of %s while the program holds %d reference(s) from get",
-                            ClassicName(o->obj), o->program_refs);
-    } else {
+    err = P5ClassicCallback({.kind = ClassicCallbackEntered::Kind::kFree,
+                             .sub = o != nullptr ? o->obj : nullptr});
+    if (err.empty() && o->program_refs != 0) {
+      err = NotAProperty(
+          absl::StrFormat("free_notifier of %s while the program holds %d reference(s) from get",
+                          ClassicName(o->obj), o->program_refs));
+    } else if (err.empty()) {
       obj = o->obj;
       o->obj = nullptr;
     }
@@ -1107,21 +1077,16 @@ void ConcurrentWorld::OnFree(ClassicSub* s) {
 // Reads the mirrors without their locks: only where no other thread can run
 // meanwhile (the deterministic flavour, or the global cleanup).
 void ConcurrentWorld::CheckMirrors(bool all_pages) {
-  std::string err;
+  Failure err;
   {
     BookLock l(&mu_);
     for (int slot = 0; slot < kIntervalSlots && err.empty(); ++slot) {
       if (slots_[slot].state != SlotState::kLive) continue;
-      const std::array<PageValue, kTablePages>& m = drivers_[slot].MirrorArrayForTesting();
-      for (int p = 0; p < kTablePages; ++p) {
-        if (m[p] == 0 || m[p] == shadow_[p]) continue;
-        if (!all_pages && covered_[p] != 0) continue;
-        err = absl::StrFormat(
-            "P6: mirror of s%d has page %d (0x%x) = %d, but the page table has %d and no "
-            "invalidation covering it is in progress",
-            slot, p, p * kPageSize, m[p], shadow_[p]);
-        break;
-      }
+      err = P6MirrorRead({.slot = slot,
+                          .mirror = &drivers_[slot].MirrorArrayForTesting(),
+                          .table = &shadow_,
+                          .covered = &covered_,
+                          .all_pages = all_pages});
     }
   }
   if (!err.empty()) Fail(err);
@@ -1145,9 +1110,8 @@ void ConcurrentWorld::CheckQuiescentSeq() {
     BookLock l(&mu_);
     quiescent = inv_in_progress_ == 0 && puts_in_progress_ == 0 && activity_begun_ == begun;
   }
-  if (quiescent && IsOdd(seq)) {
-    Fail(absl::StrFormat("P1: no invalidation in progress but the global seq is odd (%#x)", seq));
-  }
+  if (!quiescent) return;
+  if (Failure f = P1QuiescentPoint({seq}); !f.empty()) Fail(f);
 }
 
 void ConcurrentWorld::GlobalCleanup() {
@@ -1159,23 +1123,15 @@ void ConcurrentWorld::GlobalCleanup() {
     user = program_user_ == UserState::kHeld;
   }
   if (user) Step(t, -1, BareOp(OpCode::kRelease));
-  std::string err;
+  Failure err;
   {
     BookLock l(&mu_);
-    for (int slot = 0; slot < kIntervalSlots; ++slot) {
-      // Traits::release_walk_covers_top_address false: the walk stops below
-      // ULONG_MAX, so a subscription of that one byte gets none.
-      const int want = !target_->traits().release_walk_covers_top_address &&
-                               slots_[slot].start == std::numeric_limits<uint64_t>::max()
-                           ? 0
-                           : 1;
-      if (slots_[slot].state == SlotState::kLive && slots_[slot].releases != want) {
-        err = absl::StrFormat("P9: s%d [0x%x,0x%x] was in the tree at release and got %d RELEASE "
-                              "invalidate(s), not %d",
-                              slot, slots_[slot].start, slots_[slot].last, slots_[slot].releases,
-                              want);
-        break;
-      }
+    for (int slot = 0; slot < kIntervalSlots && err.empty(); ++slot) {
+      const IntervalSlot& is = slots_[slot];
+      if (is.state != SlotState::kLive) continue;
+      err = P9ReleaseDone(
+          {.slot = slot, .start = is.start, .last = is.last, .releases = is.releases},
+          target_->traits());
     }
   }
   if (!err.empty()) Fail(err);
@@ -1213,38 +1169,22 @@ void ConcurrentWorld::GlobalCleanup() {
 
 void ConcurrentWorld::FinalChecks() {
   const Snapshot s = target_->Inspect();
-  std::string what;
-  if (s.users != 0) absl::StrAppend(&what, " users=", s.users);
-  if (!s.released) what += " not-released";
-  if (s.refs != 1) absl::StrAppend(&what, " refs=", s.refs, " (want 1: the world's)");
-  if (s.active_invalidate_ranges != 0) {
-    absl::StrAppend(&what, " active=", s.active_invalidate_ranges);
-  }
-  if (s.open_invalidations != 0) absl::StrAppend(&what, " open=", s.open_invalidations);
-  if (s.has_subscriptions && IsOdd(s.invalidate_seq)) {
-    absl::StrAppendFormat(&what, " seq-odd(%#x)", s.invalidate_seq);
-  }
-  if (!s.tree.empty()) absl::StrAppend(&what, " tree-not-empty(", s.tree.size(), ")");
-  if (!s.deferred.empty()) absl::StrAppend(&what, " deferred-not-empty(", s.deferred.size(), ")");
-  if (!s.classic.empty()) absl::StrAppend(&what, " classic-list-not-empty");
-  if (s.pending_frees != 0) absl::StrAppend(&what, " pending-frees=", s.pending_frees);
+  Failure err;
   {
     BookLock l(&mu_);
-    // Every warning is one an armed misbehaviour owed, and each owed one came.
-    for (int w = 0; w < kNumWarnings; ++w) {
-      if (s.warnings[w] != accepted_warnings_[w] || owed_warnings_[w] != 0) {
-        absl::StrAppend(&what, " warning-", Sv(WarningName(static_cast<Warning>(w))));
-      }
-    }
+    FinalState e{.snapshot = &s,
+                 .accepted_warnings = &accepted_warnings_,
+                 .owed_warnings = &owed_warnings_,
+                 .bookkeeping_open = inv_in_progress_ != 0 || puts_in_progress_ != 0};
     for (const IntervalSlot& slot : slots_) {
-      if (slot.state != SlotState::kEmpty || slot.sub != nullptr) what += " subscription-not-freed";
+      if (slot.state != SlotState::kEmpty || slot.sub != nullptr) ++e.subscriptions_not_freed;
     }
     for (int i = 0; i < num_objects_; ++i) {
-      if (objects_[i].obj != nullptr) what += " classic-subscriber-not-freed";
+      if (objects_[i].obj != nullptr) ++e.classics_not_freed;
     }
-    if (inv_in_progress_ != 0 || puts_in_progress_ != 0) what += " world-bookkeeping";
+    err = P7FinalState(e);
   }
-  if (!what.empty()) Fail(absl::StrCat("P7: after the cleanup:", what));
+  if (!err.empty()) Fail(err);
   target_->Finish();  // the world's reference: frees the address space
   finished_.store(true);
 }

@@ -72,63 +72,18 @@
 // seq, empty tree, deferred list and classic list, no pending frees, every heap
 // object freed, no Warning.
 //
-// THE ORACLES (what exactly is checked, and where):
-//   P2   at every interval callback: the subscription's seq is odd.
-//   P3   at every interval callback: the global seq (Target::GlobalSeq,
-//        read in the callback) is odd and equals
-//        cur_seq; the subscription is one the world knows (Inserting, Live or
-//        Removing: its insert has begun and its remove has not returned); its
-//        interval overlaps the range; the calling thread is inside a start (or
-//        the RELEASE walk); within that walk the subscription was not called
-//        before and every callback has the same cur_seq.
-//        After a start returns (successfully, or EAGAIN from the classic side,
-//        when the interval walk ran to its end): every subscription that
-//          - overlaps the range,
-//          - was Live (its insert had returned) when the start began,
-//          - could not be a pending deferred insert then: no invalidation was in
-//            progress at any moment of its insert, or the world has since seen
-//            every invalidation end (the last end drains the deferred list), and
-//          - had no remove begin before the start returned,
-//        was called by this walk (exactly once, with the above).
-//   P5   at every callback: the subscriber is live in the world (not removed /
-//        unregistered / freed); its memory is really freed, so ASan reports a
-//        touch.
-//   P6   (deterministic flavour, no locks needed) after every op of every
-//        thread: for every Live slot and every page that no invalidation in
-//        progress covers (one whose start has begun and whose end, or failed
-//        start, has not returned), a nonzero mirror entry equals the page
-//        table; both flavours: the same for every page at the end.
-//   P1   (deterministic flavour) when an end or a failed start leaves no
-//        invalidation in progress and no PutUser is running (so no RELEASE
-//        walk): the global seq is even; at the end: seq even and deferred list
-//        empty.
-//   P7   the executor's deadlock / step-bound / watchdog report, and the final
-//        state above.
-//   P8   after every failed start: every classic subscriber with an end whose
-//        start succeeded in that call, and on which no put or unregister began
-//        meanwhile (that may unlink it before the failure path walks the list),
-//        got its end in that call.
-//        (A leaked active count shows at the end, or as a deadlock: P7.)
-//   P9   at every callback of the RELEASE walk (range [0, UINT64_MAX), event
-//        RELEASE): the subscription had no RELEASE before; once a RELEASE walk
-//        has called anything, no other interval callback and no classic
-//        start/end runs; each classic release at most once per subscriber; after
-//        the program's user is dropped in the global cleanup, every Live
-//        subscription has had exactly one RELEASE (no insert can succeed after
-//        release, and every insert holds a user, so each was in the tree).
-//   P10  (deterministic flavour, where NF_RACE_DETECTION is on) everywhere: the
-//        scheduler's race detector (sync/race_detector.h) checks every plain
-//        load and store of the core against happens-before; a race ends the run
-//        (sched::Outcome::kDataRace) and the executor reports "P10: data race:
-//        ..." with both accesses. The world's own BookMutex reports its
-//        acquire and release, so the detector sees the order real threads get.
-//   P11  (deterministic flavour) everywhere: the scheduler's lock-order
-//        detector (sync/lock_order.h) records every acquisition of a named
-//        lock class (the driver's user lock, the core's and the kernel's
-//        subscriptions lock, the kernel's rwsems, the invalidate-start lockdep
-//        map); a cycle of classes ends the run (sched::Outcome::kLockOrder) and
-//        the executor reports "P11: lock-order inversion: ..." with every edge's
-//        two acquisitions. The world's own locks have no class: not tracked.
+// THE ORACLES. The world keeps the bookkeeping the properties need (slot
+// states, each thread's walk: the range, its cur_seq, whom it called and had to
+// call, the classic starts it owes an end; invalidations and puts in progress,
+// the pages they cover, the page table's copy, RELEASE callbacks) and at each
+// point a property can be observed fills in an event for its oracle
+// (fuzzers/oracles/oracles.h: one file per property, with what exactly it
+// checks): every interval callback (P5, P3, P9, then P2), every classic
+// callback and free_notifier (P5, P9), every start's return (P3, P8), every
+// quiescent point (P1, deterministic flavour), after every op (P6,
+// deterministic flavour; every page at the end), the release of the global
+// cleanup (P9) and the final state (P7); the executor adds the run's end (P7
+// no progress, P10 a data race, P11 a lock-order inversion).
 //   §10  (docs/contract.md; the kernel target: nf's core skips the secondary-MMU
 //        ops as outside its contract) after a young call, change_pte or the
 //        secondary-TLB invalidate: every callback it made reached a live
@@ -166,8 +121,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "sync/sync.h"
-#include "fuzzers/world/world.h"
+#include "fuzzers/oracles/property.h"
 #include "fuzzers/program/program.h"
+#include "fuzzers/world/world.h"
 
 namespace nf::fuzz {
 
@@ -184,9 +140,9 @@ class ConcurrentHost {
   // The op a thread is about to run (index in its list, or -1 for a cleanup op).
   // Called for every op: must be cheap when not tracing.
   virtual void OpBegin(int thread, int index, const Op& op) = 0;
-  // A property failed. Never returns (reports and aborts, or stops the thread
+  // A check failed. Never returns (reports and aborts, or stops the thread
   // and lets the executor re-run the input to report it).
-  [[noreturn]] virtual void Fail(std::string_view what) = 0;
+  [[noreturn]] virtual void Fail(const Failure& failure) = 0;
   // Called at op boundaries and callback entries: stops the calling thread if
   // another one has failed (see Fail). Default: nothing.
   virtual void CheckNotFailed() {}
@@ -265,7 +221,7 @@ class ConcurrentWorld final : public CallbackSink {
   // Any warning is a report: the skip rule keeps every misuse away.
   void OnWarning(Warning w, std::string_view detail) override;
   // The target's own checks (the kernel's WARN_ON, ...): a report.
-  void OnTargetReport(std::string_view what) override { Fail(std::string(what)); }
+  void OnTargetReport(std::string_view what) override { Fail(NotAProperty(what)); }
 
   // The state index the global cleanup uses (whatever thread runs it).
   static constexpr int kCleanupThread = kMaxThreads;
@@ -367,7 +323,8 @@ class ConcurrentWorld final : public CallbackSink {
   // Oracles.
   void CheckMirrors(bool all_pages);
   void CheckQuiescentSeq();
-  [[noreturn]] void Fail(std::string what);
+  [[noreturn]] void Fail(const Failure& failure);
+  [[noreturn]] void Fail(Property p, std::string_view what);  // Violated(p, what)
 
   int SlotOf(const IntervalSub* sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ClassicObject* ObjectOf(const ClassicSub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

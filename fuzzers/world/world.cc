@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "fuzzers/oracles/oracles.h"
 #include "fuzzers/program/program_text.h"
 
 namespace nf::fuzz {
@@ -284,9 +285,9 @@ OpResult World::Execute(int thread, const Op& op) {
       if (got.ok()) {
         const int id = GetKindId(op.behaviour);
         if (classics_[id] != *got) {
-          observer_->Violation(absl::StrFormat(
+          observer_->Violation(NotAProperty(absl::StrFormat(
               "GetClassic returned %p, but the live subscriber with these ops is %p",
-              static_cast<const void*>(*got), static_cast<const void*>(classics_[id])));
+              static_cast<const void*>(*got), static_cast<const void*>(classics_[id]))));
         }
         ++get_refs_[op.behaviour];
       }
@@ -336,10 +337,8 @@ OpResult World::Execute(int thread, const Op& op) {
 bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
   const int slot = SlotOf(sub);
   if (slot < 0) {
-    observer_->Violation(absl::StrFormat(
-        "P5: interval callback on %p, which is not a live subscription (removed and "
-        "freed, or never inserted); range [0x%x,0x%x) cur_seq=%#x",
-        static_cast<const void*>(sub), range.start, range.end, cur_seq));
+    observer_->Violation(P5SequentialCallback(
+        {.sub = sub, .live = false, .range = range, .cur_seq = cur_seq}));
   }
   IntervalSub* ts = subs_[slot];
   observer_->AtIntervalCallback(*ts, range, cur_seq);
@@ -365,9 +364,9 @@ bool World::OnInterval(IntervalSub* sub, const Range& range, Seq cur_seq) {
 ClassicSub* World::CheckedClassic(ClassicSub* sub, const char* callback) {
   const int id = ClassicIdOf(sub);
   if (id < 0) {
-    observer_->Violation(absl::StrFormat(
+    observer_->Violation(NotAProperty(absl::StrFormat(
         "classic %s callback on %p, which is not a live subscriber (unregistered or freed)",
-        callback, static_cast<const void*>(sub)));
+        callback, static_cast<const void*>(sub))));
   }
   return classics_[id];
 }
@@ -423,8 +422,8 @@ bool World::OnClassicSecondary(ClassicSub* sub, target::SecondaryCall call, uint
                                uint64_t end) {
   ClassicSub* c = CheckedClassic(sub, "secondary-MMU");
   if (!(c->behaviour() & target::kClassicSecondary)) {
-    observer_->Violation(absl::StrFormat(
-        "a secondary-MMU callback on classic id %d, whose ops have none", c->id()));
+    observer_->Violation(NotAProperty(absl::StrFormat(
+        "a secondary-MMU callback on classic id %d, whose ops have none", c->id())));
   }
   CallbackRecord r;
   r.kind = static_cast<CallbackRecord::Kind>(static_cast<int>(CallbackRecord::Kind::kClearFlushYoung) +
@@ -440,9 +439,9 @@ bool World::OnClassicSecondary(ClassicSub* sub, target::SecondaryCall call, uint
 ClassicSub* World::OnAlloc(uint8_t behaviour) {
   const int id = GetKindId(behaviour);
   if (classics_[id] != nullptr) {
-    observer_->Violation(absl::StrFormat(
+    observer_->Violation(NotAProperty(absl::StrFormat(
         "alloc_notifier for get(%s) while a subscriber with these ops is still live",
-        BehaviourText(behaviour)));
+        BehaviourText(behaviour))));
   }
   classics_[id] = target_->NewClassic(id, behaviour, /*get_kind=*/true);
   ++live_classics_;
@@ -456,9 +455,9 @@ void World::OnFree(ClassicSub* sub) {
   r.id = c->id();
   Record(r);
   if (get_refs_[c->behaviour()] != 0) {
-    observer_->Violation(absl::StrFormat("free_notifier of %s while the program holds %d "
+    observer_->Violation(NotAProperty(absl::StrFormat("free_notifier of %s while the program holds %d "
                                          "reference(s) from get",
-                                         DescribeRecord(r), get_refs_[c->behaviour()]));
+                                         DescribeRecord(r), get_refs_[c->behaviour()])));
   }
   classics_[c->id()] = nullptr;
   --live_classics_;

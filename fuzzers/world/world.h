@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "fuzzers/oracles/property.h"
 #include "fuzzers/program/program.h"
 #include "harness/driver.h"
 #include "target/target.h"
@@ -104,7 +105,7 @@ class WorldObserver {
  public:
   virtual ~WorldObserver() = default;
   virtual void AtIntervalCallback(const IntervalSub& sub, const Range& range, Seq cur_seq) = 0;
-  [[noreturn]] virtual void Violation(const std::string& what) = 0;
+  [[noreturn]] virtual void Violation(const Failure& failure) = 0;
 };
 
 // The real side of a program run: one target address space and everything
@@ -153,7 +154,7 @@ class World final : public CallbackSink {
   ClassicSub* OnAlloc(uint8_t behaviour) override;
   void OnFree(ClassicSub* sub) override;
   void OnWarning(Warning w, std::string_view) override { ++warnings_[static_cast<int>(w)]; }
-  void OnTargetReport(std::string_view what) override { observer_->Violation(std::string(what)); }
+  void OnTargetReport(std::string_view what) override { observer_->Violation(NotAProperty(what)); }
 
  private:
   struct ThreadState {
