@@ -133,13 +133,9 @@ void ConcurrentWorld::Step(int t, int index, const Op& op) {
   std::string result;
   std::optional<std::string_view> skipped = SkipReason(t, op);
   if (!skipped) {
-    {
-      BookLock l(&mu_);
-      ++ops_running_;
-    }
+    ops_running_.fetch_add(1, std::memory_order_relaxed);
     skipped = ExecuteOp(t, op, &result);
-    BookLock l(&mu_);
-    --ops_running_;
+    ops_running_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (skipped) {
     if (index < 0 || cleanup_.load(std::memory_order_relaxed)) {
@@ -309,11 +305,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       target_->Synchronize();
       // §10.7: with no other thread inside an op (so no read-side section that
       // began after the call), every queued free has run.
-      bool alone;
-      {
-        BookLock l(&mu_);
-        alone = ops_running_ == 1;
-      }
+      const bool alone = ops_running_.load(std::memory_order_relaxed) == 1;
       if (alone) {
         if (const int pending = target_->Inspect().pending_frees; pending != 0) {
           Fail(NotAProperty(absl::StrFormat(

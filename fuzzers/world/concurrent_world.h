@@ -354,7 +354,12 @@ class ConcurrentWorld final : public CallbackSink {
   int inv_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<int, kTablePages> covered_ ABSL_GUARDED_BY(mu_){};
   int puts_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
-  int ops_running_ ABSL_GUARDED_BY(mu_) = 0;  // threads inside ExecuteOp
+  // Threads inside ExecuteOp (synchronize's check). Not under mu_: taking a
+  // BookMutex at every op's begin and end would order each op after every
+  // other thread's earlier ops for the race detector (P10) and hide the races
+  // between them (the put_user_unlocked reproducer passed with it). A relaxed
+  // std::atomic orders nothing the detector sees.
+  std::atomic<int> ops_running_{0};
   // Invalidations and puts begun so far: CheckQuiescentSeq's read of the seq
   // counts only if none began while it ran (the read may yield after it has
   // read the value, as the kernel target's spin_unlock does).
