@@ -16,6 +16,13 @@
 namespace nf::fuzz {
 namespace {
 
+// The report of a state that differs from the model's after an op: the
+// differences one a line; its property is the first a line names (P1, P2, P6),
+// the text stays as it was when the report's property was read from it.
+Failure StateDiffers(Property first, const std::string& diff) {
+  return Failure{first, absl::StrCat("state differs after the op:", diff)};
+}
+
 bool IsOdd(Seq s) { return (s & 1) != 0; }
 
 template <typename T>
@@ -294,6 +301,7 @@ class SequentialRun final : public WorldObserver {
   void CheckDriversAndSeqs(bool mirrors) {
     const Model& m = model_;
     std::string diff;
+    Property first = Property::kNone;  // the first property a line below names
     for (int slot = 0; slot < kIntervalSlots; ++slot) {
       const IntervalSub* sub = world_.sub(slot);
       if ((sub != nullptr) != m.subs[slot].present) {
@@ -307,10 +315,13 @@ class SequentialRun final : public WorldObserver {
         absl::StrAppendFormat(&diff, "\n  s%d seq: core %#x, model %#x", slot, seq,
                               m.subs[slot].seq);
       }
-      if (!IsOdd(seq)) absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, seq);
+      if (!IsOdd(seq)) {
+        absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, seq);
+        if (first == Property::kNone) first = Property::kP2;
+      }
     }
     if (!mirrors) {
-      if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
+      if (!diff.empty()) Violation(StateDiffers(first, diff));
       return;
     }
     static_assert(kTablePages <= 64);
@@ -339,6 +350,7 @@ class SequentialRun final : public WorldObserver {
         for (int p = 0; p < kTablePages; ++p) {
           const PageValue v = m.mirrors[slot][p];
           if (v != 0 && !(covered >> p & 1) && v != table[p]) {
+            if (first == Property::kNone) first = Property::kP6;
             absl::StrAppendFormat(&diff, "\n  P6: mirror s%d [%d] = %d but the page table has %d",
                                   slot, p, v, table[p]);
           }
@@ -353,7 +365,7 @@ class SequentialRun final : public WorldObserver {
         }
       }
     }
-    if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
+    if (!diff.empty()) Violation(StateDiffers(first, diff));
   }
 
   // After ops that can change the core: the whole snapshot against the model,
@@ -361,6 +373,7 @@ class SequentialRun final : public WorldObserver {
   void CheckSnapshot(const Snapshot& s) {
     const Model& m = model_;
     std::string diff;
+    Property first = Property::kNone;  // the first property a line below names
     auto cmp = [&diff](const char* name, auto got, auto want) {
       if (got != want) {
         absl::StrAppend(&diff, "\n  ", name, ": core ", Show(got), ", model ", Show(want));
@@ -408,7 +421,10 @@ class SequentialRun final : public WorldObserver {
                               slot, i.start, i.last, i.seq, ms.start, ms.last, ms.seq,
                               ms.deferred_insert ? " (deferred insert)" : "");
       }
-      if (!IsOdd(i.seq)) absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, i.seq);
+      if (!IsOdd(i.seq)) {
+        absl::StrAppendFormat(&diff, "\n  P2: s%d has even seq %#x", slot, i.seq);
+        if (first == Property::kNone) first = Property::kP2;
+      }
     }
     for (const Snapshot::Deferred& d : s.deferred) {
       const int slot = world_.SlotOf(d.sub);
@@ -427,10 +443,11 @@ class SequentialRun final : public WorldObserver {
     // P1.
     if (s.has_subscriptions && s.active_invalidate_ranges == 0 &&
         (IsOdd(s.invalidate_seq) || !s.deferred.empty())) {
+      if (first == Property::kNone) first = Property::kP1;
       absl::StrAppendFormat(&diff, "\n  P1: no active invalidation but seq %#x, %d deferred",
                             s.invalidate_seq, s.deferred.size());
     }
-    if (!diff.empty()) Violation(NotAProperty(absl::StrCat("state differs after the op:", diff)));
+    if (!diff.empty()) Violation(StateDiffers(first, diff));
   }
 
   void Cleanup(int thread, const Op& op) { Step(thread, op, -1); }

@@ -75,16 +75,22 @@ class Model::Run {
   }
 
   // The next records must be exactly `want`, in any order.
-  void ExpectSet(Records want, const char* what) {
+  // p: the property a mismatch breaks (else none: the model and the core differ).
+  void ExpectSet(Records want, const char* what, Property p = Property::kNone) {
     const size_t n = std::min(want.size(), log_.size() - pos_);
     Records got(log_.begin() + pos_, log_.begin() + pos_ + n);
     Records sorted_want = want;
     std::sort(got.begin(), got.end(), RecordLess);
     std::sort(sorted_want.begin(), sorted_want.end(), RecordLess);
     if (got != sorted_want) {
-      Fail(absl::StrCat(what, ": expected callbacks", DescribeRecords(want), "\n    got",
-                        DescribeRecords(log_.subspan(pos_, n)),
-                        pos_ + n < log_.size() ? " ..." : ""));
+      const std::string text =
+          absl::StrCat(what, ": expected callbacks", DescribeRecords(want), "\n    got",
+                       DescribeRecords(log_.subspan(pos_, n)), pos_ + n < log_.size() ? " ..." : "");
+      if (p == Property::kNone) {
+        Fail(text);
+      } else {
+        Fail(p, text);
+      }
     }
     pos_ += n;
   }
@@ -242,7 +248,7 @@ class Model::Run {
     }
     ExpectSet(std::move(starts), "classic invalidate_range_start");
     if (!failed) return true;
-    ExpectSet(Ends(range), "classic ends after a failed start (P8 pairing)");
+    ExpectSet(Ends(range), "classic ends after a failed start (P8 pairing)", Property::kP8);
     if (m_.has_itree) IntervalEnd();
     return false;
   }
