@@ -312,16 +312,45 @@ void nfk_invalidate_only_end(nfk_invalidation *inv) {
 
 /* ---- the secondary-MMU API --------------------------------------------------------------- */
 
+/* The kernel's callers of the young, change_pte and secondary-TLB notifiers
+ * hold an rmap lock (folio_referenced, try_to_unmap_one: an rmap walk) or the
+ * mmap lock (damon, KSM, a write fault), either of which orders their
+ * unlocked mm_has_notifiers() against a registration's publishing store under
+ * mm_take_all_locks. As an invalidation here, they take the rmap locks for
+ * reading unless this thread already holds them (inside its own open
+ * invalidation, as try_to_unmap_one's flush is). Returns whether it took them. */
+static bool nfk_rmap_enter(nfk_mm *m) {
+  struct rw_semaphore *rmap = &m->mm.nf_rmap_locks;
+  if (nf_kernel_rwsem_held(rmap) != 0)
+    return false;
+  down_read(rmap);
+  return true;
+}
+
+static void nfk_rmap_exit(nfk_mm *m, bool took) {
+  if (took)
+    up_read(&m->mm.nf_rmap_locks);
+}
+
 int nfk_clear_flush_young(nfk_mm *m, unsigned long start, unsigned long end) {
-  return mmu_notifier_clear_flush_young(&m->mm, start, end);
+  bool took = nfk_rmap_enter(m);
+  int young = mmu_notifier_clear_flush_young(&m->mm, start, end);
+  nfk_rmap_exit(m, took);
+  return young;
 }
 
 int nfk_clear_young(nfk_mm *m, unsigned long start, unsigned long end) {
-  return mmu_notifier_clear_young(&m->mm, start, end);
+  bool took = nfk_rmap_enter(m);
+  int young = mmu_notifier_clear_young(&m->mm, start, end);
+  nfk_rmap_exit(m, took);
+  return young;
 }
 
 int nfk_test_young(nfk_mm *m, unsigned long address) {
-  return mmu_notifier_test_young(&m->mm, address);
+  bool took = nfk_rmap_enter(m);
+  int young = mmu_notifier_test_young(&m->mm, address);
+  nfk_rmap_exit(m, took);
+  return young;
 }
 
 bool nfk_has_change_pte(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }
@@ -329,7 +358,9 @@ bool nfk_has_change_pte(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }
 void nfk_change_pte(nfk_mm *m, unsigned long address) {
 #if NF_KERNEL_VERSION_CODE < 0x060600
   pte_t pte = {0};
+  bool took = nfk_rmap_enter(m);
   mmu_notifier_change_pte(&m->mm, address, pte);
+  nfk_rmap_exit(m, took);
 #else
   (void)m;
   (void)address;
@@ -337,11 +368,13 @@ void nfk_change_pte(nfk_mm *m, unsigned long address) {
 }
 
 void nfk_invalidate_secondary_tlbs(nfk_mm *m, unsigned long start, unsigned long end) {
+  bool took = nfk_rmap_enter(m);
 #if NF_KERNEL_VERSION_CODE >= 0x060600
   mmu_notifier_arch_invalidate_secondary_tlbs(&m->mm, start, end);
 #else
   mmu_notifier_invalidate_range(&m->mm, start, end);
 #endif
+  nfk_rmap_exit(m, took);
 }
 
 bool nfk_end_calls_secondary_tlb(void) { return NF_KERNEL_VERSION_CODE < 0x060600; }

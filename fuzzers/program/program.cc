@@ -34,11 +34,11 @@ constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
     {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk, true},
     {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep, true},
     {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree, false},
-    {"clear_flush_young", O::kRange, R::kFlag, false, C::kFree, true},
-    {"clear_young", O::kRange, R::kFlag, false, C::kFree, true},
-    {"test_young", O::kRange, R::kFlag, false, C::kFree, true},
-    {"change_pte", O::kRange, R::kStatus, false, C::kFree, true},
-    {"secondary_tlb", O::kRange, R::kStatus, false, C::kFree, true},
+    {"clear_flush_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
+    {"clear_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
+    {"test_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
+    {"change_pte", O::kRange, R::kStatus, false, C::kRmapCall, true},
+    {"secondary_tlb", O::kRange, R::kStatus, false, C::kRmapCall, true},
     {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep, true},
     // The caller holds the mmap lock, which ranks above the rmap locks an open
     // invalidation holds and the driver locks: never while open or held.

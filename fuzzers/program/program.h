@@ -296,6 +296,9 @@ enum class Contract : uint8_t {
   kTakesLock,     // takes a driver lock and keeps it: not while held
   kDropsLock,     // drops the driver lock of its slot: only if held
   kReleaseWalk,   // the RELEASE walk takes every driver lock: not while held
+  kRmapCall,      // a secondary-MMU call, made under the rmap locks (the
+                  //   kernel's callers hold one, or the mmap lock), which rank
+                  //   above the driver locks: not while held
 };
 
 struct OpInfo {

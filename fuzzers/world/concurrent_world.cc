@@ -187,6 +187,9 @@ std::optional<std::string_view> ConcurrentWorld::SkipReason(int t, const Op& op)
     case Contract::kReleaseWalk:
       if (held) return "the RELEASE walk takes driver locks while this thread holds one";
       return std::nullopt;
+    case Contract::kRmapCall:
+      if (held) return "a secondary-MMU call takes the rmap locks while this thread holds a driver lock";
+      return std::nullopt;
     case Contract::kFree:
       return std::nullopt;
   }
