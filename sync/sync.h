@@ -33,6 +33,7 @@
 //                        consistent unless an order is passed.
 //   YieldPoint(name)     A named point where another thread may run. A no-op on
 //                        real threads.
+//   Fence()              A full (seq_cst) fence, the kernel's smp_mb.
 //   CurrentThreadBlock() The calling logical thread's ThreadLocalBlock (a fiber's
 //                        own under the scheduler, zeroed when the fiber starts;
 //                        an OS thread's own thread_local otherwise).

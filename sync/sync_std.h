@@ -124,6 +124,8 @@ class Atomic {
 
 inline void YieldPoint(const char* /*name*/) {}
 
+inline void Fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
 inline ThreadLocalBlock& CurrentThreadBlock() {
   thread_local ThreadLocalBlock block;
   return block;
