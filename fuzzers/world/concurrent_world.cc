@@ -307,7 +307,7 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       // began after the call), every queued free has run.
       const bool alone = ops_running_.load(std::memory_order_relaxed) == 1;
       if (alone) {
-        if (const int pending = target_->Inspect().pending_frees; pending != 0) {
+        if (const int pending = target_->PendingFrees(); pending != 0) {
           Fail(NotAProperty(absl::StrFormat(
               "§10.7: synchronize returned with %d free(s) still queued and no other thread "
               "running",
@@ -822,6 +822,13 @@ void ConcurrentWorld::DropUserNow(int t) {
     BookLock l(&mu_);
     ++puts_in_progress_;
     ++activity_begun_;
+    // If this put runs release, an open invalidation (one without a user,
+    // §10.8) keeps a deferred insert out of the tree the RELEASE walk covers.
+    if (inv_in_progress_ > 0) {
+      for (IntervalSlot& s : slots_) {
+        if (s.maybe_pending || s.state == SlotState::kInserting) s.may_miss_release = true;
+      }
+    }
   }
   target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
@@ -1121,9 +1128,12 @@ void ConcurrentWorld::GlobalCleanup() {
     for (int slot = 0; slot < kIntervalSlots && err.empty(); ++slot) {
       const IntervalSlot& is = slots_[slot];
       if (is.state != SlotState::kLive) continue;
-      err = P9ReleaseDone(
-          {.slot = slot, .start = is.start, .last = is.last, .releases = is.releases},
-          target_->traits());
+      err = P9ReleaseDone({.slot = slot,
+                           .start = is.start,
+                           .last = is.last,
+                           .releases = is.releases,
+                           .may_miss = is.may_miss_release},
+                          target_->traits());
     }
   }
   if (!err.empty()) Fail(err);
