@@ -76,7 +76,7 @@ usage: ./nf <command> [options]
                               Flags may come anywhere on the line; a missing or
                               unreadable input: one line, exit 2, before any build
   explore FILE [--target nf|kernel|kernel-contract|kernel-fixed|kernel-contract-fixed]
-          [--kernel 6.1|6.12] [--preemptions K] [--max-schedules N] [--reduction]
+          [--kernel 6.1|6.12] [--preemptions K] [--max-schedules N] [--reduction] [--weak]
                               run one program (bytes or .nfp) under every schedule with
                               at most K preemptions (default 2); --reduction: prune by
                               partial-order reduction (sync/explore.h: faster, sound only
@@ -88,7 +88,9 @@ usage: ./nf <command> [options]
                               ./nf replay takes (exit 1); N (default 100000) bounds the
                               schedules: reaching it is not a pass (exit 1);
                               --target kernel-fixed, kernel-contract-fixed: the kernel
-                              file with nf's fix of finding A (6.1)
+                              file with nf's fix of finding A (6.1); --weak: the
+                              weak-memory mode (sync/weak_memory.h), flushes enumerated
+                              too; its failures replay with NF_WEAK_MEMORY=1
   help                        this text
 
   coverage [--target nf|kernel] [--kernel 6.1|6.12]
@@ -547,7 +549,7 @@ cmd_tool() {
 
 cmd_explore() {
   local -a files=() flags=()
-  local target=nf kernel=6.1 rest=0 v
+  local target=nf kernel=6.1 rest=0 v weak=0
   while (($#)); do
     if ((rest)) || [[ $1 != -?* ]]; then
       files+=("$1")
@@ -557,6 +559,7 @@ cmd_explore() {
     case $1 in
       --) rest=1 ;;
       --reduction) flags+=(--reduction) ;;
+      --weak) flags+=(--weak); weak=1 ;;
       --target | --kernel | --preemptions | --max-schedules)
         (($# >= 2)) || usage_error "explore: $1 needs a value"
         v=$2
@@ -617,6 +620,7 @@ cmd_explore() {
   "$tool" "${flags[@]}" --out "$out" -- "$f" || rc=$?
   if ((rc == 1)) && [[ -f $out ]]; then
     local replay="./nf replay"
+    ((weak == 0)) || replay="NF_WEAK_MEMORY=1 $replay"
     [[ $target == nf ]] || replay+=" --target ${target%-fixed}"
     [[ $kernel == 6.1 ]] || replay+=" --kernel $kernel"
     say "replay it: $replay ${out#"$ROOT"/}"

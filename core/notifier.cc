@@ -231,9 +231,11 @@ void IntervalSubscription::SetSeq(Seq cur_seq) {
     if (space_ != nullptr) space_->Warn(Warning::kSetSeqEven, "SetSeq with an even seq");
     return;
   }
-#if defined(NF_MUTANT_skip_set_seq) || defined(NF_MUTANT_set_seq_outside_lock)
+#if defined(NF_MUTANT_skip_set_seq) || defined(NF_MUTANT_set_seq_outside_lock) || \
+    defined(NF_EXPERIMENT_v1_set_seq_before_callback)
   // Mutants: the driver's store does not happen (skip_set_seq), or the core made it
-  // itself, outside the driver's lock (set_seq_outside_lock, see Walk).
+  // itself, outside the driver's lock (set_seq_outside_lock and the v1
+  // experiment, see Walk).
   return;
 #endif
 #if defined(NF_MUTANT_set_seq_plain)
@@ -412,6 +414,13 @@ absl::Status AddressSpace::Walk(Subscriptions* s, const Range& range, uint64_t f
   for (; node != nullptr; node = internal::IntervalTree::NextOverlap(node, first, last)) {
     IntervalSubscription* sub = IntervalSubscription::FromNode(node);
     sync::YieldPoint("walk.next");
+#if defined(NF_EXPERIMENT_v1_set_seq_before_callback)
+    // Not a catalogue mutant: the v1 placement as it was (docs/bugs.md, "The
+    // v1 set_seq question"), for ./nf explore --weak: the core stores the seq
+    // with a relaxed store (the kernel's WRITE_ONCE) before the callback,
+    // outside the user lock. Built only by hand (-DCMAKE_CXX_FLAGS=-D...).
+    sub->seq_.Store(cur_seq, std::memory_order_relaxed);
+#endif
     bool ok;
     {
       internal::CallbackScope in_callback;

@@ -61,6 +61,9 @@ class Explorer final : public RunObserver {
 
   void OnDecision(int current, uint32_t runnable, int chosen) override {
     if (std::popcount(runnable) >= 2) ChoicePoint(current, runnable, chosen);
+    // A flush of the weak-memory mode (chosen >= kMaxThreads): `current`
+    // decides again; no step begins.
+    if (chosen >= kMaxThreads) return;
     // A new step of `chosen` begins.
     running_ = chosen;
     ++steps_[chosen];

@@ -16,6 +16,14 @@
 // decision (the runnable set, who was running, who runs) and each
 // synchronization object a step operates on.
 //
+// WEAK MEMORY. Where the scheduler runs in its weak-memory mode
+// (weak_memory.h; `./nf explore --weak`), a decision's options are the
+// runnable threads then the flush options (bits kMaxThreads.. of the runnable
+// set), and the explorer enumerates them like threads: a flush while the
+// running thread could go on counts as a preemption (so K bounds the early
+// flushes too), and a schedule's bytes replay it exactly in that mode. The
+// reduction does not see the store buffers: it is not sound there.
+//
 // PREEMPTIONS. A decision where the running thread could continue (it yielded
 // and is runnable) and another runs is a preemption; a switch away from a
 // thread that blocked or finished is free, and so is the first decision (who

@@ -17,6 +17,7 @@
 #include "sync/fiber.h"
 #include "sync/lock_order.h"
 #include "sync/race_detector.h"
+#include "sync/weak_memory.h"
 
 // The race detector's entry points carry no coverage instrumentation of their
 // own (libFuzzer's counters and comparison hooks in the fuzz preset): they run
@@ -112,6 +113,14 @@ class SchedulerImpl {
   void MarkedRmw(const void* obj, size_t size, uintptr_t pc);
   void OnAlloc(const void* p, size_t n);
 
+  // Weak memory (weak_memory.h). Each returns at once unless the mode is on.
+  void WeakStore(const void* obj, size_t size, const void* value, std::memory_order order);
+  void WeakLoad(const void* obj, size_t size, void* out, std::memory_order order);
+  void WeakRmw(const void* obj, size_t size);
+  void WeakFence() {
+    if (weak_) buffers_.FlushThread(current_->id);
+  }
+
   // The explorer's observer (ScopedRunObserver), for this run.
   void Touch(const void* object) {
     if (observer_ != nullptr) observer_->OnObject(object);
@@ -123,6 +132,8 @@ class SchedulerImpl {
     for (int i = 0; i < n_; ++i) {
       if (threads_[i].status == ThreadStatus::kRunnable) runnable |= 1u << i;
     }
+    // The weak-memory mode's flush options of this decision (Pick's).
+    for (int i = 0; i < num_flush_; ++i) runnable |= 1u << (kMaxThreads + i);
     observer_->OnDecision(cur == nullptr ? -1 : cur->id, runnable, chosen);
   }
   // Lock order (lock_order.h). Each returns at once unless detecting.
@@ -141,7 +152,8 @@ class SchedulerImpl {
   // finished). Returns when `cur` is chosen to run again; never returns if
   // `exiting` (cur has finished) or the run ends.
   void Decide(SchedThread* cur, bool exiting);
-  // The next thread to run, or -1 if none is runnable.
+  // The next thread to run, or -1 if none is runnable; in the weak-memory mode
+  // kMaxThreads + i: flush option i (StoreBuffers::Options) instead.
   int Pick(const SchedThread* cur);
   [[noreturn]] void Finish(SchedThread* cur, Outcome outcome, bool exiting);
   void SetUpSchedule(const ScheduleInput& schedule);
@@ -180,6 +192,10 @@ class SchedulerImpl {
   RaceDetector race_;
   bool order_ = false;  // this run tracks lock order
   LockOrder lock_order_;
+  bool weak_ = false;   // this run buffers relaxed stores (weak_memory.h)
+  StoreBuffers buffers_;
+  int num_flush_ = 0;   // flush options offered at the decision being made
+  SplitMix64 weak_rng_{0};  // kPct: when to flush
 };
 
 namespace {
@@ -405,6 +421,12 @@ RunResult SchedulerImpl::Run(absl::Span<const std::function<void()>> threads,
   if (detect_) race_.Reset(n_);
   order_ = options_.detect_lock_order;
   if (order_) lock_order_.Reset();
+  weak_ = options_.weak_memory;
+  num_flush_ = 0;
+  if (weak_) {
+    buffers_.Reset();
+    weak_rng_ = SplitMix64(schedule.pct_seed ^ 0x77ea6b0f5ee9a11dULL);
+  }
 
   observer_ = t_observer;
   if (observer_ != nullptr) observer_->OnRunStart();
@@ -461,6 +483,12 @@ void SchedulerImpl::ThreadMain(void* arg) {
   SchedThread* t = static_cast<SchedThread*>(arg);
   (*t->body)();
   SchedulerImpl* s = t->sched;
+  if (s->weak_ && !s->buffers_.Empty(t->id)) {
+    // The thread's buffer drains after its last instruction: others may run
+    // first (and read around its pending stores).
+    s->Yield("thread.end");
+    s->buffers_.FlushThread(t->id);
+  }
   t->status = ThreadStatus::kDone;
   t->point = "done";
   if (s->trace_ != nullptr) s->AddEvent(t, Trace::Kind::kDone, nullptr, -1, {});
@@ -474,13 +502,22 @@ int SchedulerImpl::Pick(const SchedThread* cur) {
   for (int i = 0; i < n_; ++i) {
     if (threads_[i].status == ThreadStatus::kRunnable) runnable[count++] = i;
   }
-  if (count <= 1) return count == 1 ? runnable[0] : -1;
+  // Weak memory: the options are the runnable threads, then the flushes.
+  num_flush_ = weak_ && count > 0 ? buffers_.Options() : 0;
+  const int options = count + num_flush_;
+  if (options <= 1) return count == 1 ? runnable[0] : -1;
   switch (strategy_) {
     case Strategy::kDirect:
-      if (next_choice_ < choices_.size()) return runnable[choices_[next_choice_++] % count];
+      if (next_choice_ < choices_.size()) {
+        const int k = choices_[next_choice_++] % options;
+        return k < count ? runnable[k] : kMaxThreads + (k - count);
+      }
       if (cur != nullptr && cur->status == ThreadStatus::kRunnable) return cur->id;
       return runnable[0];
     case Strategy::kPct: {
+      if (num_flush_ > 0 && weak_rng_.Below(4) == 0) {
+        return kMaxThreads + static_cast<int>(weak_rng_.Below(num_flush_));
+      }
       int best = runnable[0];
       for (int j = 1; j < count; ++j) {
         if (priority_[runnable[j]] > priority_[best]) best = runnable[j];
@@ -497,7 +534,20 @@ void SchedulerImpl::Decide(SchedThread* cur, bool exiting) {
   for (int i = 0; i < num_changes_; ++i) {
     if (changes_[i].step == step_) priority_[cur->id] = changes_[i].priority;
   }
-  const int next = Pick(cur);
+  int next = Pick(cur);
+  while (next >= kMaxThreads) {
+    // A flush decision (weak memory): make one pending store visible, then
+    // decide again.
+    Observe(cur, next);
+    const int option = next - kMaxThreads;
+    if (trace_ != nullptr) {
+      AddEvent(&threads_[buffers_.OptionThread(option)], Trace::Kind::kNote, nullptr, -1,
+               "flush");
+    }
+    buffers_.FlushOption(option);
+    if (++step_ > options_.step_bound) Finish(cur, Outcome::kStepBound, exiting);
+    next = Pick(cur);
+  }
   if (next < 0) {
     bool blocked = false;
     for (int i = 0; i < n_; ++i) blocked |= threads_[i].status == ThreadStatus::kBlocked;
@@ -540,6 +590,7 @@ void SchedulerImpl::Yield(const char* point) {
 
 void SchedulerImpl::Block(const void* key, const char* point) {
   SchedThread* t = current_;
+  if (weak_) buffers_.FlushThread(t->id);  // a wait implies a full barrier
   t->status = ThreadStatus::kBlocked;
   t->blocked_on = key;
   t->point = point;
@@ -550,6 +601,7 @@ void SchedulerImpl::Block(const void* key, const char* point) {
 
 void SchedulerImpl::WakeAll(const void* key) {
   Touch(key);
+  if (weak_) buffers_.FlushThread(current_->id);  // a wake implies a full barrier
   for (int i = 0; i < n_; ++i) {
     SchedThread& t = threads_[i];
     if (t.status == ThreadStatus::kBlocked && t.blocked_on == key) {
@@ -589,6 +641,7 @@ NF_UNCOVERED void SchedulerImpl::Access(const void* addr, size_t size, AccessKin
 
 NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock, bool orders) {
   Touch(lock);
+  if (weak_) buffers_.FlushThread(current_->id);  // any lock, ordering or not
   if (!detect_ || !orders) return;
   in_detector_ = true;
   race_.LockAcquired(current_->id, lock);
@@ -597,6 +650,7 @@ NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock, bool orders) {
 
 NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock, bool orders) {
   Touch(lock);
+  if (weak_) buffers_.FlushThread(current_->id);  // any lock, ordering or not
   if (!detect_ || !orders) return;
   in_detector_ = true;
   race_.LockReleased(current_->id, lock);
@@ -648,6 +702,7 @@ NF_UNCOVERED void SchedulerImpl::MarkedStore(const void* obj, size_t size, bool 
 
 NF_UNCOVERED void SchedulerImpl::MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
   Touch(obj);
+  WeakRmw(obj, size);
   if (!detect_) return;
   in_detector_ = true;
   bool race = race_.Access(current_->id, step_, obj, size, AccessKind::kMarkedRead, pc);
@@ -664,6 +719,26 @@ NF_UNCOVERED void SchedulerImpl::OnAlloc(const void* p, size_t n) {
   in_detector_ = true;
   race_.OnAlloc(p, n);
   in_detector_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// Weak memory: the store buffers (weak_memory.h).
+
+NF_UNCOVERED void SchedulerImpl::WeakStore(const void* obj, size_t size, const void* value,
+                                           std::memory_order order) {
+  if (!weak_) return;
+  buffers_.Store(current_->id, obj, size, value, order);
+}
+
+NF_UNCOVERED void SchedulerImpl::WeakLoad(const void* obj, size_t size, void* out,
+                                          std::memory_order order) {
+  if (!weak_) return;
+  if (order == std::memory_order_seq_cst) buffers_.FlushThread(current_->id);
+  buffers_.Load(current_->id, obj, size, out);
+}
+
+NF_UNCOVERED void SchedulerImpl::WeakRmw(const void* obj, size_t size) {
+  if (weak_) buffers_.Rmw(current_->id, obj, size);
 }
 
 // ---------------------------------------------------------------------------
@@ -693,6 +768,21 @@ RunResult Scheduler::Run(absl::Span<const std::function<void()>> threads,
                          const ScheduleInput& schedule, Trace* trace) {
   return impl_->Run(threads, schedule, trace);
 }
+
+namespace {
+// Scheduler::Options::weak_memory's default: NF_WEAK_MEMORY=1 in the
+// environment, or SetWeakMemoryDefault.
+std::atomic<bool>& WeakDefault() {
+  static std::atomic<bool> on{[] {
+    const char* v = std::getenv("NF_WEAK_MEMORY");
+    return v != nullptr && v[0] == '1';
+  }()};
+  return on;
+}
+}  // namespace
+
+bool WeakMemoryDefault() { return WeakDefault().load(std::memory_order_relaxed); }
+void SetWeakMemoryDefault(bool on) { WeakDefault().store(on, std::memory_order_relaxed); }
 
 ScopedRunObserver::ScopedRunObserver(RunObserver* observer) {
   if (t_observer != nullptr) Die("ScopedRunObserver: an observer is already installed");
@@ -804,6 +894,23 @@ NF_UNCOVERED void MarkedStore(const void* obj, size_t size, std::memory_order or
 
 NF_UNCOVERED void MarkedRmw(const void* obj, size_t size, uintptr_t pc) {
   if (sched::SchedulerImpl* s = sched::t_running) s->MarkedRmw(obj, size, pc != 0 ? pc : NF_CALLER_PC);
+}
+
+NF_UNCOVERED void WeakStore(const void* obj, size_t size, const void* value,
+                            std::memory_order order) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->WeakStore(obj, size, value, order);
+}
+
+NF_UNCOVERED void WeakLoad(const void* obj, size_t size, void* out, std::memory_order order) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->WeakLoad(obj, size, out, order);
+}
+
+NF_UNCOVERED void WeakRmw(const void* obj, size_t size) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->WeakRmw(obj, size);
+}
+
+NF_UNCOVERED void Fence() {
+  if (sched::SchedulerImpl* s = sched::t_running) s->WeakFence();
 }
 
 void LockOrderAcquire(const void* lock, const char* lock_class, bool trylock, const char* file,

@@ -46,6 +46,16 @@
 // (lock_order.h, lockdep's semantics). It needs no instrumentation: on in every
 // build unless NF_LOCK_ORDER_DETECTION is off.
 //
+// WEAK MEMORY. With Options::weak_memory (off by default; on where the
+// environment has NF_WEAK_MEMORY=1, or after SetWeakMemoryDefault(true)) the
+// marked stores that order nothing (relaxed, WRITE_ONCE) go to a per-thread
+// store buffer and other threads' marked loads do not see them until they are
+// flushed; a flush is a decision of the schedule like a switch, or forced by a
+// fence, a lock, a release or seq_cst operation, a wait or wake, or the
+// thread's end (weak_memory.h has the model and what it covers). With the
+// mode on, a decision's options are the runnable threads then the flush
+// options, so the same bytes mean another schedule than with it off.
+//
 // ABANDONED THREADS. After kDeadlock, kStepBound, kDataRace or kLockOrder the unfinished threads are
 // abandoned: their stacks are reused by the next Run() and the objects on them
 // are NOT destroyed (no destructor, no unwinding). Thread bodies must therefore
@@ -256,7 +266,10 @@ class RunObserver {
   virtual void OnRunStart() {}
   // A decision: `current` is the thread that just yielded, blocked or finished
   // (-1 for the first decision, who starts), `runnable` has bit i set if thread
-  // i is runnable, `chosen` runs next. Every decision is reported, those with a
+  // i is runnable, `chosen` runs next. In the weak-memory mode bit
+  // kMaxThreads + i is flush option i (weak_memory.h); a `chosen` of
+  // kMaxThreads + i flushes it, then the same thread decides again (a new
+  // decision, reported again), so no thread's step begins. Every decision is reported, those with a
   // single runnable thread included; the direct strategy spends a choice byte
   // exactly on those with two or more.
   virtual void OnDecision(int current, uint32_t runnable, int chosen) = 0;
@@ -278,6 +291,12 @@ class ScopedRunObserver {
 
 class SchedulerImpl;
 
+// Scheduler::Options::weak_memory's default for schedulers made from now on:
+// false unless the environment variable NF_WEAK_MEMORY is 1 at the first
+// call, or SetWeakMemoryDefault(true) was called (./nf explore --weak).
+bool WeakMemoryDefault();
+void SetWeakMemoryDefault(bool on);
+
 class Scheduler {
  public:
   struct Options {
@@ -288,6 +307,9 @@ class Scheduler {
     bool detect_races = kRaceDetectionBuilt;
     // Track the order of lock classes and report inversions (kLockOrder).
     bool detect_lock_order = kLockOrderDetectionBuilt;
+    // Buffer relaxed marked stores (weak_memory.h). Off unless the default
+    // says so (WeakMemoryDefault()).
+    bool weak_memory = WeakMemoryDefault();
   };
 
   Scheduler();

@@ -33,6 +33,7 @@
 //                        consistent unless an order is passed.
 //   YieldPoint(name)     A named point where another thread may run. A no-op on
 //                        real threads.
+//   Fence()              A full (seq_cst) fence, the kernel's smp_mb.
 //   HappensBeforeRelease(obj), HappensBeforeAcquire(obj)
 //                        Race-detector edges of a primitive built on a Mutex
 //                        made with Mutex::kNoHappensBefore (ReadSide's); no-ops

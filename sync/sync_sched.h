@@ -93,6 +93,16 @@ void MarkedLoad(const void* obj, size_t size, std::memory_order order, uintptr_t
 void MarkedStore(const void* obj, size_t size, std::memory_order order, uintptr_t pc = 0);
 void MarkedRmw(const void* obj, size_t size, uintptr_t pc = 0);
 
+// The weak-memory mode (weak_memory.h; no-ops outside a run or with the mode
+// off). A marked store of `size` bytes at `value` to obj, with its order,
+// before the caller writes memory; a marked load that has read memory into
+// out (which may be replaced by the value other threads' pending stores
+// hide); a read-modify-write before it happens; a full fence.
+void WeakStore(const void* obj, size_t size, const void* value, std::memory_order order);
+void WeakLoad(const void* obj, size_t size, void* out, std::memory_order order);
+void WeakRmw(const void* obj, size_t size);
+void Fence();
+
 // Reports for the lock-order detector (lock_order.h; no-ops outside a run or
 // without detection, and for a null lock_class). Neither is a yield point.
 // Thread t is taking (trylock: has taken, without waiting) `lock` of class
@@ -249,7 +259,9 @@ class WaitQueue {
 // A plain value; every operation is a yield point, then happens at once, and is
 // reported as a marked access with its order (acquire and seq_cst loads acquire,
 // release and seq_cst stores release, relaxed orders nothing; Exchange, FetchAdd
-// and FetchSub are seq_cst).
+// and FetchSub are seq_cst). In the scheduler's weak-memory mode a relaxed
+// Store is buffered and a Load may read around other threads' buffered stores
+// (weak_memory.h).
 template <typename T>
 class Atomic {
  public:
@@ -261,11 +273,14 @@ class Atomic {
   T Load(std::memory_order order = std::memory_order_seq_cst) const {
     sched_hooks::Yield("atomic.load");
     sched_hooks::MarkedLoad(&v_, sizeof(T), order);
-    return SeamLoad(&v_);
+    T v = SeamLoad(&v_);
+    sched_hooks::WeakLoad(&v_, sizeof(T), &v, order);
+    return v;
   }
   void Store(T v, std::memory_order order = std::memory_order_seq_cst) {
     sched_hooks::Yield("atomic.store");
     sched_hooks::MarkedStore(&v_, sizeof(T), order);
+    sched_hooks::WeakStore(&v_, sizeof(T), &v, order);
     SeamStore(&v_, v);
   }
   T Exchange(T v) {
@@ -307,6 +322,13 @@ class Atomic {
 };
 
 inline void YieldPoint(const char* name) { sched_hooks::Yield(name); }
+
+// A full fence (seq_cst, the kernel's smp_mb): a yield point; in the
+// weak-memory mode the thread's buffered stores become visible.
+inline void Fence() {
+  sched_hooks::Yield("fence");
+  sched_hooks::Fence();
+}
 
 inline ThreadLocalBlock& CurrentThreadBlock() { return sched_hooks::Current(); }
 

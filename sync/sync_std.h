@@ -128,6 +128,8 @@ class Atomic {
 
 inline void YieldPoint(const char* /*name*/) {}
 
+inline void Fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
 // The deterministic flavour's race-detector edges (sync_sched.h); here the
 // std::mutex itself orders, as TSan sees it.
 inline void HappensBeforeRelease(const void* /*obj*/) {}

@@ -5,8 +5,15 @@
 // nf_explore_kernel, nf_explore_kernel_contract, ..._fixed, ..._6_12, and the
 // mutant twins nf_explore_mut_<m>).
 //
-//   nf_explore [--preemptions K] [--max-schedules N] [--reduction]
+//   nf_explore [--preemptions K] [--max-schedules N] [--reduction] [--weak]
 //              [--out PATH] [--] FILE
+//
+// --weak: the scheduler's weak-memory mode (sync/weak_memory.h): relaxed
+// marked stores are buffered, and the explorer enumerates the flush choices
+// with the threads (each early flush counts as a preemption). Not with
+// --reduction (which does not see the buffers). A failing input found with it
+// replays with the mode on: NF_WEAK_MEMORY=1 in the environment of ./nf replay
+// or the fuzz target.
 //
 // --reduction: prune by happens-before state caching (sync/explore.h: sound
 // only where every shared access goes through the seam); default: plain
@@ -68,7 +75,7 @@ int Usage(const std::string& why) {
   if (!why.empty()) std::fprintf(stderr, "nf_explore: %s\n", why.c_str());
   std::fprintf(stderr,
                "usage: nf_explore [--preemptions K] [--max-schedules N] [--reduction] "
-               "[--out PATH] FILE\n");
+               "[--weak] [--out PATH] FILE\n");
   return 2;
 }
 
@@ -123,6 +130,7 @@ int main(int argc, char** argv) {
   nf::sched::ExploreOptions options;
   std::string file, out_path;
   bool flags_done = false;
+  bool weak = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (flags_done || a == "--" || a.size() < 2 || a[0] != '-') {
@@ -153,6 +161,8 @@ int main(int argc, char** argv) {
       options.reduction = true;
     } else if (a == "--no-reduction") {
       options.reduction = false;
+    } else if (a == "--weak") {
+      weak = true;
     } else if (a == "--out") {
       if (i + 1 >= argc) return Usage("--out needs a path");
       out_path = argv[++i];
@@ -161,6 +171,12 @@ int main(int argc, char** argv) {
     }
   }
   if (file.empty()) return Usage("needs a FILE");
+  if (weak && options.reduction) {
+    return Usage("--weak and --reduction do not go together (the reduction does not see the "
+                 "store buffers)");
+  }
+  // Before any scheduler is made (the executor's is made on first use).
+  if (weak) nf::sched::SetWeakMemoryDefault(true);
   absl::StatusOr<Program> loaded = nf::fuzz::LoadProgramFile(file);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
@@ -174,10 +190,11 @@ int main(int argc, char** argv) {
   }
 
   std::printf("explore %s: %zu thread(s), up to %d preemption(s), reduction %s, at most %llu "
-              "schedules\n",
+              "schedules%s\n",
               file.c_str(), program.threads.size(), options.preemptions,
               options.reduction ? "on (happens-before state caching)" : "off (plain enumeration)",
-              static_cast<unsigned long long>(options.max_schedules));
+              static_cast<unsigned long long>(options.max_schedules),
+              nf::sched::WeakMemoryDefault() ? ", weak memory on (store buffers)" : "");
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] {

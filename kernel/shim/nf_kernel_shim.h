@@ -147,6 +147,10 @@ void nf_kernel_store_release(volatile void *p, const void *in, size_t size);
 #define smp_store_release(p, v) __NF_STORE(nf_kernel_store_release, *(p), v)
 #define rcu_assign_pointer(p, v) __NF_STORE(nf_kernel_store_release, p, v)
 #define rcu_dereference_raw(p) READ_ONCE(p)
+/* A full barrier: a yield point; in the scheduler's weak-memory mode
+ * (sync/weak_memory.h) the thread's buffered WRITE_ONCEs become visible. */
+void nf_kernel_smp_mb(void);
+#define smp_mb() nf_kernel_smp_mb()
 
 /* ---- atomic_t -------------------------------------------------------------- */
 typedef struct { int counter; } atomic_t;

@@ -77,6 +77,17 @@ void ReportStore(volatile void* p, size_t size, std::memory_order order, uintptr
   hooks::MarkedStore(const_cast<void*>(p), size, order, pc);
 }
 void ReportRmw(void* p, size_t size, uintptr_t pc) { hooks::MarkedRmw(p, size, pc); }
+// The weak-memory mode (sync/weak_memory.h): a marked store is offered to the
+// store buffers before memory is written, a marked load's value after it is
+// read.
+void WeakStore(volatile void* p, const void* in, size_t size, std::memory_order order) {
+  hooks::WeakStore(const_cast<void*>(p), size, in, order);
+}
+void WeakLoad(const volatile void* p, void* out, size_t size, std::memory_order order) {
+  hooks::WeakLoad(const_cast<const void*>(p), size, out, order);
+}
+void WeakRmw(void* p, size_t size) { hooks::WeakRmw(p, size); }
+void WeakFence() { hooks::Fence(); }
 // A lock is named for reports by the expression it was initialized with, less
 // the '&' ("subscriptions->lock").
 void ReportLockName(const void* lock, const char* name) {
@@ -97,6 +108,10 @@ const bool g_suppressions_registered = [] {
 void ReportLoad(const volatile void*, size_t, std::memory_order, uintptr_t) {}
 void ReportStore(volatile void*, size_t, std::memory_order, uintptr_t) {}
 void ReportRmw(void*, size_t, uintptr_t) {}
+void WeakStore(volatile void*, const void*, size_t, std::memory_order) {}
+void WeakLoad(const volatile void*, void*, size_t, std::memory_order) {}
+void WeakRmw(void*, size_t) {}
+void WeakFence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 void ReportLockName(const void*, const char*) {}
 void ReportLockAcquired(const void*, const char*) {}
 void ReportLockReleased(const void*) {}
@@ -446,20 +461,24 @@ __attribute__((noinline)) void nf_kernel_read_once(const volatile void* p, void*
   YieldPoint("kernel.read_once");
   ReportLoad(p, size, std::memory_order_relaxed, NF_KERNEL_CALLER_PC);
   Load<__ATOMIC_RELAXED>(p, out, size);
+  WeakLoad(p, out, size, std::memory_order_relaxed);
 }
 __attribute__((noinline)) void nf_kernel_write_once(volatile void* p, const void* in, size_t size) {
   YieldPoint("kernel.write_once");
   ReportStore(p, size, std::memory_order_relaxed, NF_KERNEL_CALLER_PC);
+  WeakStore(p, in, size, std::memory_order_relaxed);
   Store<__ATOMIC_RELAXED>(p, in, size);
 }
 __attribute__((noinline)) void nf_kernel_load_acquire(const volatile void* p, void* out, size_t size) {
   YieldPoint("kernel.load_acquire");
   ReportLoad(p, size, std::memory_order_acquire, NF_KERNEL_CALLER_PC);
   Load<__ATOMIC_ACQUIRE>(p, out, size);
+  WeakLoad(p, out, size, std::memory_order_acquire);
 }
 __attribute__((noinline)) void nf_kernel_store_release(volatile void* p, const void* in, size_t size) {
   YieldPoint("kernel.store_release");
   ReportStore(p, size, std::memory_order_release, NF_KERNEL_CALLER_PC);
+  WeakStore(p, in, size, std::memory_order_release);
   Store<__ATOMIC_RELEASE>(p, in, size);
 }
 
@@ -469,8 +488,14 @@ __attribute__((noinline)) int nf_kernel_atomic_add_return(atomic_t* v, int d) {
   return __atomic_add_fetch(&v->counter, d, __ATOMIC_SEQ_CST);
 }
 
+__attribute__((noinline)) void nf_kernel_smp_mb(void) {
+  YieldPoint("kernel.smp_mb");
+  WeakFence();
+}
+
 __attribute__((noinline)) int nf_kernel_atomic_inc_not_zero(atomic_t* v) {
   YieldPoint("kernel.atomic");
+  WeakRmw(&v->counter, sizeof v->counter);
   int old = __atomic_load_n(&v->counter, __ATOMIC_SEQ_CST);
   // A failed attempt is a seq_cst load; a success a read-modify-write.
   if (old == 0) ReportLoad(&v->counter, sizeof v->counter, std::memory_order_seq_cst, NF_KERNEL_CALLER_PC);
