@@ -21,10 +21,6 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 
 uint64_t ClassicBit(const ClassicSub* c) { return uint64_t{1} << c->id(); }
 
-constexpr std::string_view kOutsideContract =
-    "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
-    "Traits::secondary_mmu_api)";
-
 }  // namespace
 
 ConcurrentWorld::ConcurrentWorld(const Program& program, ConcurrentHost* host)
@@ -203,6 +199,11 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     if (tracing) *result = std::move(text);
     return Skip();
   };
+  // What the target may not be asked (TargetSkipReason, world.h); a walk's is
+  // decided in Invalidate, after its non-blockable bookkeeping.
+  if (!IsInvalidation(op.code) && op.code != OpCode::kInvalidateMm) {
+    if (Skip why = TargetSkipReason(target_->traits(), op)) return why;
+  }
   switch (op.code) {
     case OpCode::kInsert:
     case OpCode::kInsertAt:
@@ -290,7 +291,6 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     case OpCode::kSecondaryTlb:
       return SecondaryCall(t, op, result);
     case OpCode::kReadOnly: {
-      if (!target_->traits().secondary_mmu_api) return skip(kOutsideContract);
       const ReadOnlyReturned e{.range = RangeOfOp(op),
                                .result = target_->RangeUpdateToReadOnly(RangeOfOp(op))};
       if (Failure f = S10ReadOnlyReturned(e, target_->traits()); !f.empty()) Fail(f);
@@ -343,9 +343,6 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     }
     case OpCode::kRegister:
     case OpCode::kRegisterSecondary: {
-      if (op.code == OpCode::kRegisterSecondary && !target_->traits().secondary_mmu_api) {
-        return skip(kOutsideContract);
-      }
       ClassicSub* obj;
       {
         BookLock l(&mu_);
@@ -488,10 +485,6 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       }
       return done("unlocked");
     case OpCode::kMisbehave: {
-      if (!target_->traits().reports_misuse) {
-        return skip("this target reports a driver bug as its own check (a kernel WARN), not "
-                    "as a warning (Traits::reports_misuse)");
-      }
       BookLock l(&mu_);
       if (op.misbehaviour == Misbehaviour::kFailStart) {
         if (cslots_[op.slot].state != SlotState::kLive) return skip("classic slot not live");
@@ -521,13 +514,12 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
     }
     ++nonblock_starts_;
   }
-  if (op.length() == 0 && !target_->traits().empty_range_walks_nothing) {
+  if (std::optional<std::string_view> why = TargetSkipReason(target_->traits(), op)) {
     if (apart) {
       BookLock l(&mu_);
       --nonblock_starts_;
     }
-    return "an empty range, which this target's walk does not treat as empty "
-           "(Traits::empty_range_walks_nothing)";
+    return why;
   }
   // invalidate_mm (§10.8) holds a reference to the space, not a user: it runs
   // after the last user has gone and against its release.
@@ -639,7 +631,6 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
 // (fuzzers/oracles/s10_kernel_api.cc) decides on them when it returns.
 std::optional<std::string_view> ConcurrentWorld::SecondaryCall(int t, const Op& op,
                                                               std::string* result) {
-  if (!target_->traits().secondary_mmu_api) return kOutsideContract;
   if (!target_->TryGetUser()) {
     if (host_->Tracing()) *result = "no user";
     return std::nullopt;
