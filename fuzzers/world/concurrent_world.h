@@ -159,23 +159,14 @@ class ConcurrentHost {
 // every other thread's last op: the join of the program's threads).
 class ABSL_LOCKABLE BookMutex {
  public:
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
 #if defined(NF_SYNC_SCHED)
-    sync::sched_hooks::LockAcquired(this);
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { sync::sched_hooks::LockAcquired(this); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { sync::sched_hooks::LockReleased(this); }
 #else
-    mu_.lock();
-#endif
-  }
-  void Unlock() ABSL_UNLOCK_FUNCTION() {
-#if defined(NF_SYNC_SCHED)
-    sync::sched_hooks::LockReleased(this);
-#else
-    mu_.unlock();
-#endif
-  }
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
 
  private:
-#if !defined(NF_SYNC_SCHED)
   std::mutex mu_;
 #endif
 };
