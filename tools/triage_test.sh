@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL [CONCURRENT_MUTANT [RACE_MUTANT]]]]: the test of tools/triage.py
+# tools/triage_test.sh [MUTANT_BINARY [NF_TOOL [CONCURRENT_MUTANT [RACE_MUTANT
+#   [KERNEL_RACE_MUTANT [LOCK_MUTANT]]]]]]: the test of tools/triage.py
 # (`./nf triage`), ctest label unit. Self-contained; exit 0 pass, 1 fail, 77 skip.
 #
 #   A  a planted bug: the reproducer of mutant unpaired_classic_end, padded with
@@ -25,6 +26,15 @@
 #      marked in the timeline on their threads' lanes, the later as the failing
 #      row (data-race-access="later"), the earlier with a distinct highlight
 #      (data-race-access="earlier", class race-earlier), neither folded.
+#   F  a data race in the kernel's file (P10: kernel race mutant
+#      publish_subscriptions_plain of concurrent_fuzzer_kernel;
+#      KERNEL_RACE_MUTANT, the fifth argument, or the asan preset's; not run,
+#      with a note, where the kernel is not built): as E, both accesses in
+#      mm/mmu_notifier.c.
+#   G  a lock-order inversion (P11: driver mutant read_begin_under_user_lock of
+#      the concurrent fuzzer; LOCK_MUTANT, the sixth argument): the acquisition
+#      that closed the cycle is the failing row, the acquisition in the
+#      opposite order is marked apart, as E's two accesses.
 #
 # Headless Chromium: `chromium` (Debian), installed with apt-get if missing (as
 # root or through sudo -n); the test skips (77) only if it cannot be installed.
@@ -286,45 +296,108 @@ if setup_mutant D double_itree_release "${3:-}"; then
 fi
 
 # ---------------------------------------------------------------------------
-# E: a data race (P10; mutant put_user_unlocked of the concurrent fuzzer,
-# RACE_MUTANT, the fourth argument): the report names both accesses; the
-# timeline marks the later one as the failing row and the earlier one apart,
-# each on its thread's lane, neither folded away.
-if setup_mutant E put_user_unlocked "${4:-}"; then
-  rbin=$mbin in_e=$min
-  triage e "$in_e" --binary "$rbin" --no-minimize
-  race_re='data race: .* by t([0-9]+) at step ([0-9]+) in .*, unordered with an earlier .* by t([0-9]+) at step ([0-9]+) in '
-  line=$(grep -Em1 "$race_re" "$work/e/report.txt" 2>/dev/null)
+# check_two_rows CASE KIND LT LS ET ES: the timeline of CASE marks the two sides
+# of a P10 data race (KIND "data race": the later and the earlier access) or of a
+# P11 inversion (KIND "lock-order inversion": the acquisition that closed the
+# cycle and the acquisition in the opposite order): the later side (thread LT,
+# step LS) as the failing row, the earlier (ET, ES) with its own highlight
+# (data-race-access="earlier", class race-earlier), each on its thread's lane,
+# neither folded, the earlier with a note saying what it is.
+check_two_rows() {
+  local case=$1 kind=$2 lt=$3 ls=$4 et=$5 es=$6 dom later earlier
+  dom=$work/${case,,}.dom
+  if ! dump_dom "$work/${case,,}/timeline.html" "$dom"; then
+    fail "$case: chromium --dump-dom failed"; return
+  fi
+  later=$(grep -o '<tr [^>]*data-race-access="later"[^>]*>' "$dom")
+  earlier=$(grep -o '<tr [^>]*data-race-access="earlier"[^>]*>' "$dom")
+  # attr ROW NAME: the value of attribute NAME in the opening tag ROW.
+  attr() { [[ $1 =~ $2=\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"; }
+  [[ $(grep -c 'data-race-access="later"' "$dom") == 1 &&
+     $(grep -c 'data-race-access="earlier"' "$dom") == 1 ]] &&
+    pass "$case: one row marked as each side of the $kind" ||
+    fail "$case: not exactly one later and one earlier row"
+  [[ $later == *'class="event failing"'* && $later != *hidden* &&
+     $(attr "$later" data-thread) == "$lt" && $(attr "$later" data-race-step) == "$ls" &&
+     $(attr "$later" data-step) -le $ls ]] &&
+    pass "$case: the failing row is the later side (T$lt, step $ls)" ||
+    fail "$case: the later side's row is wrong (want T$lt step $ls): ${later:0:300}"
+  [[ $earlier == *race-earlier* && $earlier != *failing* && $earlier != *hidden* &&
+     $(attr "$earlier" data-thread) == "$et" && $(attr "$earlier" data-race-step) == "$es" &&
+     $(attr "$earlier" data-step) -le $es ]] &&
+    pass "$case: the earlier side has its own, unfolded row (T$et, step $es)" ||
+    fail "$case: the earlier side's row is wrong (want T$et step $es): ${earlier:0:300}"
+  ((lt != et)) && pass "$case: the two sides are on different threads" ||
+    fail "$case: both sides on T$lt"
+  local role="earlier access"
+  [[ $kind == "lock-order inversion" ]] && role="opposite order"
+  grep -q "$kind, $role: .* by T$et at step $es" "$dom" &&
+    pass "$case: the earlier row says what it is ($kind, $role)" ||
+    fail "$case: the earlier row has no note \"$kind, $role\""
+}
+
+race_re='data race: .* by t([0-9]+) at step ([0-9]+) in .*, unordered with an earlier .* by t([0-9]+) at step ([0-9]+) in '
+# check_race CASE INPUT BINARY [FILE_RE]: triage of a P10 reproducer; the report
+# names both accesses (each in a file matching FILE_RE, when given) and the
+# timeline marks them.
+check_race() {
+  local case=$1 input=$2 binary=$3 file_re=${4:-} line
+  triage "${case,,}" "$input" --binary "$binary" --no-minimize
+  line=$(grep -Em1 "$race_re" "$work/${case,,}/report.txt" 2>/dev/null)
   if ((rc != 0)); then
-    fail "E: triage exited $rc"; cat "$work/e.err"
+    fail "$case: triage exited $rc"; cat "$work/${case,,}.err"
   elif ! [[ $line =~ $race_re ]]; then
-    fail "E: report.txt names no data race with both accesses"
-  elif dump_dom "$work/e/timeline.html" "$work/e.dom"; then
-    lt=${BASH_REMATCH[1]} ls=${BASH_REMATCH[2]} et=${BASH_REMATCH[3]} es=${BASH_REMATCH[4]}
-    later=$(grep -o '<tr [^>]*data-race-access="later"[^>]*>' "$work/e.dom")
-    earlier=$(grep -o '<tr [^>]*data-race-access="earlier"[^>]*>' "$work/e.dom")
-    # attr ROW NAME: the value of attribute NAME in the opening tag ROW.
-    attr() { [[ $1 =~ $2=\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"; }
-    [[ $(grep -c 'data-race-access="later"' "$work/e.dom") == 1 &&
-       $(grep -c 'data-race-access="earlier"' "$work/e.dom") == 1 ]] &&
-      pass "E: one row marked as each access of the race" ||
-      fail "E: not exactly one later and one earlier row"
-    [[ $later == *'class="event failing"'* && $later != *hidden* &&
-       $(attr "$later" data-thread) == "$lt" && $(attr "$later" data-race-step) == "$ls" &&
-       $(attr "$later" data-step) -le $ls ]] &&
-      pass "E: the failing row is the later access (T$lt, step $ls)" ||
-      fail "E: the later access's row is wrong (want T$lt step $ls): ${later:0:300}"
-    [[ $earlier == *race-earlier* && $earlier != *failing* && $earlier != *hidden* &&
-       $(attr "$earlier" data-thread) == "$et" && $(attr "$earlier" data-race-step) == "$es" &&
-       $(attr "$earlier" data-step) -le $es ]] &&
-      pass "E: the earlier access has its own, unfolded row (T$et, step $es)" ||
-      fail "E: the earlier access's row is wrong (want T$et step $es): ${earlier:0:300}"
-    ((lt != et)) && pass "E: the two accesses are on different threads" ||
-      fail "E: both accesses on T$lt"
-    grep -q 'data race, earlier access: .* by T'"$et"' at step '"$es" "$work/e.dom" &&
-      pass "E: the earlier row says what it is" || fail "E: the earlier row has no note"
+    fail "$case: report.txt names no data race with both accesses"
   else
-    fail "E: chromium --dump-dom failed"
+    local lt=${BASH_REMATCH[1]} ls=${BASH_REMATCH[2]} et=${BASH_REMATCH[3]} es=${BASH_REMATCH[4]}
+    if [[ -n $file_re ]]; then
+      [[ $line =~ in\ [^,]*${file_re}[^,:]*:[0-9]+,\ unordered\ .*\ in\ [^\;]*${file_re}[^\;:]*:[0-9]+ ]] &&
+        pass "$case: both accesses are in $file_re" ||
+        fail "$case: the accesses are not both in $file_re: ${line:0:300}"
+    fi
+    check_two_rows "$case" "data race" "$lt" "$ls" "$et" "$es"
+  fi
+}
+
+# E: a data race of nf's core (P10; mutant put_user_unlocked of the concurrent
+# fuzzer, RACE_MUTANT, the fourth argument).
+if setup_mutant E put_user_unlocked "${4:-}"; then
+  check_race E "$min" "$mbin" core/
+fi
+
+# F: a data race in the kernel's own file (P10; kernel race mutant
+# publish_subscriptions_plain of concurrent_fuzzer_kernel, KERNEL_RACE_MUTANT,
+# the fifth argument; skipped with a note where no binary is given or built).
+kbin=${5:-}
+[[ -n $kbin ]] || kbin=$(python3 "$root/tools/nflib.py" locate asan \
+  concurrent_fuzzer_kernel_mut_publish_subscriptions_plain 2>/dev/null) || kbin=""
+if [[ -n $kbin ]]; then
+  in_f=$(find "$root/corpus/regress/kernel/concurrent_fuzzer_kernel/mut_publish_subscriptions_plain" \
+         -type f ! -name '*.nfp' ! -name 'EXPECT*' | sort | head -n 1)
+  check_race F "$in_f" "$kbin" mm/mmu_notifier.c
+else
+  echo "F: no concurrent_fuzzer_kernel_mut_publish_subscriptions_plain (kernel not built): not run"
+fi
+
+# G: a lock-order inversion (P11; driver mutant read_begin_under_user_lock of
+# the concurrent fuzzer, LOCK_MUTANT, the sixth argument): the report names
+# both acquisition chains; the timeline marks the acquisition that closed the
+# cycle (the report's last edge) as the failing row and the first edge's
+# acquisition (the opposite order) apart.
+if setup_mutant G read_begin_under_user_lock "${6:-}"; then
+  triage g "$min" --binary "$mbin" --no-minimize
+  edge_re='t([0-9]+) took [^ ]+ at step [0-9]+[^;]*, then, holding it, [^ ]+ at step ([0-9]+)'
+  mapfile -t edges < <(grep -m1 'P11: lock-order inversion' "$work/g/report.txt" 2>/dev/null |
+                       grep -Eo "$edge_re")
+  if ((rc != 0)); then
+    fail "G: triage exited $rc"; cat "$work/g.err"
+  elif ((${#edges[@]} < 2)); then
+    fail "G: report.txt names no lock-order inversion with two acquisition chains"
+  else
+    [[ ${edges[0]} =~ $edge_re ]] && et=${BASH_REMATCH[1]} es=${BASH_REMATCH[2]}
+    [[ ${edges[-1]} =~ $edge_re ]] && lt=${BASH_REMATCH[1]} ls=${BASH_REMATCH[2]}
+    pass "G: the report gives ${#edges[@]} acquisition chains"
+    check_two_rows G "lock-order inversion" "$lt" "$ls" "$et" "$es"
   fi
 fi
 
