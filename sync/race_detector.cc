@@ -359,6 +359,13 @@ void RaceDetector::LockReleased(int t, const void* lock) {
   Tick(t);
 }
 
+void RaceDetector::Release(int t, const void* obj) {
+  SyncClock(obj)->Join(vc_[t]);
+  Tick(t);
+}
+
+void RaceDetector::Acquire(int t, const void* obj) { vc_[t].Join(*SyncClock(obj)); }
+
 void RaceDetector::Wake(int waker, int woken) {
   if (waker == woken) return;
   vc_[woken].Join(vc_[waker]);

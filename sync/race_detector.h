@@ -22,15 +22,21 @@
 //   MarkedRmw (always acq_rel)      acquires, then extends the release sequence
 //   Reset (the start of a run)      nothing before the run is tracked, so every
 //                                   thread starts ordered after it
+//   Release / Acquire               a release that accumulates into obj's
+//                                   clock (as a lock's, without its held
+//                                   bit), and its acquire
 //
 // Threads of a run never join one another in the scheduler; a body that waits
 // for the others (the concurrent world's last thread, which runs the global
 // cleanup) does so through a lock that reports itself (the world's BookMutex),
 // and the run's caller reads results after Run() returns, outside any run.
 //
-// The SRCU-like ReadSide (sync.h) and the kernel shim's spinlocks are built from
-// the Mutex and WaitQueue above, so a grace period orders the read sections it
-// waited for before what follows Synchronize() with no edge of its own.
+// The kernel shim's spinlocks are built from the Mutex and WaitQueue above. The
+// SRCU-like ReadSide (sync.h) is built on a Mutex that orders nothing, so that
+// read sections do not order one another, and reports its own edges through
+// Release and Acquire: a grace period orders the read sections it waited for
+// before what follows Synchronize(), and what preceded its start before the
+// sections that begin after it.
 //
 // Each logical thread has a vector clock of kMaxThreads entries; its own entry
 // ticks after each release, so an access is the epoch (thread, own entry).
@@ -186,6 +192,13 @@ class RaceDetector {
   void MarkedLoad(int t, const void* obj, bool acquire);
   void MarkedStore(int t, const void* obj, bool release);
   void MarkedRmw(int t, const void* obj);
+  // A release that accumulates: obj's clock becomes the join of every thread
+  // released to it (as a lock's), without the lock's held bit. An acquire of
+  // obj joins it. For synchronization built from parts the detector does not
+  // see as such (the SRCU-like ReadSide, sync.h: each reader releases to its
+  // index, a grace period acquires it).
+  void Release(int t, const void* obj);
+  void Acquire(int t, const void* obj);
 
   // An access by thread t at `step`. Returns true if it races with an access
   // already recorded: then report() names both (the first race of the run).

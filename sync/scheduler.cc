@@ -102,8 +102,10 @@ class SchedulerImpl {
   // Race detection (race_detector.h). Each returns at once unless detecting.
   bool detecting() const { return detect_; }
   void Access(const void* addr, size_t size, AccessKind kind, uintptr_t pc);
-  void LockAcquired(const void* lock);
-  void LockReleased(const void* lock);
+  void LockAcquired(const void* lock, bool orders);
+  void LockReleased(const void* lock, bool orders);
+  void HbRelease(const void* obj);
+  void HbAcquire(const void* obj);
   void NameLock(const void* lock, const char* name);
   void MarkedLoad(const void* obj, size_t size, bool acquire, uintptr_t pc);
   void MarkedStore(const void* obj, size_t size, bool release, uintptr_t pc);
@@ -585,19 +587,35 @@ NF_UNCOVERED void SchedulerImpl::Access(const void* addr, size_t size, AccessKin
   if (race) RaceFound();
 }
 
-NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock) {
+NF_UNCOVERED void SchedulerImpl::LockAcquired(const void* lock, bool orders) {
   Touch(lock);
-  if (!detect_) return;
+  if (!detect_ || !orders) return;
   in_detector_ = true;
   race_.LockAcquired(current_->id, lock);
   in_detector_ = false;
 }
 
-NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock) {
+NF_UNCOVERED void SchedulerImpl::LockReleased(const void* lock, bool orders) {
   Touch(lock);
-  if (!detect_) return;
+  if (!detect_ || !orders) return;
   in_detector_ = true;
   race_.LockReleased(current_->id, lock);
+  in_detector_ = false;
+}
+
+NF_UNCOVERED void SchedulerImpl::HbRelease(const void* obj) {
+  Touch(obj);
+  if (!detect_) return;
+  in_detector_ = true;
+  race_.Release(current_->id, obj);
+  in_detector_ = false;
+}
+
+NF_UNCOVERED void SchedulerImpl::HbAcquire(const void* obj) {
+  Touch(obj);
+  if (!detect_) return;
+  in_detector_ = true;
+  race_.Acquire(current_->id, obj);
   in_detector_ = false;
 }
 
@@ -751,12 +769,20 @@ uint64_t OwnerToken() {
 
 #define NF_CALLER_PC reinterpret_cast<uintptr_t>(__builtin_return_address(0))
 
-NF_UNCOVERED void LockAcquired(const void* lock) {
-  if (sched::SchedulerImpl* s = sched::t_running) s->LockAcquired(lock);
+NF_UNCOVERED void LockAcquired(const void* lock, bool orders) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->LockAcquired(lock, orders);
 }
 
-NF_UNCOVERED void LockReleased(const void* lock) {
-  if (sched::SchedulerImpl* s = sched::t_running) s->LockReleased(lock);
+NF_UNCOVERED void LockReleased(const void* lock, bool orders) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->LockReleased(lock, orders);
+}
+
+NF_UNCOVERED void HbRelease(const void* obj) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->HbRelease(obj);
+}
+
+NF_UNCOVERED void HbAcquire(const void* obj) {
+  if (sched::SchedulerImpl* s = sched::t_running) s->HbAcquire(obj);
 }
 
 NF_UNCOVERED void NameLock(const void* lock, const char* name) {

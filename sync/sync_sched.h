@@ -71,9 +71,16 @@ uint64_t OwnerToken();
 [[noreturn]] void Fail(const char* what);
 
 // Reports for the race detector (no-ops outside a run or without detection).
-// A lock (any address naming it) was acquired / is being released.
-void LockAcquired(const void* lock);
-void LockReleased(const void* lock);
+// A lock (any address naming it) was acquired / is being released. A lock
+// that `orders` nothing (Mutex::kNoHappensBefore) is still seen by explore's
+// dependence tracking, not by the race detector.
+void LockAcquired(const void* lock, bool orders = true);
+void LockReleased(const void* lock, bool orders = true);
+// A release to obj that accumulates (obj's clock joins the caller's), and an
+// acquire of obj: happens-before for what the detector does not see as a lock
+// or an atomic (HappensBeforeRelease below).
+void HbRelease(const void* obj);
+void HbAcquire(const void* obj);
 // Names a lock for race reports ("t1 held a lock t0 did not (NAME)"); `name`
 // must outlive the run (a string literal).
 void NameLock(const void* lock, const char* name);
@@ -100,10 +107,17 @@ void LockOrderRelease(const void* lock);
 // A mutex made with a lock class (a string literal naming what kind of lock it
 // is, e.g. "driver.user_lock") takes part in lock-order detection (lock_order.h);
 // one made without is not tracked. Lock's file and line default to its caller's.
+// One made with kNoHappensBefore orders nothing for the race detector: the
+// internal lock of a primitive whose users it must not order (ReadSide's: SRCU
+// readers do not order one another), which then reports its own edges.
 class ABSL_LOCKABLE Mutex {
  public:
+  struct NoHappensBefore {};
+  static constexpr NoHappensBefore kNoHappensBefore{};
+
   Mutex() = default;
   explicit constexpr Mutex(const char* lock_class) : class_(lock_class) {}
+  explicit constexpr Mutex(NoHappensBefore) : orders_(false) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
@@ -118,7 +132,7 @@ class ABSL_LOCKABLE Mutex {
     if (class_ != nullptr) sched_hooks::LockOrderAcquire(this, class_, false, file, line, 0);
     while (SeamLoad(&owner_) != 0) sched_hooks::Block(&owner_, "mutex.lock");
     SeamStore(&owner_, self);
-    sched_hooks::LockAcquired(this);
+    sched_hooks::LockAcquired(this, orders_);
   }
 
   // Releases, wakes every blocked locker (the schedule decides who gets it),
@@ -127,7 +141,7 @@ class ABSL_LOCKABLE Mutex {
     if (SeamLoad(&owner_) != sched_hooks::OwnerToken()) {
       sched_hooks::Fail("Mutex::Unlock: the calling thread does not hold it");
     }
-    sched_hooks::LockReleased(this);
+    sched_hooks::LockReleased(this, orders_);
     if (class_ != nullptr) sched_hooks::LockOrderRelease(this);
     SeamStore<uint64_t>(&owner_, 0);
     sched_hooks::WakeAll(&owner_);
@@ -140,7 +154,7 @@ class ABSL_LOCKABLE Mutex {
     sched_hooks::Yield("mutex.trylock");
     if (SeamLoad(&owner_) != 0) return false;
     SeamStore(&owner_, sched_hooks::OwnerToken());
-    sched_hooks::LockAcquired(this);
+    sched_hooks::LockAcquired(this, orders_);
     if (class_ != nullptr) sched_hooks::LockOrderAcquire(this, class_, true, file, line, 0);
     return true;
   }
@@ -157,7 +171,14 @@ class ABSL_LOCKABLE Mutex {
   // lockers wait on.
   uint64_t owner_ = 0;
   const char* const class_ = nullptr;  // the lock class, or null: not tracked
+  const bool orders_ = true;           // false: kNoHappensBefore
 };
+
+// Happens-before edges of a primitive built on a kNoHappensBefore mutex:
+// a release to obj that accumulates (every thread released to obj is ordered
+// before a later acquire of obj), and that acquire.
+inline void HappensBeforeRelease(const void* obj) { sched_hooks::HbRelease(obj); }
+inline void HappensBeforeAcquire(const void* obj) { sched_hooks::HbAcquire(obj); }
 
 // A lockdep map (the kernel's struct lockdep_map, e.g.
 // __mmu_notifier_invalidate_range_start_map): no lock at all, only an

@@ -26,8 +26,12 @@ inline constexpr bool kDeterministic = false;
 // flavour's lock-order detector (sync_sched.h); ignored here.
 class ABSL_LOCKABLE Mutex {
  public:
+  struct NoHappensBefore {};
+  static constexpr NoHappensBefore kNoHappensBefore{};
+
   Mutex() = default;
   explicit Mutex(const char* /*lock_class*/) {}
+  explicit Mutex(NoHappensBefore) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
@@ -123,6 +127,11 @@ class Atomic {
 };
 
 inline void YieldPoint(const char* /*name*/) {}
+
+// The deterministic flavour's race-detector edges (sync_sched.h); here the
+// std::mutex itself orders, as TSan sees it.
+inline void HappensBeforeRelease(const void* /*obj*/) {}
+inline void HappensBeforeAcquire(const void* /*obj*/) {}
 
 inline ThreadLocalBlock& CurrentThreadBlock() {
   thread_local ThreadLocalBlock block;

@@ -323,12 +323,17 @@ class Target {
 
   // Observer. GlobalSeq is read without the lock (inside a walk's callback it
   // must equal the walk's cur_seq).
+  // Inspect and InspectInto: from one logical thread at a time (the targets
+  // fill buffers they keep, across yield points); inside a concurrent op use
+  // GlobalSeq, HasItree and PendingFrees, which may run on several at once.
   virtual Seq GlobalSeq() = 0;
   virtual bool HasItree() = 0;
   virtual Snapshot Inspect() = 0;
   // The same into *out, reusing its vectors' storage where the target can (the
   // executors inspect after every op); by default a copy of Inspect().
   virtual void InspectInto(Snapshot* out) { *out = Inspect(); }
+  // Snapshot::pending_frees alone.
+  virtual int PendingFrees() = 0;
 
   // Drops the harness's reference: the space is freed if nothing else holds it.
   // Nothing but the destructor may be called after.

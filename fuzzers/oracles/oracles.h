@@ -147,6 +147,12 @@ struct ReleaseDone {
   uint64_t start = 0;
   uint64_t last = 0;
   int releases = 0;
+  // The subscription may have been a deferred insert when a put that could
+  // run release began, an invalidation holding the epoch open: only an
+  // invalidation without a user can be open across release (contract §10.8),
+  // and the RELEASE walk covers the tree, not the deferred list, so it may get
+  // none (it enters the tree when that invalidation ends). At most one then.
+  bool may_miss = false;
 };
 
 // P7: the world after its global cleanup.

@@ -226,6 +226,21 @@ TEST(P9, EveryLiveSubscriptionGetsOneReleaseTopBytePerTraits) {
   ExpectHolds(P9ReleaseDone(top, kernel));
 }
 
+// §10.8: a subscription that may have been a deferred insert when release ran
+// (an invalidation without a user held the epoch open) gets at most one.
+TEST(P9, ADeferredInsertAcrossReleaseGetsAtMostOne) {
+  Traits nf;
+  ReleaseDone e{.slot = 5, .start = 0x5000, .last = 0x9fff, .releases = 0, .may_miss = true};
+  ExpectHolds(P9ReleaseDone(e, nf));
+  e.releases = 1;
+  ExpectHolds(P9ReleaseDone(e, nf));
+  e.releases = 2;
+  ExpectViolates(P9ReleaseDone(e, nf), Property::kP9);
+  e.releases = 0;
+  e.may_miss = false;
+  ExpectViolates(P9ReleaseDone(e, nf), Property::kP9);
+}
+
 // --- P6 ------------------------------------------------------------------------
 
 TEST(P6, StaleMirrorFailsUnlessAnInvalidationCoversThePage) {

@@ -298,8 +298,10 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     }
     case OpCode::kSynchronize: {
       target_->Synchronize();
+      // §10.7 (fuzzers/oracles/s10_kernel_api.cc). Target::PendingFrees, not a
+      // snapshot: safe from any logical thread.
       SynchronizeReturned e{.alone = ops_running_.load(std::memory_order_relaxed) == 1};
-      if (e.alone) e.pending_frees = target_->Inspect().pending_frees;
+      if (e.alone) e.pending_frees = target_->PendingFrees();
       if (Failure f = S10SynchronizeReturned(e); !f.empty()) Fail(f);
       return done(e.alone ? "synchronized (alone)" : "synchronized");
     }
@@ -772,6 +774,13 @@ void ConcurrentWorld::DropUserNow(int t) {
     BookLock l(&mu_);
     ++puts_in_progress_;
     ++activity_begun_;
+    // If this put runs release, an open invalidation (one without a user,
+    // §10.8) keeps a deferred insert out of the tree the RELEASE walk covers.
+    if (inv_in_progress_ > 0) {
+      for (IntervalSlot& s : slots_) {
+        if (s.maybe_pending || s.state == SlotState::kInserting) s.may_miss_release = true;
+      }
+    }
   }
   target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
@@ -1071,9 +1080,12 @@ void ConcurrentWorld::GlobalCleanup() {
     for (int slot = 0; slot < kIntervalSlots && err.empty(); ++slot) {
       const IntervalSlot& is = slots_[slot];
       if (is.state != SlotState::kLive) continue;
-      err = P9ReleaseDone(
-          {.slot = slot, .start = is.start, .last = is.last, .releases = is.releases},
-          target_->traits());
+      err = P9ReleaseDone({.slot = slot,
+                           .start = is.start,
+                           .last = is.last,
+                           .releases = is.releases,
+                           .may_miss = is.may_miss_release},
+                          target_->traits());
     }
   }
   if (!err.empty()) Fail(err);

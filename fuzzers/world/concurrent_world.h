@@ -230,6 +230,9 @@ class ConcurrentWorld final : public CallbackSink {
     uint64_t last = 0;
     int pins = 0;
     bool maybe_pending = false;  // may be a deferred insert not yet in the tree
+    // Was maybe_pending (or inserting) while an invalidation was open when a
+    // put that may run release began: the RELEASE walk may miss it (§10.8).
+    bool may_miss_release = false;
     int releases = 0;            // RELEASE walk callbacks of this incarnation
     struct {
       bool fail_blockable = false;  // misbehave: see program.h Misbehaviour

@@ -242,6 +242,7 @@ class KernelTarget final : public Target {
 
   Seq GlobalSeq() override { return Take(/*lists=*/false).invalidate_seq; }
   bool HasItree() override { return Take(false).has_itree; }
+  int PendingFrees() override { return static_cast<int>(Take(false).num_pending_frees); }
   Snapshot Inspect() override {
     const nfk_snapshot k = Take(/*lists=*/true);
     Snapshot s;

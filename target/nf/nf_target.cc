@@ -176,6 +176,11 @@ class NfTarget final : public Target {
     InspectInto(&s);
     return s;
   }
+  int PendingFrees() override {
+    nf::Snapshot c;  // not InspectInto's buffer: any logical thread may call this
+    space_->InspectInto(&c);
+    return c.pending_frees;
+  }
   // Through a core snapshot kept per OS thread for reuse (several threads may
   // inspect at once in a real-thread run): no allocation once both have grown.
   void InspectInto(Snapshot* out) override {
