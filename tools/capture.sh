@@ -2,7 +2,7 @@
 # tools/capture.sh: capture every output of every corpus input, so that a
 # restructuring can show it changed nothing (`diff -r BEFORE AFTER` empty).
 #
-#   tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] OUT
+#   tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] [--mutants MDIR] OUT
 #
 # For every directory under corpus/ that holds inputs (every fuzzer's corpus,
 # the seeds, the regression reproducers; input bytes and .nfp text programs
@@ -30,6 +30,22 @@
 # nf_ctrace_kernel_6_12). N: (target, directory) pairs in parallel (default 2). OUT must not
 # exist yet. Exit 0 with the capture's size and time on stdout; a missing tool
 # or an existing OUT: one line, exit 2.
+#
+# Failure reports of planted bugs (--mutants MDIR): every corpus input passes on
+# the correct core, so with MDIR, a build tree configured with
+# -DNF_BUILD_MUTANTS=ON, each mutant's reproducers, corpus/regress/<fuzzer>/<m>/
+# for <fuzzer> sequential_fuzzer and concurrent_fuzzer, are also run by that
+# mutant's twin, MDIR/mutants/<fuzzer>_mut_<m>, and its report (stdout and
+# stderr: the failing check, the program, the schedule and the trace) and exit
+# status go to OUT/mutants/<fuzzer>/<m>.txt. A reproducer whose twin is not
+# built is listed as such in OUT/mutants/missing.txt, so a capture with fewer
+# twins differs. The kernel target's mutants (corpus/regress/kernel/*/mut_*)
+# are not covered. A tree with just the twins this needs (Debug, no tests, no
+# kernel target; about 17 small links over 11 mutant cores):
+#   cmake -S . -B build/capture-mutants -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+#     -DNF_BUILD_MUTANTS=ON -DNF_BUILD_TESTS=OFF -DNF_KERNEL_TARGET=OFF
+#   tools/capture.sh --mutant-targets | xargs cmake --build build/capture-mutants -j2 --target
+# (--mutant-targets prints those twins' names and exits).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,20 +53,38 @@ BUILD=build/dev
 KERNELS=6.1,6.12,contract-6.1
 JOBS=2
 OUT=""
+MDIR=""
+# The twins that run a reproducer of their mutant: <fuzzer>_mut_<m> for every
+# corpus/regress/<fuzzer>/<m>/ with an EXPECT file (a mutant's reproducers;
+# harness/ has none).
+mutant_twins() {
+  local d
+  for d in "$ROOT"/corpus/regress/{sequential_fuzzer,concurrent_fuzzer}/*/; do
+    [[ -f $d/EXPECT ]] || continue
+    d=${d%/}
+    echo "$(basename "$(dirname "$d")")_mut_$(basename "$d")"
+  done
+}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --kernel) KERNELS=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
-    -*) echo "capture.sh: unknown flag $1 (usage: tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] OUT)" >&2; exit 2 ;;
+    --mutants) MDIR=$2; shift 2 ;;
+    --mutant-targets) mutant_twins; exit 0 ;;
+    -*) echo "capture.sh: unknown flag $1 (usage: tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] [--mutants MDIR] OUT)" >&2; exit 2 ;;
     *) [[ -z "$OUT" ]] || { echo "capture.sh: one OUT only" >&2; exit 2; }; OUT=$1; shift ;;
   esac
 done
-[[ -n "$OUT" ]] || { echo "capture.sh: no OUT given (usage: tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] OUT)" >&2; exit 2; }
+[[ -n "$OUT" ]] || { echo "capture.sh: no OUT given (usage: tools/capture.sh [--build DIR] [--kernel LIST] [--jobs N] [--mutants MDIR] OUT)" >&2; exit 2; }
 [[ ! -e "$OUT" ]] || { echo "capture.sh: $OUT exists; give a new directory" >&2; exit 2; }
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 cd "$ROOT"
 [[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
+if [[ -n "$MDIR" ]]; then
+  [[ "$MDIR" = /* ]] || MDIR="$ROOT/$MDIR"
+  [[ -d "$MDIR/mutants" ]] || { echo "capture.sh: $MDIR has no mutants/ (configure it with -DNF_BUILD_MUTANTS=ON)" >&2; exit 2; }
+fi
 
 # target name -> the nf_tool binary
 declare -A TOOL=([nf]=nf_tool)
@@ -148,7 +182,30 @@ done | xargs -0 -n 2 -P "$JOBS" bash -c '
   declare -A TOOL
   for kv in $TOOLS_LIST; do TOOL[${kv%%=*}]=${kv#*=}; done
   capture_dir "$1" "$2"' _
+# The mutants' reports, twin by twin (each reproducer at most 120 s).
+if [[ -n "$MDIR" ]]; then
+  mkdir -p "$OUT/mutants"
+  : >"$OUT/mutants/missing.txt"
+  while read -r twin; do
+    fuzzer=${twin%%_mut_*} m=${twin#*_mut_}
+    if [[ ! -x "$MDIR/mutants/$twin" ]]; then
+      echo "$twin" >>"$OUT/mutants/missing.txt"
+      continue
+    fi
+    mkdir -p "$OUT/mutants/$fuzzer"
+    o="$OUT/mutants/$fuzzer/$m.txt"
+    : >"$o"
+    for f in $(find "corpus/regress/$fuzzer/$m" -maxdepth 1 -type f ! -name 'EXPECT*' ! -name '*.md' ! -name '*.nfp' | sort); do
+      rc=0
+      echo "## $f" >>"$o"
+      ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 120 "$MDIR/mutants/$twin" "$f" >>"$o" 2>&1 || rc=$?
+      echo "## exit $rc" >>"$o"
+    done
+  done < <(mutant_twins)
+fi
 end=$(date +%s)
 inputs=$(find corpus -type f ! -name 'EXPECT*' ! -name '*.md' | wc -l)
-echo "capture.sh: ${#DIRS[@]} directories, $inputs inputs, targets ${TARGETS[*]}:" \
+twins=""
+[[ -z "$MDIR" ]] || twins=", $(find "$OUT/mutants" -name '*.txt' ! -name missing.txt | wc -l) mutant twins"
+echo "capture.sh: ${#DIRS[@]} directories, $inputs inputs, targets ${TARGETS[*]}$twins:" \
   "$(du -sh "$OUT" | cut -f1) in $OUT, $((end - start)) s"

@@ -175,79 +175,45 @@ class SequentialRun final : public WorldObserver {
   // Ops outside what the target's traits let it take (target.h Traits): the
   // model predicts nf's contract, which a target without those capabilities
   // (the kernel) does not promise, so the sequential run never calls them.
+  // First the rule every executor shares (TargetSkipReason, world.h), then
+  // those over the model's state.
   std::optional<std::string_view> TargetSkipReason(int thread, const Op& op) {
     const target::Traits& tr = traits();
     const Model& m = model_;
-    if (!tr.secondary_mmu_api && IsSecondaryMmuOp(op.code)) {
-      return "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
-             "Traits::secondary_mmu_api)";
-    }
+    if (std::optional<std::string_view> why = fuzz::TargetSkipReason(tr, op)) return why;
     if (!tr.reports_misuse) {
       // The misuse nf's core detects and warns of (model.h): the target's
       // callers never do it (the kernel would corrupt its lists or BUG).
-      switch (op.code) {
-        case OpCode::kInsert:
-        case OpCode::kInsertAt:
-        case OpCode::kInsertLocked:
+      switch (Info(op.code).misuse) {
+        case Misuse::kIntervalSlotTaken:
           // Any shape: the kernel writes the interval's start before it checks
           // the length, corrupting the tree entry of an inserted subscription.
           if (m.subs[op.slot].present) return "insert twice: misuse this target does not detect";
           break;
-        case OpCode::kRemove:
+        case Misuse::kIntervalSlotEmpty:
           if (!m.subs[op.slot].present) return "remove of an empty slot: misuse this target does not detect";
           break;
-        case OpCode::kRegister:
-        case OpCode::kRegisterSecondary:
+        case Misuse::kClassicSlotTaken:
           if (m.users > 0 && m.classics[op.slot].exists) {
             return "register twice: misuse this target does not detect";
           }
           break;
-        case OpCode::kUnregister:
+        case Misuse::kClassicSlotEmpty:
           if (!m.classics[op.slot].exists) {
             return "unregister of an empty slot: misuse this target does not detect";
           }
           break;
-        case OpCode::kPut:
+        case Misuse::kNoReference:
           if (m.get_refs[op.behaviour] == 0) return "put without a reference: misuse this target does not detect";
           break;
-        case OpCode::kInvEnd:
-        case OpCode::kInvOnlyEnd:
+        case Misuse::kNoOpenStart:
           if (m.threads[thread].open.empty()) {
             return "inv_end with no open start: misuse this target does not detect";
           }
           break;
-        case OpCode::kMisbehave:
-          // The driver bugs it arms make the kernel WARN (a target report,
-          // which is a violation), not warn as the model expects.
-          return "a driver bug this target reports as its own check, not as a warning";
-        // No misuse to detect (every op is a case: a new one must say).
-        case OpCode::kInvalidate:
-        case OpCode::kInvStart:
-        case OpCode::kReadBegin:
-        case OpCode::kReadRetry:
-        case OpCode::kCheckRetry:
-        case OpCode::kFault:
-        case OpCode::kGet:
-        case OpCode::kRelease:
-        case OpCode::kLock:
-        case OpCode::kUnlock:
-        case OpCode::kInvalidateAt:
-        case OpCode::kInvStartAt:
-        case OpCode::kFaultAt:
-        case OpCode::kClearFlushYoung:
-        case OpCode::kClearYoung:
-        case OpCode::kTestYoung:
-        case OpCode::kChangePte:
-        case OpCode::kSecondaryTlb:
-        case OpCode::kReadOnly:
-        case OpCode::kSynchronize:
-        case OpCode::kInvalidateMm:
+        case Misuse::kNone:
           break;
       }
-    }
-    if (!tr.empty_range_walks_nothing && IsInvalidation(op.code) && op.length() == 0) {
-      return "an empty range, which this target's walk does not treat as empty "
-             "(Traits::empty_range_walks_nothing)";
     }
     if (!tr.release_walk_covers_top_address && IsAnyInsert(op.code) &&
         op.start() == ~uint64_t{0}) {

@@ -161,13 +161,7 @@ TEST(SequentialApi, TheSeeds) {
 
 CallbackRecord Secondary(CallbackRecord::Kind kind, int id, uint64_t start, uint64_t end,
                          bool young) {
-  CallbackRecord r;
-  r.kind = kind;
-  r.id = id;
-  r.start = start;
-  r.end = end;
-  r.result = young;
-  return r;
+  return CallbackRecord{.kind = kind, .id = id, .start = start, .end = end, .result = young};
 }
 
 class ModelApi : public ::testing::Test {
@@ -179,16 +173,27 @@ class ModelApi : public ::testing::Test {
     ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 0), OpResult{}, {}).text, "");
     ASSERT_EQ(m_.Apply(0, SlotOp(OpCode::kRegisterSecondary, 1), OpResult{}, {}).text, "");
   }
+  // A young call on page 0 that returned young, and the callbacks of c0 (young)
+  // and c1 (old) with [0, end).
+  struct YoungCall {
+    Op op;
+    OpResult young;
+    CallbackRecord c0, c1;
+  };
+  static YoungCall MakeYoungCall(OpCode code, uint64_t end) {
+    const auto kind = static_cast<CallbackRecord::Kind>(
+        static_cast<int>(CallbackRecord::Kind::kClearFlushYoung) +
+        static_cast<int>(code) - static_cast<int>(OpCode::kClearFlushYoung));
+    return YoungCall{.op = RangeOp(code, 0, 1),
+                     .young = OpResult{.flag = true},
+                     .c0 = Secondary(kind, 0, 0, end, true),
+                     .c1 = Secondary(kind, 1, 0, end, false)};
+  }
   Model m_{InitialSeq::kDefault, 1};
 };
 
 TEST_F(ModelApi, AYoungCallMissingOrRepeatedOrWithAnotherAnswerFails) {
-  using K = CallbackRecord::Kind;
-  const Op op = RangeOp(OpCode::kClearYoung, 0, 1);
-  OpResult young;
-  young.flag = true;
-  const CallbackRecord c0 = Secondary(K::kClearYoung, 0, 0, 0x1000, true);
-  const CallbackRecord c1 = Secondary(K::kClearYoung, 1, 0, 0x1000, false);
+  const auto [op, young, c0, c1] = MakeYoungCall(OpCode::kClearYoung, 0x1000);
   EXPECT_EQ(m_.Apply(0, op, young, {c0, c1}).text, "");
   EXPECT_NE(m_.Apply(0, op, young, {c0}).text, "");              // c1 not called
   EXPECT_NE(m_.Apply(0, op, young, {c0, c1, c1}).text, "");      // c1 twice
@@ -199,12 +204,7 @@ TEST_F(ModelApi, AYoungCallMissingOrRepeatedOrWithAnotherAnswerFails) {
 }
 
 TEST_F(ModelApi, TestYoungThatGoesOnAfterAYoungAnswerFails) {
-  using K = CallbackRecord::Kind;
-  const Op op = RangeOp(OpCode::kTestYoung, 0, 1);
-  OpResult young;
-  young.flag = true;
-  const CallbackRecord c0 = Secondary(K::kTestYoung, 0, 0, 0, true);
-  const CallbackRecord c1 = Secondary(K::kTestYoung, 1, 0, 0, false);
+  const auto [op, young, c0, c1] = MakeYoungCall(OpCode::kTestYoung, 0);
   EXPECT_EQ(m_.Apply(0, op, young, {c1, c0}).text, "");
   EXPECT_EQ(m_.Apply(0, op, young, {c0}).text, "");
   EXPECT_NE(m_.Apply(0, op, young, {c0, c1}).text, "");  // went on after c0's young

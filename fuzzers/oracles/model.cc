@@ -618,11 +618,7 @@ Failure Model::Apply(int thread, const Op& op, const OpResult& actual,
     case OpCode::kInvStartAt: {
       want.got_user = users > 0;
       if (!want.got_user) break;
-      Range r;
-      r.start = op.start();
-      r.end = op.start() + op.length();
-      r.blockable = op.blockable;
-      r.event = op.event;
+      const Range r = RangeOfOp(op);
       ++open;
       if (!run.Start(r)) {
         --open;

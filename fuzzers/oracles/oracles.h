@@ -29,6 +29,10 @@
 //                                                         ReleaseDone
 //   p10_data_race.cc                  P10                 RunEnded
 //   p11_lock_order.cc                 P11                 RunEnded
+//   s10_kernel_api.cc                 §10 (not of §7)     SecondaryCallbackEntered,
+//                                                         SecondaryCallReturned,
+//                                                         ReadOnlyReturned,
+//                                                         SynchronizeReturned
 //   report_text.cc                    the texts the reports share
 //
 // P4 (the tree's contents) is the reference model's (fuzzers/oracles/model.h):
@@ -171,6 +175,47 @@ struct RunEnded {
   int watchdog_seconds = 0;      // kWatchdog
 };
 
+// §10: a secondary-MMU callback (a young call, change_pte, the secondary-TLB
+// invalidate) entered (concurrent world).
+struct SecondaryCallbackEntered {
+  const ClassicSub* sub = nullptr;  // nullptr: not a live subscriber of the world (P5)
+  target::SecondaryCall call = target::SecondaryCall::kClearFlushYoung;
+  bool in_secondary_op = false;  // the calling thread runs a secondary-MMU op
+};
+
+// §10: a young call, change_pte or the secondary-TLB invalidate returned
+// (concurrent world), with the callbacks it made.
+struct SecondaryCallReturned {
+  const Op* op = nullptr;  // the op (its text is in the reports)
+  target::SecondaryCall call = target::SecondaryCall::kClearFlushYoung;  // the op's
+  uint64_t start = 0;  // the op's range [start, end); the address for test_young, change_pte
+  uint64_t end = 0;
+  bool young = false;  // what a young call returned
+  // The callbacks: how many, how many answered young, whether the last did;
+  // the range of the last one; one of another kind than the op's; the name
+  // of a subscriber called twice (the last such call's; "": none).
+  int n = 0;
+  int young_answers = 0;
+  bool last_young = false;
+  uint64_t called_start = 0;
+  uint64_t called_end = 0;
+  bool other_call = false;
+  std::string called_twice;
+};
+
+// §10.4: range_update_to_read_only returned.
+struct ReadOnlyReturned {
+  Range range{};
+  bool result = false;
+};
+
+// §10.7: synchronize returned; alone: no other thread was inside an op (then
+// pending_frees is the target's queue of frees, else 0 and unread).
+struct SynchronizeReturned {
+  bool alone = false;
+  int pending_frees = 0;
+};
+
 // The sequential executor: an interval callback, with the target's state read
 // in it.
 struct SequentialCallback {
@@ -206,6 +251,7 @@ Failure P3SequentialCallback(const SequentialCallback& e);
 Failure P5IntervalCallback(const IntervalCallbackEntered& e);
 Failure P5ClassicCallback(const ClassicCallbackEntered& e);
 Failure P5SequentialCallback(const SequentialCallback& e);
+Failure P5SecondaryCallback(const SecondaryCallbackEntered& e);
 
 // p6_no_stale_mapping.cc
 Failure P6MirrorRead(const MirrorRead& e);
@@ -229,6 +275,12 @@ Failure P10RunEnded(const RunEnded& e);
 // p11_lock_order.cc
 Failure P11RunEnded(const RunEnded& e);
 
+// s10_kernel_api.cc (docs/contract.md §10; NotAProperty failures)
+Failure S10SecondaryCallback(const SecondaryCallbackEntered& e, const Traits& traits);
+Failure S10SecondaryCallReturned(const SecondaryCallReturned& e, const Traits& traits);
+Failure S10ReadOnlyReturned(const ReadOnlyReturned& e, const Traits& traits);
+Failure S10SynchronizeReturned(const SynchronizeReturned& e);
+
 // --- Several oracles on one event, in report order ---------------------------
 
 // An interval callback (concurrent world): P5, then a callback outside any walk
@@ -245,6 +297,13 @@ inline Failure CheckIntervalCallback(const IntervalCallbackEntered& e) {
 inline Failure CheckClassicCallback(const ClassicCallbackEntered& e, const Traits& traits) {
   Failure f = P5ClassicCallback(e);
   if (f.empty()) f = P9ClassicCallback(e, traits);
+  return f;
+}
+
+// A secondary-MMU callback (concurrent world): P5, then §10.
+inline Failure CheckSecondaryCallback(const SecondaryCallbackEntered& e, const Traits& traits) {
+  Failure f = P5SecondaryCallback(e);
+  if (f.empty()) f = S10SecondaryCallback(e, traits);
   return f;
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "fuzzers/oracles/oracles.h"
@@ -19,7 +20,7 @@ namespace {
 // A classic subscriber handle: only its id and behaviour are read.
 class FakeClassic final : public ClassicSub {
  public:
-  explicit FakeClassic(int id) : ClassicSub(id, 0) {}
+  explicit FakeClassic(int id, uint8_t behaviour = 0) : ClassicSub(id, behaviour) {}
 };
 
 Range MakeRange(uint64_t start, uint64_t end, Event event = Event::kUnmap) {
@@ -331,6 +332,147 @@ TEST(P10, ADataRaceFails) {
   ExpectViolates(CheckRunEnded({.kind = RunEnded::Kind::kDataRace, .description = "data race"}),
                  Property::kP10);
   ExpectHolds(P10RunEnded({.kind = RunEnded::Kind::kStuck, .description = "deadlock"}));
+}
+
+// --- §10 (the rest of the kernel's API) -------------------------------------
+
+// Expects f to fail a clause of §10: no property of §7, a text naming it.
+void ExpectBreaksClause(const Failure& f, std::string_view clause) {
+  ASSERT_FALSE(f.empty()) << "the check passed where " << clause << " is broken";
+  EXPECT_EQ(f.property, Property::kNone) << f.text;
+  EXPECT_EQ(f.text.substr(0, clause.size() + 1), std::string(clause) + ":") << f.text;
+}
+
+using target::SecondaryCall;
+
+TEST(S10, SecondaryCallbackOnASubscriberWithoutTheMethodFails) {
+  Traits kernel;
+  const FakeClassic plain(1, target::kClassicHasStart);
+  const FakeClassic secondary(2, target::kClassicSecondary | target::kClassicHasStart);
+  const FakeClassic tlb(3, target::kClassicSecondary);
+  SecondaryCallbackEntered e{.sub = &secondary, .call = SecondaryCall::kClearYoung,
+                             .in_secondary_op = true};
+  ExpectHolds(CheckSecondaryCallback(e, kernel));
+  e.sub = &plain;  // registered by register, not register_secondary
+  ExpectBreaksClause(CheckSecondaryCallback(e, kernel), "§10");
+  // §10.3: the secondary-TLB method only without start and end.
+  e.call = SecondaryCall::kSecondaryTlb;
+  e.sub = &secondary;
+  ExpectBreaksClause(CheckSecondaryCallback(e, kernel), "§10.3");
+  e.sub = &tlb;
+  ExpectHolds(CheckSecondaryCallback(e, kernel));
+  // A subscriber that is not live: P5's, before §10.
+  e.sub = nullptr;
+  ExpectViolates(CheckSecondaryCallback(e, kernel), Property::kP5);
+  ExpectHolds(S10SecondaryCallback(e, kernel));
+}
+
+TEST(S10, SecondaryCallbackOutsideASecondaryOpFailsButAnEndsTlbCall) {
+  Traits v6_1;
+  v6_1.end_calls_secondary_tlb = true;
+  Traits v6_12;
+  const FakeClassic tlb(3, target::kClassicSecondary);
+  SecondaryCallbackEntered e{.sub = &tlb, .call = SecondaryCall::kSecondaryTlb,
+                             .in_secondary_op = false};
+  ExpectHolds(CheckSecondaryCallback(e, v6_1));  // 6.1's end calls invalidate_range
+  ExpectBreaksClause(CheckSecondaryCallback(e, v6_12), "§10");
+  e.call = SecondaryCall::kTestYoung;
+  ExpectBreaksClause(CheckSecondaryCallback(e, v6_1), "§10");
+}
+
+// clear_young of [0x1000,0x3000) with two callbacks, one young: every field
+// consistent; each test breaks one.
+SecondaryCallReturned YoungCall(const Op* op) {
+  SecondaryCallReturned e;
+  e.op = op;
+  e.call = SecondaryCall::kClearYoung;
+  e.start = e.called_start = op->start();
+  e.end = e.called_end = op->start() + op->length();
+  e.young = true;
+  e.n = 2;
+  e.young_answers = 1;
+  return e;
+}
+
+TEST(S10, SecondaryCallThatCalledWrongFails) {
+  Traits kernel;
+  const Op op = RangeOp(OpCode::kClearYoung, 1, 2);
+  ExpectHolds(S10SecondaryCallReturned(YoungCall(&op), kernel));
+  SecondaryCallReturned e = YoungCall(&op);
+  e.called_twice = "c1";
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10");
+  e = YoungCall(&op);
+  e.other_call = true;
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10");
+  e = YoungCall(&op);
+  e.called_end += 0x1000;  // another range than the op's
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10");
+  e = YoungCall(&op);
+  e.n = 0;  // no callback: the range is not compared
+  e.young_answers = 0;
+  e.young = false;
+  e.called_end = 0;
+  ExpectHolds(S10SecondaryCallReturned(e, kernel));
+}
+
+TEST(S10, YoungResultThatIsNotTheOrOfTheAnswersFails) {
+  Traits kernel;
+  const Op op = RangeOp(OpCode::kClearYoung, 1, 2);
+  SecondaryCallReturned e = YoungCall(&op);
+  e.young = false;  // one answered young
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10.1");
+  e.young_answers = 0;
+  ExpectHolds(S10SecondaryCallReturned(e, kernel));
+  // test_young (at an address) stops at its first young answer.
+  const Op test = RangeOp(OpCode::kTestYoung, 1, 2);
+  e = YoungCall(&test);
+  e.call = SecondaryCall::kTestYoung;
+  e.called_end = e.called_start;
+  e.last_young = true;
+  ExpectHolds(S10SecondaryCallReturned(e, kernel));
+  e.last_young = false;  // asked another after the young one
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10.1");
+  e.young_answers = 2;
+  e.last_young = true;
+  ExpectBreaksClause(S10SecondaryCallReturned(e, kernel), "§10.1");
+}
+
+TEST(S10, ChangePteThatCallsBackOnAVersionWithoutItFails) {
+  Traits v6_1;
+  v6_1.has_change_pte = true;
+  Traits v6_12;
+  const Op op = RangeOp(OpCode::kChangePte, 1, 1);
+  SecondaryCallReturned e;  // one callback, at the address
+  e.op = &op;
+  e.call = SecondaryCall::kChangePte;
+  e.start = e.called_start = e.called_end = op.start();
+  e.end = op.start() + op.length();
+  e.n = 1;
+  ExpectHolds(S10SecondaryCallReturned(e, v6_1));
+  ExpectBreaksClause(S10SecondaryCallReturned(e, v6_12), "§10.2");
+  e.n = 0;
+  ExpectHolds(S10SecondaryCallReturned(e, v6_12));
+}
+
+TEST(S10, ReadOnlyThatAnswersOtherThanTheVersionFails) {
+  Traits v6_1;
+  v6_1.has_range_update_to_read_only = true;
+  Traits v6_12;
+  ReadOnlyReturned e{.range = MakeRange(0, 0x1000, Event::kProtectionVma), .result = true};
+  ExpectHolds(S10ReadOnlyReturned(e, v6_1));
+  ExpectBreaksClause(S10ReadOnlyReturned(e, v6_12), "§10.4");
+  e.result = false;
+  ExpectBreaksClause(S10ReadOnlyReturned(e, v6_1), "§10.4");
+  ExpectHolds(S10ReadOnlyReturned(e, v6_12));
+  e.range.event = Event::kUnmap;  // only PROTECTION_VMA is true
+  ExpectHolds(S10ReadOnlyReturned(e, v6_1));
+}
+
+TEST(S10, SynchronizeThatLeftAFreeQueuedWhileAloneFails) {
+  ExpectBreaksClause(S10SynchronizeReturned({.alone = true, .pending_frees = 1}), "§10.7");
+  ExpectHolds(S10SynchronizeReturned({.alone = true, .pending_frees = 0}));
+  // Another thread inside an op may have begun a read-side section after it.
+  ExpectHolds(S10SynchronizeReturned({.alone = false, .pending_frees = 1}));
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 // remove returns), a classic subscriber registered and not unregistered, or
 // got and not yet freed. Their memory is really freed, so ASan reports a touch
 // even where this check cannot run. Concurrent world: every interval and classic
-// callback and free_notifier; sequential executor: every interval callback
-// (the world's lookup).
+// callback, free_notifier and secondary-MMU callback; sequential executor: every
+// interval callback (the world's lookup).
 #include "absl/strings/str_format.h"
 #include "fuzzers/oracles/oracles.h"
 
@@ -56,6 +56,13 @@ Failure P5SequentialCallback(const SequentialCallback& e) {
                                   "cur_seq=%#x",
                                   static_cast<const void*>(e.sub), e.range.start, e.range.end,
                                   e.cur_seq));
+}
+
+Failure P5SecondaryCallback(const SecondaryCallbackEntered& e) {
+  if (e.sub != nullptr) return {};
+  return Violated(Property::kP5,
+                  "a secondary-MMU callback on a subscriber that is not live (unregistered or "
+                  "freed)");
 }
 
 }  // namespace nf::fuzz

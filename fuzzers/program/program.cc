@@ -10,49 +10,50 @@ namespace {
 using O = Operands;
 using R = ResultKind;
 using C = Contract;
+using M = Misuse;
 
 // One row per OpCode, in opcode order.
 constexpr std::array<OpInfo, kNumOpCodes> kOpTable = {{
-    {"insert", O::kInsert, R::kStatus, true, C::kInsert, false},
-    {"remove", O::kIntervalSlot, R::kStatus, true, C::kMaySleep, true},
-    {"invalidate", O::kRange, R::kStatus, true, C::kWalk, true},
-    {"inv_start", O::kRange, R::kStatus, true, C::kWalk, true},
-    {"inv_end", O::kNone, R::kStatus, true, C::kEndsOpen, true},
-    {"read_begin", O::kIntervalSlot, R::kSeq, false, C::kMaySleep, false},
-    {"read_retry", O::kIntervalSlot, R::kRetry, false, C::kSlotLock, false},
-    {"check_retry", O::kIntervalSlot, R::kRetry, false, C::kFree, false},
-    {"fault", O::kFault, R::kAttempts, false, C::kMaySleep, true},
-    {"register", O::kRegister, R::kStatus, true, C::kMaySleep, false},
-    {"unregister", O::kClassicSlot, R::kStatus, true, C::kMaySleep, false},
-    {"get", O::kBehaviour, R::kStatus, true, C::kMaySleep, false},
-    {"put", O::kBehaviour, R::kStatus, true, C::kFree, false},
-    {"release", O::kNone, R::kStatus, true, C::kReleaseWalk, true},
-    {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock, false},
-    {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock, false},
-    {"insert_at", O::kInsertAt, R::kStatus, true, C::kInsert, false},
-    {"invalidate_at", O::kRangeAt, R::kStatus, true, C::kWalk, true},
-    {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk, true},
-    {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep, true},
-    {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree, false},
-    {"clear_flush_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
-    {"clear_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
-    {"test_young", O::kRange, R::kFlag, false, C::kRmapCall, true},
-    {"change_pte", O::kRange, R::kStatus, false, C::kRmapCall, true},
-    {"secondary_tlb", O::kRange, R::kStatus, false, C::kRmapCall, true},
-    {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep, true},
+    {"insert", O::kInsert, R::kStatus, true, C::kInsert, false, M::kIntervalSlotTaken, false},
+    {"remove", O::kIntervalSlot, R::kStatus, true, C::kMaySleep, true, M::kIntervalSlotEmpty, false},
+    {"invalidate", O::kRange, R::kStatus, true, C::kWalk, true, M::kNone, false},
+    {"inv_start", O::kRange, R::kStatus, true, C::kWalk, true, M::kNone, false},
+    {"inv_end", O::kNone, R::kStatus, true, C::kEndsOpen, true, M::kNoOpenStart, false},
+    {"read_begin", O::kIntervalSlot, R::kSeq, false, C::kMaySleep, false, M::kNone, false},
+    {"read_retry", O::kIntervalSlot, R::kRetry, false, C::kSlotLock, false, M::kNone, false},
+    {"check_retry", O::kIntervalSlot, R::kRetry, false, C::kFree, false, M::kNone, false},
+    {"fault", O::kFault, R::kAttempts, false, C::kMaySleep, true, M::kNone, false},
+    {"register", O::kRegister, R::kStatus, true, C::kMaySleep, false, M::kClassicSlotTaken, false},
+    {"unregister", O::kClassicSlot, R::kStatus, true, C::kMaySleep, false, M::kClassicSlotEmpty, false},
+    {"get", O::kBehaviour, R::kStatus, true, C::kMaySleep, false, M::kNone, false},
+    {"put", O::kBehaviour, R::kStatus, true, C::kFree, false, M::kNoReference, false},
+    {"release", O::kNone, R::kStatus, true, C::kReleaseWalk, true, M::kNone, false},
+    {"lock", O::kIntervalSlot, R::kStatus, false, C::kTakesLock, false, M::kNone, false},
+    {"unlock", O::kIntervalSlot, R::kStatus, false, C::kDropsLock, false, M::kNone, false},
+    {"insert_at", O::kInsertAt, R::kStatus, true, C::kInsert, false, M::kIntervalSlotTaken, false},
+    {"invalidate_at", O::kRangeAt, R::kStatus, true, C::kWalk, true, M::kNone, false},
+    {"inv_start_at", O::kRangeAt, R::kStatus, true, C::kWalk, true, M::kNone, false},
+    {"fault_at", O::kFaultAt, R::kAttempts, false, C::kMaySleep, true, M::kNone, false},
+    {"misbehave", O::kMisbehave, R::kStatus, false, C::kFree, false, M::kNone, false},
+    {"clear_flush_young", O::kRange, R::kFlag, false, C::kRmapCall, true, M::kNone, true},
+    {"clear_young", O::kRange, R::kFlag, false, C::kRmapCall, true, M::kNone, true},
+    {"test_young", O::kRange, R::kFlag, false, C::kRmapCall, true, M::kNone, true},
+    {"change_pte", O::kRange, R::kStatus, false, C::kRmapCall, true, M::kNone, true},
+    {"secondary_tlb", O::kRange, R::kStatus, false, C::kRmapCall, true, M::kNone, true},
+    {"register_secondary", O::kRegister, R::kStatus, true, C::kMaySleep, true, M::kClassicSlotTaken, true},
     // The caller holds the mmap lock, which ranks above the rmap locks an open
     // invalidation holds and the driver locks: never while open or held.
-    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep, true},
-    {"read_only", O::kRange, R::kFlag, false, C::kFree, true},
-    {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen, true},
-    {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep, true},
-    {"invalidate_mm", O::kRange, R::kStatus, true, C::kWalk, true},
+    {"insert_locked", O::kInsert, R::kStatus, true, C::kMaySleep, true, M::kIntervalSlotTaken, false},
+    {"read_only", O::kRange, R::kFlag, false, C::kFree, true, M::kNone, true},
+    {"inv_only_end", O::kNone, R::kStatus, true, C::kEndsOpen, true, M::kNoOpenStart, false},
+    {"synchronize", O::kNone, R::kStatus, true, C::kMaySleep, true, M::kNone, false},
+    {"invalidate_mm", O::kRange, R::kStatus, true, C::kWalk, true, M::kNone, false},
 }};
 
 constexpr std::array<std::string_view, kNumMisbehaviours> kMisbehaviourNames = {
     "fail_blockable", "even_seq", "fail_start"};
 
-constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree, true};
+constexpr OpInfo kUnknownOp = {"?", O::kNone, R::kStatus, false, C::kFree, true, M::kNone, false};
 
 }  // namespace
 
@@ -268,20 +269,7 @@ bool IsRegister(OpCode c) { return c == OpCode::kRegister || c == OpCode::kRegis
 bool UsesRangeFlags(OpCode c) {
   return IsInvalidation(c) || c == OpCode::kInvalidateMm || c == OpCode::kReadOnly;
 }
-bool IsSecondaryMmuOp(OpCode c) {
-  switch (c) {
-    case OpCode::kClearFlushYoung:
-    case OpCode::kClearYoung:
-    case OpCode::kTestYoung:
-    case OpCode::kChangePte:
-    case OpCode::kSecondaryTlb:
-    case OpCode::kRegisterSecondary:
-    case OpCode::kReadOnly:
-      return true;
-    default:
-      return false;
-  }
-}
+bool IsSecondaryMmuOp(OpCode c) { return Info(c).secondary_mmu; }
 uint8_t RegisteredBehaviour(const Op& op) {
   return op.code == OpCode::kRegisterSecondary
              ? static_cast<uint8_t>(op.behaviour | target::kClassicSecondary)

@@ -301,6 +301,20 @@ enum class Contract : uint8_t {
                   //   above the driver locks: not while held
 };
 
+// The misuse of an op that nf's core detects and warns of (fuzzers/oracles/model.h)
+// and a target without Traits::reports_misuse is never asked (the sequential
+// executor's skip rule; the concurrent world skips every misuse by its slot
+// states).
+enum class Misuse : uint8_t {
+  kNone,
+  kIntervalSlotTaken,  // an insert into a slot whose subscription is inserted
+  kIntervalSlotEmpty,  // a remove of an empty slot
+  kClassicSlotTaken,   // a register into a classic slot that has a subscriber
+  kClassicSlotEmpty,   // an unregister of an empty classic slot
+  kNoReference,        // a put without a reference
+  kNoOpenStart,        // an end with no open start in the thread
+};
+
 struct OpInfo {
   std::string_view name;  // the text form's (append-only, like the opcode)
   Operands operands;
@@ -315,6 +329,10 @@ struct OpInfo {
   // after any op that made an interval callback (every other change to a mirror
   // comes from a callback, which the world logs).
   bool may_change_mirrors;
+  Misuse misuse;
+  // Part of the secondary-MMU API (Traits::secondary_mmu_api): the young calls,
+  // change_pte, secondary_tlb, register_secondary, read_only.
+  bool secondary_mmu;
 };
 const OpInfo& Info(OpCode code);
 
@@ -337,8 +355,7 @@ bool IsRegister(OpCode c);
 // The ops whose range carries block|nonblock and an event: the invalidations,
 // invalidate_mm and read_only.
 bool UsesRangeFlags(OpCode c);
-// The young calls, change_pte, secondary_tlb, register_secondary, read_only:
-// the secondary-MMU API (Traits::secondary_mmu_api).
+// OpInfo::secondary_mmu: the secondary-MMU API (Traits::secondary_mmu_api).
 bool IsSecondaryMmuOp(OpCode c);
 // The classic behaviour a register-kind op gives its subscriber (with
 // target::kClassicSecondary for register_secondary).

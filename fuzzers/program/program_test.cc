@@ -50,83 +50,53 @@ Program RandomProgram(std::mt19937& rng) {
       const auto code =
           static_cast<OpCode>(below(kBoundaryOpsEnabled ? kNumOpCodes : kFirstBoundaryOp));
       Op op;
-      switch (code) {
-        case OpCode::kInsert: {
-          const auto shape = static_cast<InsertShape>(below(3));
-          op = InsertOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages),
-                        shape);
-          break;
-        }
-        case OpCode::kInvalidate:
-        case OpCode::kInvStart:
-          op = RangeOp(code, below(kSpacePages), 1 + below(kMaxRangePages), below(2) == 0,
-                       static_cast<Event>(below(kNumEvents)));
-          break;
-        case OpCode::kFault:
-          op = FaultOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages));
-          break;
-        case OpCode::kRegister:
-          op = RegisterOp(below(kClassicSlots), static_cast<uint8_t>(below(256)));
-          break;
-        case OpCode::kUnregister:
-          op = SlotOp(code, below(kClassicSlots));
-          break;
-        case OpCode::kGet:
-        case OpCode::kPut:
-          op = BehaviourOp(code, static_cast<uint8_t>(below(256)));
-          break;
-        case OpCode::kInvEnd:
-        case OpCode::kRelease:
-          op = BareOp(code);
-          break;
-        case OpCode::kInsertAt:
-          op = InsertAtOp(below(kIntervalSlots), RandomBoundary(rng));
-          break;
-        case OpCode::kInvalidateAt:
-        case OpCode::kInvStartAt:
-          op = RangeAtOp(code, RandomBoundary(rng), below(2) == 0,
-                         static_cast<Event>(below(kNumEvents)));
-          break;
-        case OpCode::kFaultAt:
-          op = FaultAtOp(below(kIntervalSlots), RandomBoundary(rng));
-          break;
-        case OpCode::kMisbehave: {
-          const auto m = static_cast<Misbehaviour>(below(kNumMisbehaviours));
-          op = MisbehaveOp(m, below(MisbehaviourOnInterval(m) ? kIntervalSlots : kClassicSlots));
-          break;
-        }
-        case OpCode::kInsertLocked:
+      // By the op's operand layout (the op table's), so that a new op is drawn
+      // as soon as it has a row.
+      switch (Info(code).operands) {
+        case Operands::kInsert:
           op = InsertOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages),
                         static_cast<InsertShape>(below(3)));
-          op.code = code;
+          op.code = code;  // insert or insert_locked
           break;
-        case OpCode::kClearFlushYoung:
-        case OpCode::kClearYoung:
-        case OpCode::kTestYoung:
-        case OpCode::kChangePte:
-        case OpCode::kSecondaryTlb:
-        case OpCode::kReadOnly:
-        case OpCode::kInvalidateMm:
+        case Operands::kRange:
           // RangeOp keeps the flags only where the op has them.
           op = RangeOp(code, below(kSpacePages), 1 + below(kMaxRangePages), below(2) == 0,
                        static_cast<Event>(below(kNumEvents)));
           break;
-        case OpCode::kRegisterSecondary:
+        case Operands::kFault:
+          op = FaultOp(below(kIntervalSlots), below(kSpacePages), 1 + below(kMaxRangePages));
+          break;
+        case Operands::kRegister:
           op = RegisterOp(below(kClassicSlots), static_cast<uint8_t>(below(256)));
-          op.code = code;
+          op.code = code;  // register or register_secondary
           break;
-        case OpCode::kInvOnlyEnd:
-        case OpCode::kSynchronize:
-          op = BareOp(code);
-          break;
-        case OpCode::kRemove:
-        case OpCode::kReadBegin:
-        case OpCode::kReadRetry:
-        case OpCode::kCheckRetry:
-        case OpCode::kLock:
-        case OpCode::kUnlock:
+        case Operands::kIntervalSlot:
           op = SlotOp(code, below(kIntervalSlots));
           break;
+        case Operands::kClassicSlot:
+          op = SlotOp(code, below(kClassicSlots));
+          break;
+        case Operands::kBehaviour:
+          op = BehaviourOp(code, static_cast<uint8_t>(below(256)));
+          break;
+        case Operands::kNone:
+          op = BareOp(code);
+          break;
+        case Operands::kInsertAt:
+          op = InsertAtOp(below(kIntervalSlots), RandomBoundary(rng));
+          break;
+        case Operands::kRangeAt:
+          op = RangeAtOp(code, RandomBoundary(rng), below(2) == 0,
+                         static_cast<Event>(below(kNumEvents)));
+          break;
+        case Operands::kFaultAt:
+          op = FaultAtOp(below(kIntervalSlots), RandomBoundary(rng));
+          break;
+        case Operands::kMisbehave: {
+          const auto m = static_cast<Misbehaviour>(below(kNumMisbehaviours));
+          op = MisbehaveOp(m, below(MisbehaviourOnInterval(m) ? kIntervalSlots : kClassicSlots));
+          break;
+        }
       }
       p.Append(thread, op);
     }

@@ -21,10 +21,6 @@ absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.
 
 uint64_t ClassicBit(const ClassicSub* c) { return uint64_t{1} << c->id(); }
 
-constexpr std::string_view kOutsideContract =
-    "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
-    "Traits::secondary_mmu_api)";
-
 }  // namespace
 
 ConcurrentWorld::ConcurrentWorld(const Program& program, ConcurrentHost* host)
@@ -206,6 +202,11 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     if (tracing) *result = std::move(text);
     return Skip();
   };
+  // What the target may not be asked (TargetSkipReason, world.h); a walk's is
+  // decided in Invalidate, after its non-blockable bookkeeping.
+  if (!IsInvalidation(op.code) && op.code != OpCode::kInvalidateMm) {
+    if (Skip why = TargetSkipReason(target_->traits(), op)) return why;
+  }
   switch (op.code) {
     case OpCode::kInsert:
     case OpCode::kInsertAt:
@@ -293,31 +294,19 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     case OpCode::kSecondaryTlb:
       return SecondaryCall(t, op, result);
     case OpCode::kReadOnly: {
-      if (!target_->traits().secondary_mmu_api) return skip(kOutsideContract);
-      const target::Traits& tr = target_->traits();
-      const bool got = target_->RangeUpdateToReadOnly(RangeOfOp(op));
-      const bool want = tr.has_range_update_to_read_only && op.event == Event::kProtectionVma;
-      if (got != want) {
-        Fail(NotAProperty(absl::StrFormat(
-            "§10.4: range_update_to_read_only of %s returned %d, expected %d",
-            RangeText(RangeOfOp(op)), got, want)));
-      }
-      return done(got ? "true" : "false");
+      const ReadOnlyReturned e{.range = RangeOfOp(op),
+                               .result = target_->RangeUpdateToReadOnly(RangeOfOp(op))};
+      if (Failure f = S10ReadOnlyReturned(e, target_->traits()); !f.empty()) Fail(f);
+      return done(e.result ? "true" : "false");
     }
     case OpCode::kSynchronize: {
       target_->Synchronize();
-      // §10.7: with no other thread inside an op (so no read-side section that
-      // began after the call), every queued free has run.
-      const bool alone = ops_running_.load(std::memory_order_relaxed) == 1;
-      if (alone) {
-        if (const int pending = target_->PendingFrees(); pending != 0) {
-          Fail(NotAProperty(absl::StrFormat(
-              "§10.7: synchronize returned with %d free(s) still queued and no other thread "
-              "running",
-              pending)));
-        }
-      }
-      return done(alone ? "synchronized (alone)" : "synchronized");
+      // §10.7 (fuzzers/oracles/s10_kernel_api.cc). Target::PendingFrees, not a
+      // snapshot: safe from any logical thread.
+      SynchronizeReturned e{.alone = ops_running_.load(std::memory_order_relaxed) == 1};
+      if (e.alone) e.pending_frees = target_->PendingFrees();
+      if (Failure f = S10SynchronizeReturned(e); !f.empty()) Fail(f);
+      return done(e.alone ? "synchronized (alone)" : "synchronized");
     }
     case OpCode::kReadBegin:
     case OpCode::kReadRetry:
@@ -359,9 +348,6 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     }
     case OpCode::kRegister:
     case OpCode::kRegisterSecondary: {
-      if (op.code == OpCode::kRegisterSecondary && !target_->traits().secondary_mmu_api) {
-        return skip(kOutsideContract);
-      }
       ClassicSub* obj;
       {
         BookLock l(&mu_);
@@ -504,10 +490,6 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
       }
       return done("unlocked");
     case OpCode::kMisbehave: {
-      if (!target_->traits().reports_misuse) {
-        return skip("this target reports a driver bug as its own check (a kernel WARN), not "
-                    "as a warning (Traits::reports_misuse)");
-      }
       BookLock l(&mu_);
       if (op.misbehaviour == Misbehaviour::kFailStart) {
         if (cslots_[op.slot].state != SlotState::kLive) return skip("classic slot not live");
@@ -537,13 +519,12 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
     }
     ++nonblock_starts_;
   }
-  if (op.length() == 0 && !target_->traits().empty_range_walks_nothing) {
+  if (std::optional<std::string_view> why = TargetSkipReason(target_->traits(), op)) {
     if (apart) {
       BookLock l(&mu_);
       --nonblock_starts_;
     }
-    return "an empty range, which this target's walk does not treat as empty "
-           "(Traits::empty_range_walks_nothing)";
+    return why;
   }
   // invalidate_mm (§10.8) holds a reference to the space, not a user: it runs
   // after the last user has gone and against its release.
@@ -651,12 +632,10 @@ std::optional<std::string_view> ConcurrentWorld::Invalidate(int t, const Op& op,
 }
 
 // §10: a young call, change_pte or the secondary-TLB invalidate, with a user.
-// Every callback it makes reaches a live secondary subscriber (P5) at most
-// once, with the op's range or address; a young call's result is the OR of
-// the answers (test_young: the walk stops at the first young one, §10.1).
+// OnClassicSecondary records the callbacks it makes; the oracle
+// (fuzzers/oracles/s10_kernel_api.cc) decides on them when it returns.
 std::optional<std::string_view> ConcurrentWorld::SecondaryCall(int t, const Op& op,
                                                               std::string* result) {
-  if (!target_->traits().secondary_mmu_api) return kOutsideContract;
   if (!target_->TryGetUser()) {
     if (host_->Tracing()) *result = "no user";
     return std::nullopt;
@@ -685,27 +664,19 @@ std::optional<std::string_view> ConcurrentWorld::SecondaryCall(int t, const Op& 
     calls = ts.secondary;
     ts.secondary = SecondaryCalls{};
   }
-  const bool address = want_call == target::SecondaryCall::kTestYoung ||
-                       want_call == target::SecondaryCall::kChangePte;
-  std::string err;
-  if (calls.error) {
-    err = calls.what;
-  } else if (calls.other_call) {
-    err = absl::StrFormat("§10: %s made another kind of secondary-MMU callback", PrintOp(op));
-  } else if (calls.n > 0 && (calls.start != start || calls.end != (address ? start : end))) {
-    err = absl::StrFormat("§10: %s called back with [0x%x,0x%x)", PrintOp(op), calls.start,
-                          calls.end);
-  } else if (want_call == target::SecondaryCall::kChangePte &&
-             !target_->traits().has_change_pte && calls.n > 0) {
-    err = "§10.2: change_pte called back on a version without change_pte";
-  } else if (want_call <= target::SecondaryCall::kTestYoung && young != (calls.young > 0)) {
-    err = absl::StrFormat("§10.1: %s returned %s, but %d of its %d callbacks answered young",
-                          PrintOp(op), young ? "young" : "old", calls.young, calls.n);
-  } else if (want_call == target::SecondaryCall::kTestYoung &&
-             (calls.young > 1 || (calls.young == 1 && !calls.last_young))) {
-    err = "§10.1: test_young went on after a young answer";
-  }
-  if (!err.empty()) Fail(NotAProperty(err));
+  const SecondaryCallReturned e{.op = &op,
+                                .call = want_call,
+                                .start = start,
+                                .end = end,
+                                .young = young,
+                                .n = calls.n,
+                                .young_answers = calls.young,
+                                .last_young = calls.last_young,
+                                .called_start = calls.start,
+                                .called_end = calls.end,
+                                .other_call = calls.other_call,
+                                .called_twice = calls.twice};
+  if (Failure f = S10SecondaryCallReturned(e, target_->traits()); !f.empty()) Fail(f);
   PutUser(t);
   if (host_->Tracing()) {
     *result = absl::StrFormat("%d callback(s)%s", calls.n,
@@ -720,32 +691,20 @@ bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall ca
                                          uint64_t start, uint64_t end) {
   host_->CheckNotFailed();
   const int t = ThreadIndex();
-  std::string err;
-  bool p5 = false;  // err is P5's (else a §10 check's)
+  Failure failure;
   bool young = false;
   ClassicSub* obj = nullptr;
   {
     BookLock l(&mu_);
     ClassicObject* o = ObjectOf(s);
     SecondaryCalls& c = threads_[t].secondary;
-    if (o == nullptr) {
-      p5 = true;
-      err = "a secondary-MMU callback on a subscriber that is not live (unregistered or freed)";
-    } else if (!(o->obj->behaviour() & target::kClassicSecondary)) {
-      err = absl::StrFormat("§10: a secondary-MMU callback on %s, whose ops have none",
-                            ClassicName(o->obj));
-    } else if (call == target::SecondaryCall::kSecondaryTlb &&
-               !target::HasSecondaryTlb(o->obj->behaviour())) {
-      err = absl::StrFormat("§10.3: a secondary-TLB callback on %s, whose ops have none",
-                            ClassicName(o->obj));
-    } else if (c.active) {
-      obj = o->obj;
+    const SecondaryCallbackEntered e{
+        .sub = o == nullptr ? nullptr : o->obj, .call = call, .in_secondary_op = c.active};
+    failure = CheckSecondaryCallback(e, target_->traits());
+    if (failure.empty()) obj = o->obj;
+    if (failure.empty() && c.active) {
       const uint64_t bit = ClassicBit(obj);
-      if ((c.seen & bit) != 0) {
-        c.error = true;
-        c.what = absl::StrFormat("§10: %s called twice by one secondary-MMU call",
-                                 ClassicName(obj));
-      }
+      if ((c.seen & bit) != 0) c.twice = ClassicName(obj);
       c.seen |= bit;
       if (call != c.call) c.other_call = true;
       c.start = start;
@@ -754,16 +713,9 @@ bool ConcurrentWorld::OnClassicSecondary(ClassicSub* s, target::SecondaryCall ca
       young = call <= target::SecondaryCall::kTestYoung && ClassicYoung(obj->id(), start);
       c.young += young;
       c.last_young = young;
-    } else if (call != target::SecondaryCall::kSecondaryTlb ||
-               !target_->traits().end_calls_secondary_tlb) {
-      // Outside a secondary-MMU op only an end calls one (6.1's invalidate_range).
-      err = absl::StrFormat("§10: a secondary-MMU callback on %s outside a secondary-MMU op",
-                            ClassicName(o->obj));
-    } else {
-      obj = o->obj;
     }
   }
-  if (!err.empty()) Fail(p5 ? Violated(Property::kP5, err) : NotAProperty(err));
+  if (!failure.empty()) Fail(failure);
   if (host_->Tracing()) {
     host_->Note(absl::StrFormat("cb secondary %d %s [0x%x,0x%x)%s", static_cast<int>(call),
                                 ClassicName(obj), start, end, young ? " -> young" : ""));

@@ -85,7 +85,9 @@
 // cleanup (P9) and the final state (P7); the executor adds the run's end (P7
 // no progress, P10 a data race, P11 a lock-order inversion).
 //   §10  (docs/contract.md; the kernel target: nf's core skips the secondary-MMU
-//        ops as outside its contract) after a young call, change_pte or the
+//        ops as outside its contract; fuzzers/oracles/s10_kernel_api.cc on the
+//        events of every secondary-MMU callback and the return of a
+//        secondary-MMU op, read_only and synchronize) after a young call, change_pte or the
 //        secondary-TLB invalidate: every callback it made reached a live
 //        secondary subscriber (P5) that has the method, at most once, of the
 //        op's kind, with its range (address); a young call's result is the OR of
@@ -157,23 +159,14 @@ class ConcurrentHost {
 // every other thread's last op: the join of the program's threads).
 class ABSL_LOCKABLE BookMutex {
  public:
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
 #if defined(NF_SYNC_SCHED)
-    sync::sched_hooks::LockAcquired(this);
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { sync::sched_hooks::LockAcquired(this); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { sync::sched_hooks::LockReleased(this); }
 #else
-    mu_.lock();
-#endif
-  }
-  void Unlock() ABSL_UNLOCK_FUNCTION() {
-#if defined(NF_SYNC_SCHED)
-    sync::sched_hooks::LockReleased(this);
-#else
-    mu_.unlock();
-#endif
-  }
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
 
  private:
-#if !defined(NF_SYNC_SCHED)
   std::mutex mu_;
 #endif
 };
@@ -276,9 +269,8 @@ class ConcurrentWorld final : public CallbackSink {
   struct SecondaryCalls {
     bool active = false;
     target::SecondaryCall call = target::SecondaryCall::kClearFlushYoung;  // the op's
-    bool error = false;
     bool other_call = false;  // a callback of another kind than the op's
-    std::string what;
+    std::string twice;        // a subscriber called twice ("": none)
     uint64_t seen = 0;  // classic ids called
     int n = 0;
     int young = 0;

@@ -83,6 +83,25 @@ Range RangeOfOp(const Op& op) {
   return r;
 }
 
+std::optional<std::string_view> TargetSkipReason(const target::Traits& traits, const Op& op) {
+  if (!traits.secondary_mmu_api && IsSecondaryMmuOp(op.code)) {
+    return "the secondary-MMU API, outside this target's contract (docs/contract.md §10, "
+           "Traits::secondary_mmu_api)";
+  }
+  if (!traits.reports_misuse && op.code == OpCode::kMisbehave) {
+    // The driver bugs it arms make the kernel WARN (a target report, which is
+    // a violation), not warn as nf's core does.
+    return "this target reports a driver bug as its own check (a kernel WARN), not as a "
+           "warning (Traits::reports_misuse)";
+  }
+  if (!traits.empty_range_walks_nothing &&
+      (IsInvalidation(op.code) || op.code == OpCode::kInvalidateMm) && op.length() == 0) {
+    return "an empty range, which this target's walk does not treat as empty "
+           "(Traits::empty_range_walks_nothing)";
+  }
+  return std::nullopt;
+}
+
 // --- World ---------------------------------------------------------------------
 
 World::World(InitialSeq initial_seq, int num_threads, WorldObserver* observer)

@@ -99,6 +99,20 @@ std::string DescribeResult(OpCode code, const OpResult& r);
 // The range of an op with a range (with its flags, where it has them).
 Range RangeOfOp(const Op& op);
 
+// WHAT A TARGET MAY BE ASKED: the one skip rule of a target's Traits, shared
+// by every executor (executors/sequential.cc, concurrent_world.cc; the
+// real-thread executor runs the concurrent world). An op the target's Traits
+// put outside what it promises, decided from the op alone: the secondary-MMU
+// API where the target has none (Traits::secondary_mmu_api), an armed driver
+// bug where the target reports it as its own check rather than a warning
+// (Traits::reports_misuse), an invalidation of an empty range where the
+// target's walk does not treat it as empty (Traits::empty_range_walks_nothing).
+// nullopt: the target may be asked. What depends on an executor's own state
+// stays with it: the caller contract (Model::SkipReason, ConcurrentWorld's
+// SkipReason and slot states) and the sequential executor's rules over the
+// model's state (misuse a target does not detect, a user it needs, ...).
+std::optional<std::string_view> TargetSkipReason(const target::Traits& traits, const Op& op);
+
 // Hooks for the checker: called on every interval callback before the driver
 // runs (P3 checks there), and for any violation the world itself detects.
 class WorldObserver {
