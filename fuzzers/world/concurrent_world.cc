@@ -129,6 +129,7 @@ void ConcurrentWorld::Step(int t, int index, const Op& op) {
   std::string result;
   std::optional<std::string_view> skipped = SkipReason(t, op);
   if (!skipped) {
+    ops_begun_.fetch_add(1, std::memory_order_relaxed);
     ops_running_.fetch_add(1, std::memory_order_relaxed);
     skipped = ExecuteOp(t, op, &result);
     ops_running_.fetch_sub(1, std::memory_order_relaxed);
@@ -302,9 +303,15 @@ std::optional<std::string_view> ConcurrentWorld::ExecuteOp(int t, const Op& op,
     case OpCode::kSynchronize: {
       target_->Synchronize();
       // §10.7 (fuzzers/oracles/s10_kernel_api.cc). Target::PendingFrees, not a
-      // snapshot: safe from any logical thread.
+      // snapshot: safe from any logical thread. The count may yield: it holds
+      // only if this thread was alone from the return until it ended (no op
+      // begun meanwhile, or the frees a put queued then would be counted).
+      const uint64_t begun = ops_begun_.load(std::memory_order_relaxed);
       SynchronizeReturned e{.alone = ops_running_.load(std::memory_order_relaxed) == 1};
-      if (e.alone) e.pending_frees = target_->PendingFrees();
+      if (e.alone) {
+        e.pending_frees = target_->PendingFrees();
+        e.alone = ops_begun_.load(std::memory_order_relaxed) == begun;
+      }
       if (Failure f = S10SynchronizeReturned(e); !f.empty()) Fail(f);
       return done(e.alone ? "synchronized (alone)" : "synchronized");
     }

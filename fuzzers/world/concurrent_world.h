@@ -355,6 +355,10 @@ class ConcurrentWorld final : public CallbackSink {
   // between them (the put_user_unlocked reproducer passed with it). A relaxed
   // std::atomic orders nothing the detector sees.
   std::atomic<int> ops_running_{0};
+  // Ops begun so far (the same reasons): synchronize's check counts the queued
+  // frees only if no op began while it counted (the kernel target's count
+  // yields, and a put begun meanwhile queues a free it then sees).
+  std::atomic<uint64_t> ops_begun_{0};
   // Invalidations and puts begun so far: CheckQuiescentSeq's read of the seq
   // counts only if none began while it ran (the read may yield after it has
   // read the value, as the kernel target's spin_unlock does).
