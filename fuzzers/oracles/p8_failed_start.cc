@@ -5,7 +5,9 @@
 // Concurrent world, after every failed start: every classic subscriber with an
 // end whose start succeeded in that call, and on which no put or unregister
 // began meanwhile (that may unlink it before the failure path walks the list),
-// got its end in that call. (The parity: P1 at the quiescent point the failed
+// got its end in that call; in a start without a user (§10.8), none is owed
+// once a put of a user began meanwhile (it may run release, which unlinks them
+// all). (The parity: P1 at the quiescent point the failed
 // start may leave; a leaked active count shows at the end, or as a deadlock:
 // P7.) Sequential executor, after every failed start: the active count, the
 // open count (Traits::counts_open_invalidations), the users, the tree, the

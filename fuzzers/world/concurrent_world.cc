@@ -791,6 +791,14 @@ void ConcurrentWorld::DropUserNow(int t) {
         if (s.maybe_pending || s.state == SlotState::kInserting) s.may_miss_release = true;
       }
     }
+    // ... and the release walk unlinks every classic subscriber under a start
+    // without a user that is still walking (P8, ForgetClassicStarts).
+    for (ThreadState& ts : threads_) {
+      if (ts.walk.active && ts.no_user) {
+        ts.walk.classic_started = 0;
+        ts.walk.release_may_unlink = true;
+      }
+    }
   }
   target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
@@ -948,7 +956,9 @@ bool ConcurrentWorld::OnClassicStart(ClassicSub* s, const Range& range) {
       obj = o->obj;
       const uint8_t b = obj->behaviour();
       result = !((b & kFailsNonblock) && !range.blockable);
-      if (result && (b & kHasEnd) && !o->may_unlink) w.classic_started |= ClassicBit(obj);
+      if (result && (b & kHasEnd) && !o->may_unlink && !w.release_may_unlink) {
+        w.classic_started |= ClassicBit(obj);
+      }
       if (!result) w.classic_failed = true;
       if (range.blockable && !o->get_kind && cslots_[obj->id()].obj == obj &&
           cslots_[obj->id()].fail_start_armed) {

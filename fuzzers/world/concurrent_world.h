@@ -264,6 +264,10 @@ class ConcurrentWorld final : public CallbackSink {
     bool classic_failed = false;
     uint64_t classic_started = 0;  // ids with an end whose start returned true
     uint64_t classic_ended = 0;
+    // A walk without a user (invalidate_mm) during which a put of a user began:
+    // that put may run the release walk, which unlinks every classic subscriber
+    // before this walk's failure path walks the list (P8 owes them no end).
+    bool release_may_unlink = false;
   };
   // The secondary-MMU callbacks of the op a thread runs (SecondaryCall).
   struct SecondaryCalls {
