@@ -766,8 +766,15 @@ void ConcurrentWorld::ForgetClassicStarts(ClassicObject* o) {
 void ConcurrentWorld::EndInvalidationBookkeeping(PageSpan span) {
   for (int p = span.first; p < span.end; ++p) --covered_[p];
   if (--inv_in_progress_ > 0) return;
-  // Every invalidation has ended: the last end drained the deferred list, so no
-  // subscription can be a pending deferred insert any more.
+  ClearPendingIfNothingInProgress();
+}
+
+// Every invalidation has ended and no put is running (a put may be the last
+// one, whose RELEASE walk holds the active count too, §10.8: an invalidation
+// without a user can end while it runs): the last end drained the deferred
+// list, so no subscription can be a pending deferred insert any more.
+void ConcurrentWorld::ClearPendingIfNothingInProgress() {
+  if (inv_in_progress_ > 0 || puts_in_progress_ > 0) return;
   for (IntervalSlot& s : slots_) s.maybe_pending = false;
 }
 
@@ -803,6 +810,7 @@ void ConcurrentWorld::DropUserNow(int t) {
   target_->PutUser();  // the last one runs release (§5)
   BookLock l(&mu_);
   --puts_in_progress_;
+  ClearPendingIfNothingInProgress();
   if (threads_[t].walk.release) threads_[t].walk = Walk{};
 }
 

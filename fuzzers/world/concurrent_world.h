@@ -329,6 +329,7 @@ class ConcurrentWorld final : public CallbackSink {
   ClassicObject* ObjectOf(const ClassicSub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ClassicObject* AddObject(ClassicSub* obj, bool get_kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndInvalidationBookkeeping(PageSpan span) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearPendingIfNothingInProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ForgetClassicStarts(ClassicObject* o) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int ThreadIndex();
   void NoteIfTracing(int t, const std::string& text);
